@@ -1,0 +1,211 @@
+//! The metadata cache: file path → open [`Source`], invalidated when the file's modification time
+//! or size changes, so a rewritten file is never served stale.
+//!
+//! Each [`CatalogEntry`] also keeps the protocol renderings of its unconstrained metadata (DDS,
+//! DAS, DMR), made once per file version.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+
+use crate::error::{Error, Result};
+use crate::formats::netcdf::NetcdfSource;
+use crate::model::Dataset;
+use crate::source::Source;
+
+/// What a file's first bytes say it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    /// netCDF-3 (`CDF\x01`, `CDF\x02`, `CDF\x05`).
+    NetCdf3,
+    /// HDF5, which includes netCDF-4.
+    Hdf5,
+}
+
+/// The HDF5 signature; the superblock may sit at offset 0, 512, 1024, 2048, …
+const HDF5_MAGIC: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
+
+/// Sniffs the format of the file at `path` from its content, not its name.
+///
+/// # Errors
+/// When the file cannot be read; `Ok(None)` when it is neither netCDF-3 nor HDF5.
+pub fn sniff(path: &Path) -> Result<Option<FileKind>> {
+    let mut file = std::fs::File::open(path)?;
+    let mut head = [0u8; 8];
+    let n = read_up_to(&mut file, &mut head)?;
+    if n >= 4 && &head[..3] == b"CDF" && matches!(head[3], 1 | 2 | 5) {
+        return Ok(Some(FileKind::NetCdf3));
+    }
+    if n == 8 && &head == HDF5_MAGIC {
+        return Ok(Some(FileKind::Hdf5));
+    }
+    // A user block pushes the HDF5 superblock to a power of two from 512 on.
+    let len = file.metadata()?.len();
+    let mut offset = 512u64;
+    while offset + 8 <= len {
+        use std::io::{Seek, SeekFrom};
+        file.seek(SeekFrom::Start(offset))?;
+        if read_up_to(&mut file, &mut head)? == 8 && &head == HDF5_MAGIC {
+            return Ok(Some(FileKind::Hdf5));
+        }
+        offset *= 2;
+    }
+    Ok(None)
+}
+
+fn read_up_to(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+/// Opens the file at `path` with the reader its content calls for. Blocking.
+///
+/// # Errors
+/// [`Error::UnknownFormat`] for other files, or the reader's error.
+pub fn open(path: &Path) -> Result<Arc<dyn Source>> {
+    match sniff(path)? {
+        Some(FileKind::NetCdf3 | FileKind::Hdf5) => Ok(Arc::new(NetcdfSource::open(path)?)),
+        None => Err(Error::UnknownFormat),
+    }
+}
+
+/// One open dataset in the cache.
+pub struct CatalogEntry {
+    source: Arc<dyn Source>,
+    modified: SystemTime,
+    size: u64,
+    rendered: Mutex<HashMap<&'static str, Bytes>>,
+}
+
+impl fmt::Debug for CatalogEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CatalogEntry")
+            .field("dataset", &self.source.dataset().name)
+            .field("modified", &self.modified)
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CatalogEntry {
+    /// The open source.
+    #[must_use]
+    pub fn source(&self) -> &Arc<dyn Source> {
+        &self.source
+    }
+
+    /// The dataset's metadata.
+    #[must_use]
+    pub fn dataset(&self) -> &Arc<Dataset> {
+        self.source.dataset()
+    }
+
+    /// The file's modification time when it was opened.
+    #[must_use]
+    pub fn modified(&self) -> SystemTime {
+        self.modified
+    }
+
+    /// The file's size when it was opened.
+    #[must_use]
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The rendering called `key` (`"dds"`, `"das"`, `"dmr"`, …), made by `render` the first time
+    /// it is asked for and kept for as long as this file version is cached.
+    ///
+    /// # Errors
+    /// `render`'s error; nothing is kept then.
+    pub fn rendered<E>(
+        &self,
+        key: &'static str,
+        render: impl FnOnce() -> std::result::Result<Bytes, E>,
+    ) -> std::result::Result<Bytes, E> {
+        if let Some(b) = self.lock_rendered().get(key) {
+            return Ok(b.clone());
+        }
+        let bytes = render()?;
+        self.lock_rendered().insert(key, bytes.clone());
+        Ok(bytes)
+    }
+
+    fn lock_rendered(&self) -> std::sync::MutexGuard<'_, HashMap<&'static str, Bytes>> {
+        // A panic while holding this lock cannot leave the map inconsistent.
+        self.rendered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The cache of open datasets, shared by every request.
+#[derive(Clone)]
+pub struct Catalog {
+    cache: moka::sync::Cache<PathBuf, Arc<CatalogEntry>>,
+}
+
+impl fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Catalog")
+            .field("entries", &self.cache.entry_count())
+            .finish()
+    }
+}
+
+impl Catalog {
+    /// A catalog keeping at most `capacity` datasets open.
+    #[must_use]
+    pub fn new(capacity: u64) -> Self {
+        Self {
+            cache: moka::sync::Cache::new(capacity),
+        }
+    }
+
+    /// The dataset at `path`, opened (off the async runtime) if it is not cached or changed on
+    /// disk since it was. Concurrent requests for the same file open it once.
+    ///
+    /// # Errors
+    /// When the file cannot be read or is not a dataset.
+    pub async fn open(&self, path: &Path) -> Result<Arc<CatalogEntry>> {
+        let meta = tokio::fs::metadata(path).await?;
+        let modified = meta.modified()?;
+        let size = meta.len();
+        let key = path.to_path_buf();
+        if let Some(entry) = self.cache.get(&key) {
+            if entry.modified == modified && entry.size == size {
+                return Ok(entry);
+            }
+            self.cache.invalidate(&key);
+        }
+        let cache = self.cache.clone();
+        tokio::task::spawn_blocking(move || {
+            cache
+                .try_get_with(key.clone(), || {
+                    let source = open(&key)?;
+                    Ok::<_, Error>(Arc::new(CatalogEntry {
+                        source,
+                        modified,
+                        size,
+                        rendered: Mutex::new(HashMap::new()),
+                    }))
+                })
+                .map_err(|e: Arc<Error>| match Arc::try_unwrap(e) {
+                    Ok(e) => e,
+                    Err(shared) => Error::Open(shared.to_string()),
+                })
+        })
+        .await
+        .map_err(|_| Error::Interrupted)?
+    }
+}

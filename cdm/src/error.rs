@@ -1,0 +1,48 @@
+//! The errors of the `cdm` crate.
+
+use crate::hyperslab::HyperslabError;
+
+/// Everything that can go wrong opening or reading a dataset.
+///
+/// Messages never contain the server's absolute paths: they may reach a client.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file is not in a format fathom reads.
+    #[error("not a netCDF or HDF5 file")]
+    UnknownFormat,
+    /// The file claims a known format but could not be opened or understood.
+    #[error("cannot open the file: {0}")]
+    Open(String),
+    /// A variable path that the dataset does not have.
+    #[error("no variable named {0}")]
+    NoSuchVariable(String),
+    /// A hyperslab that does not fit the variable.
+    #[error(transparent)]
+    Hyperslab(#[from] HyperslabError),
+    /// The netCDF library reported an error while reading.
+    #[error("netCDF error {code}: {message}")]
+    NetCdf {
+        /// The library's status code.
+        code: i32,
+        /// The library's message for it.
+        message: String,
+    },
+    /// The HDF5 library reported an error while reading.
+    #[error("HDF5 error: {0}")]
+    Hdf5(String),
+    /// Reading the file failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The file's bytes are not what its metadata promises.
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+    /// Something the model or a reader does not support.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// A background read task ended without a result (it panicked or was cancelled).
+    #[error("the read was interrupted")]
+    Interrupted,
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,4 @@
+//! Format readers: each turns a file into the [`crate::Dataset`] model and implements
+//! [`crate::Source`].
+
+pub mod netcdf;

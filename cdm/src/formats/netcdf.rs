@@ -1,0 +1,867 @@
+//! The netCDF source: netCDF-3 (classic, 64-bit offset, CDF-5) and netCDF-4 files read through
+//! the netCDF-C library.
+//!
+//! Metadata is read once, at open, into the [`Dataset`] model. Values are read with
+//! `nc_get_vars` piece by piece on the blocking pool and converted from the library's native
+//! memory layout (C structs, `char*` strings, `nc_vlen_t`) to the canonical encoding.
+//!
+//! Every call into the library holds the process-wide library lock (`netcdf_sys::libnetcdf_lock`,
+//! the same lock the HDF5 bindings use): neither library is thread-safe.
+
+use std::collections::HashMap;
+use std::ffi::{CStr, CString, c_char, c_int, c_void};
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use netcdf_sys as nc;
+
+use crate::encoding::push_string;
+use crate::error::{Error, Result};
+use crate::hyperslab::Hyperslab;
+use crate::model::{
+    AttrValue, Attribute, DataType, Dataset, Dimension, EnumMember, EnumType, Field, Format, Group,
+    OpaqueType, Storage, StructureType, VLenType, VarDim, Variable,
+};
+use crate::source::{ByteStream, Source, error_stream};
+
+unsafe extern "C" {
+    /// Frees the memory that strings and vlens inside `count` values of `xtype` point to (not the
+    /// top-level buffer). Part of netCDF-C since 4.9.0; the Rust bindings do not declare it.
+    fn nc_reclaim_data(ncid: c_int, xtype: nc::nc_type, memory: *mut c_void, count: usize)
+    -> c_int;
+}
+
+/// Bytes per read piece: large enough to amortise a library call, small enough to stream.
+const PIECE_BYTES: usize = 1 << 20;
+/// Pieces read ahead of the consumer.
+const READ_AHEAD: usize = 2;
+
+/// Turns a netCDF status into a `Result`.
+fn check(status: c_int) -> Result<()> {
+    if status == nc::NC_NOERR {
+        return Ok(());
+    }
+    // SAFETY: nc_strerror returns a pointer to a static, NUL-terminated message.
+    let message = unsafe { CStr::from_ptr(nc::nc_strerror(status)) }
+        .to_string_lossy()
+        .into_owned();
+    Err(Error::NetCdf {
+        code: status,
+        message,
+    })
+}
+
+/// Runs `f` holding the library lock.
+fn locked<T>(f: impl FnOnce() -> T) -> T {
+    let _guard = nc::libnetcdf_lock.lock();
+    f()
+}
+
+fn name_buf() -> Vec<u8> {
+    vec![0u8; nc::NC_MAX_NAME as usize + 1]
+}
+
+fn name_from(buf: &[u8]) -> String {
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// How a type is laid out in the library's memory, for converting to the canonical encoding.
+#[derive(Debug, Clone)]
+enum Native {
+    /// Fixed-size numbers or chars: `size` bytes each, copied (byte-swapped on big-endian hosts).
+    Plain { size: usize },
+    /// `char*`, NUL-terminated.
+    String,
+    /// `size` raw bytes.
+    Opaque { size: usize },
+    /// A C struct of `size` bytes with fields at offsets.
+    Compound {
+        size: usize,
+        fields: Vec<NativeField>,
+    },
+    /// `nc_vlen_t { len, p }` pointing at elements of the base type.
+    VLen { base: Box<Native> },
+}
+
+#[derive(Debug, Clone)]
+struct NativeField {
+    offset: usize,
+    count: usize,
+    native: Native,
+}
+
+impl Native {
+    fn size(&self) -> usize {
+        match self {
+            Self::Plain { size } | Self::Opaque { size } | Self::Compound { size, .. } => *size,
+            Self::String => std::mem::size_of::<*const c_char>(),
+            Self::VLen { .. } => std::mem::size_of::<nc::nc_vlen_t>(),
+        }
+    }
+
+    /// Whether values hold pointers the library allocated (and must reclaim).
+    fn has_pointers(&self) -> bool {
+        match self {
+            Self::Plain { .. } | Self::Opaque { .. } => false,
+            Self::String | Self::VLen { .. } => true,
+            Self::Compound { fields, .. } => fields.iter().any(|f| f.native.has_pointers()),
+        }
+    }
+
+    /// Appends one element at `src` to `out` in the canonical encoding.
+    ///
+    /// # Safety
+    /// `src` must point at one valid element of this type as the library wrote it.
+    unsafe fn encode(&self, src: *const u8, out: &mut Vec<u8>) {
+        match self {
+            Self::Plain { size } => {
+                // SAFETY: the caller guarantees `size` readable bytes.
+                let bytes = unsafe { std::slice::from_raw_parts(src, *size) };
+                if cfg!(target_endian = "big") {
+                    out.extend(bytes.iter().rev());
+                } else {
+                    out.extend_from_slice(bytes);
+                }
+            }
+            Self::Opaque { size } => {
+                // SAFETY: as above.
+                let bytes = unsafe { std::slice::from_raw_parts(src, *size) };
+                push_string(out, bytes);
+            }
+            Self::String => {
+                // SAFETY: the element is a `char*` written by the library, possibly unaligned.
+                let p = unsafe { src.cast::<*const c_char>().read_unaligned() };
+                if p.is_null() {
+                    push_string(out, b"");
+                } else {
+                    // SAFETY: a non-null library string is NUL-terminated.
+                    push_string(out, unsafe { CStr::from_ptr(p) }.to_bytes());
+                }
+            }
+            Self::Compound { fields, .. } => {
+                for f in fields {
+                    for i in 0..f.count {
+                        // SAFETY: field offsets and counts come from the library's type info.
+                        unsafe {
+                            f.native
+                                .encode(src.add(f.offset + i * f.native.size()), out)
+                        };
+                    }
+                }
+            }
+            Self::VLen { base } => {
+                // SAFETY: the element is an `nc_vlen_t` written by the library.
+                let v = unsafe { src.cast::<nc::nc_vlen_t>().read_unaligned() };
+                out.extend_from_slice(&(v.len as u64).to_le_bytes());
+                let p = v.p.cast::<u8>().cast_const();
+                for i in 0..v.len {
+                    // SAFETY: `p` holds `len` elements of the base type.
+                    unsafe { base.encode(p.add(i * base.size()), out) };
+                }
+            }
+        }
+    }
+}
+
+/// What the source needs to read one variable.
+#[derive(Debug)]
+struct VarHandle {
+    grpid: c_int,
+    varid: c_int,
+    xtype: nc::nc_type,
+    native: Native,
+    dtype: DataType,
+    shape: Vec<usize>,
+}
+
+/// An open netCDF file.
+#[derive(Debug)]
+struct OpenFile {
+    ncid: c_int,
+    vars: HashMap<String, VarHandle>,
+}
+
+impl Drop for OpenFile {
+    fn drop(&mut self) {
+        // SAFETY: the ncid came from nc_open and is closed once, here.
+        let _ = locked(|| unsafe { nc::nc_close(self.ncid) });
+    }
+}
+
+/// A netCDF file opened as a [`Source`].
+#[derive(Debug, Clone)]
+pub struct NetcdfSource {
+    dataset: Arc<Dataset>,
+    file: Arc<OpenFile>,
+}
+
+impl NetcdfSource {
+    /// Opens `path` and reads its metadata. Blocking: call from a blocking context.
+    ///
+    /// # Errors
+    /// When the library cannot open the file or its metadata cannot be represented.
+    pub fn open(path: &Path) -> Result<Self> {
+        let cpath = CString::new(path.as_os_str().as_encoded_bytes())
+            .map_err(|_| Error::Open("path contains a NUL byte".into()))?;
+        let mut ncid = 0;
+        // SAFETY: valid C string and out-pointer.
+        locked(|| check(unsafe { nc::nc_open(cpath.as_ptr(), nc::NC_NOWRITE, &mut ncid) }))
+            .map_err(|e| Error::Open(e.to_string()))?;
+        let mut file = OpenFile {
+            ncid,
+            vars: HashMap::new(),
+        };
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let dataset = locked(|| Reader::new(ncid).read_dataset(name, &mut file.vars))?;
+        Ok(Self {
+            dataset: Arc::new(dataset),
+            file: Arc::new(file),
+        })
+    }
+}
+
+/// Walks a file's metadata (with the lock held) into the model.
+struct Reader {
+    ncid: c_int,
+    /// Every dimension by id: ids are unique in a file.
+    dims: HashMap<c_int, Dimension>,
+    /// User-defined types by id, with their native layout.
+    types: HashMap<nc::nc_type, (DataType, Native)>,
+    /// The group each user-defined type is defined in, by id.
+    type_groups: HashMap<nc::nc_type, (c_int, String)>,
+}
+
+impl Reader {
+    fn new(ncid: c_int) -> Self {
+        Self {
+            ncid,
+            dims: HashMap::new(),
+            types: HashMap::new(),
+            type_groups: HashMap::new(),
+        }
+    }
+
+    fn read_dataset(
+        mut self,
+        name: String,
+        vars: &mut HashMap<String, VarHandle>,
+    ) -> Result<Dataset> {
+        let (mut fmt, mut mode) = (0, 0);
+        // SAFETY: out-pointers.
+        check(unsafe { nc::nc_inq_format_extended(self.ncid, &mut fmt, &mut mode) })?;
+        let mut format_num = 0;
+        // SAFETY: out-pointer.
+        check(unsafe { nc::nc_inq_format(self.ncid, &mut format_num) })?;
+        let format = match format_num {
+            nc::NC_FORMAT_CLASSIC => Format::NetCdf3Classic,
+            nc::NC_FORMAT_64BIT_OFFSET => Format::NetCdf364BitOffset,
+            nc::NC_FORMAT_64BIT_DATA => Format::NetCdf5,
+            nc::NC_FORMAT_NETCDF4_CLASSIC => Format::NetCdf4Classic,
+            nc::NC_FORMAT_NETCDF4 => Format::NetCdf4,
+            other => return Err(Error::Unsupported(format!("netCDF format {other}"))),
+        };
+        let netcdf4 = matches!(format, Format::NetCdf4 | Format::NetCdf4Classic);
+        if netcdf4 {
+            self.find_type_groups(self.ncid, "/")?;
+        }
+        let root = self.read_group(self.ncid, String::new(), "/".into(), netcdf4, vars)?;
+        Ok(Dataset { name, format, root })
+    }
+
+    /// Records in which group each user-defined type lives, so types can be named by path.
+    fn find_type_groups(&mut self, grpid: c_int, path: &str) -> Result<()> {
+        for t in ids(|n, p| unsafe { nc::nc_inq_typeids(grpid, n, p) })? {
+            self.type_groups.insert(t, (grpid, path.to_owned()));
+        }
+        for child in ids(|n, p| unsafe { nc::nc_inq_grps(grpid, n, p) })? {
+            let mut buf = name_buf();
+            // SAFETY: buffer of NC_MAX_NAME + 1 bytes.
+            check(unsafe { nc::nc_inq_grpname(child, buf.as_mut_ptr().cast()) })?;
+            let child_path = Group::child_path(path, &name_from(&buf));
+            self.find_type_groups(child, &child_path)?;
+        }
+        Ok(())
+    }
+
+    fn read_group(
+        &mut self,
+        grpid: c_int,
+        name: String,
+        path: String,
+        netcdf4: bool,
+        vars: &mut HashMap<String, VarHandle>,
+    ) -> Result<Group> {
+        // Dimensions defined here (not the parents').
+        let unlimited: Vec<c_int> = if netcdf4 {
+            ids(|n, p| unsafe { nc::nc_inq_unlimdims(grpid, n, p) })?
+        } else {
+            let mut id = -1;
+            // SAFETY: out-pointer.
+            check(unsafe { nc::nc_inq_unlimdim(grpid, &mut id) })?;
+            if id >= 0 { vec![id] } else { vec![] }
+        };
+        let dim_ids = ids(|n, p| unsafe { nc::nc_inq_dimids(grpid, n, p, 0) })?;
+        let mut dimensions = Vec::with_capacity(dim_ids.len());
+        for id in dim_ids {
+            let mut buf = name_buf();
+            let mut len = 0usize;
+            // SAFETY: name buffer and out-pointer.
+            check(unsafe { nc::nc_inq_dim(grpid, id, buf.as_mut_ptr().cast(), &mut len) })?;
+            let dname = name_from(&buf);
+            let dim = Dimension {
+                path: Group::child_path(&path, &dname),
+                name: dname,
+                len,
+                unlimited: unlimited.contains(&id),
+            };
+            self.dims.insert(id, dim.clone());
+            dimensions.push(dim);
+        }
+
+        let mut types = Vec::new();
+        if netcdf4 {
+            for t in ids(|n, p| unsafe { nc::nc_inq_typeids(grpid, n, p) })? {
+                types.push(self.dtype(t)?.0);
+            }
+        }
+
+        let attributes = self.read_attributes(grpid, nc::NC_GLOBAL)?;
+
+        let mut variables = Vec::new();
+        for varid in ids(|n, p| unsafe { nc::nc_inq_varids(grpid, n, p) })? {
+            let (var, handle) = self.read_variable(grpid, varid, &path, netcdf4)?;
+            vars.insert(var.path.clone(), handle);
+            variables.push(var);
+        }
+
+        let mut groups = Vec::new();
+        if netcdf4 {
+            for child in ids(|n, p| unsafe { nc::nc_inq_grps(grpid, n, p) })? {
+                let mut buf = name_buf();
+                // SAFETY: name buffer.
+                check(unsafe { nc::nc_inq_grpname(child, buf.as_mut_ptr().cast()) })?;
+                let cname = name_from(&buf);
+                let cpath = Group::child_path(&path, &cname);
+                groups.push(self.read_group(child, cname, cpath, netcdf4, vars)?);
+            }
+        }
+
+        Ok(Group {
+            name,
+            path,
+            dimensions,
+            types,
+            variables,
+            attributes,
+            groups,
+        })
+    }
+
+    fn read_variable(
+        &mut self,
+        grpid: c_int,
+        varid: c_int,
+        group_path: &str,
+        netcdf4: bool,
+    ) -> Result<(Variable, VarHandle)> {
+        let mut buf = name_buf();
+        let (mut xtype, mut ndims, mut natts) = (0, 0, 0);
+        // SAFETY: name buffer and out-pointers; dimids fetched separately below.
+        check(unsafe {
+            nc::nc_inq_var(
+                grpid,
+                varid,
+                buf.as_mut_ptr().cast(),
+                &mut xtype,
+                &mut ndims,
+                std::ptr::null_mut(),
+                &mut natts,
+            )
+        })?;
+        let name = name_from(&buf);
+        let mut dimids = vec![0 as c_int; usize::try_from(ndims).unwrap_or(0)];
+        // SAFETY: dimids holds ndims entries.
+        check(unsafe { nc::nc_inq_vardimid(grpid, varid, dimids.as_mut_ptr()) })?;
+        let mut dims = Vec::with_capacity(dimids.len());
+        for id in &dimids {
+            let dim = match self.dims.get(id) {
+                Some(d) => d.clone(),
+                // A dimension not met yet (defined in a group walked later): ask directly.
+                None => self.lookup_dim(grpid, *id)?,
+            };
+            dims.push(VarDim::shared(&dim));
+        }
+        let (dtype, native) = self.dtype(xtype)?;
+        let attributes = self.read_attributes(grpid, varid)?;
+        let storage = if netcdf4 {
+            read_storage(grpid, varid, dims.len())?
+        } else {
+            Storage::default()
+        };
+        let path = Group::child_path(group_path, &name);
+        let shape = dims.iter().map(|d| d.len).collect();
+        Ok((
+            Variable {
+                name,
+                path,
+                dtype: dtype.clone(),
+                dims,
+                attributes,
+                storage,
+            },
+            VarHandle {
+                grpid,
+                varid,
+                xtype,
+                native,
+                dtype,
+                shape,
+            },
+        ))
+    }
+
+    fn lookup_dim(&mut self, grpid: c_int, id: c_int) -> Result<Dimension> {
+        let mut buf = name_buf();
+        let mut len = 0usize;
+        // SAFETY: name buffer and out-pointer.
+        check(unsafe { nc::nc_inq_dim(grpid, id, buf.as_mut_ptr().cast(), &mut len) })?;
+        let name = name_from(&buf);
+        Ok(Dimension {
+            path: format!("/{name}"),
+            name,
+            len,
+            unlimited: false,
+        })
+    }
+
+    /// The model type and native layout of type id `xtype`.
+    fn dtype(&mut self, xtype: nc::nc_type) -> Result<(DataType, Native)> {
+        let plain = |size| Native::Plain { size };
+        let atomic = match xtype {
+            nc::NC_BYTE => Some((DataType::Int8, plain(1))),
+            nc::NC_UBYTE => Some((DataType::UInt8, plain(1))),
+            nc::NC_CHAR => Some((DataType::Char, plain(1))),
+            nc::NC_SHORT => Some((DataType::Int16, plain(2))),
+            nc::NC_USHORT => Some((DataType::UInt16, plain(2))),
+            nc::NC_INT => Some((DataType::Int32, plain(4))),
+            nc::NC_UINT => Some((DataType::UInt32, plain(4))),
+            nc::NC_INT64 => Some((DataType::Int64, plain(8))),
+            nc::NC_UINT64 => Some((DataType::UInt64, plain(8))),
+            nc::NC_FLOAT => Some((DataType::Float32, plain(4))),
+            nc::NC_DOUBLE => Some((DataType::Float64, plain(8))),
+            nc::NC_STRING => Some((DataType::String, Native::String)),
+            _ => None,
+        };
+        if let Some(t) = atomic {
+            return Ok(t);
+        }
+        if let Some(t) = self.types.get(&xtype) {
+            return Ok(t.clone());
+        }
+        let t = self.user_type(xtype)?;
+        self.types.insert(xtype, t.clone());
+        Ok(t)
+    }
+
+    fn user_type(&mut self, xtype: nc::nc_type) -> Result<(DataType, Native)> {
+        let mut buf = name_buf();
+        let (mut size, mut base, mut nfields, mut class) = (0usize, 0, 0usize, 0);
+        // SAFETY: name buffer and out-pointers.
+        check(unsafe {
+            nc::nc_inq_user_type(
+                self.ncid,
+                xtype,
+                buf.as_mut_ptr().cast(),
+                &mut size,
+                &mut base,
+                &mut nfields,
+                &mut class,
+            )
+        })?;
+        let name = name_from(&buf);
+        let (grpid, group_path) = self
+            .type_groups
+            .get(&xtype)
+            .cloned()
+            .unwrap_or((self.ncid, "/".into()));
+        let path = Group::child_path(&group_path, &name);
+        match class {
+            nc::NC_OPAQUE => Ok((
+                DataType::Opaque(Arc::new(OpaqueType { name, path, size })),
+                Native::Opaque { size },
+            )),
+            nc::NC_VLEN => {
+                let (base_type, base_native) = self.dtype(base)?;
+                Ok((
+                    DataType::VLen(Arc::new(VLenType {
+                        name,
+                        path,
+                        base: base_type,
+                    })),
+                    Native::VLen {
+                        base: Box::new(base_native),
+                    },
+                ))
+            }
+            nc::NC_ENUM => {
+                let (base_type, base_native) = self.dtype(base)?;
+                let mut members = Vec::with_capacity(nfields);
+                for i in 0..nfields {
+                    let mut mbuf = name_buf();
+                    let mut value = [0u8; 8];
+                    // SAFETY: name buffer and an 8-byte value buffer (the largest base type).
+                    check(unsafe {
+                        nc::nc_inq_enum_member(
+                            grpid,
+                            xtype,
+                            c_int::try_from(i).unwrap_or(c_int::MAX),
+                            mbuf.as_mut_ptr().cast(),
+                            value.as_mut_ptr().cast(),
+                        )
+                    })?;
+                    members.push(EnumMember {
+                        name: name_from(&mbuf),
+                        value: integer_value(&base_type, &value),
+                    });
+                }
+                Ok((
+                    DataType::Enum(Arc::new(EnumType {
+                        name,
+                        path,
+                        base: base_type,
+                        members,
+                    })),
+                    base_native,
+                ))
+            }
+            nc::NC_COMPOUND => {
+                let mut fields = Vec::with_capacity(nfields);
+                let mut native_fields = Vec::with_capacity(nfields);
+                for i in 0..nfields {
+                    let mut fbuf = name_buf();
+                    let (mut offset, mut ftype, mut fndims) = (0usize, 0, 0);
+                    let fieldid = c_int::try_from(i).unwrap_or(c_int::MAX);
+                    // SAFETY: name buffer and out-pointers; dim sizes fetched below.
+                    check(unsafe {
+                        nc::nc_inq_compound_field(
+                            self.ncid,
+                            xtype,
+                            fieldid,
+                            fbuf.as_mut_ptr().cast(),
+                            &mut offset,
+                            &mut ftype,
+                            &mut fndims,
+                            std::ptr::null_mut(),
+                        )
+                    })?;
+                    let mut shape = vec![0 as c_int; usize::try_from(fndims).unwrap_or(0)];
+                    if !shape.is_empty() {
+                        // SAFETY: `shape` holds fndims entries.
+                        check(unsafe {
+                            nc::nc_inq_compound_fielddim_sizes(
+                                self.ncid,
+                                xtype,
+                                fieldid,
+                                shape.as_mut_ptr(),
+                            )
+                        })?;
+                    }
+                    let shape: Vec<usize> = shape
+                        .iter()
+                        .map(|&n| usize::try_from(n).unwrap_or(0))
+                        .collect();
+                    let (fdtype, fnative) = self.dtype(ftype)?;
+                    native_fields.push(NativeField {
+                        offset,
+                        count: shape.iter().product(),
+                        native: fnative,
+                    });
+                    fields.push(Field {
+                        name: name_from(&fbuf),
+                        dtype: fdtype,
+                        shape,
+                    });
+                }
+                Ok((
+                    DataType::Structure(Arc::new(StructureType { name, path, fields })),
+                    Native::Compound {
+                        size,
+                        fields: native_fields,
+                    },
+                ))
+            }
+            other => Err(Error::Unsupported(format!("netCDF type class {other}"))),
+        }
+    }
+
+    fn read_attributes(&mut self, grpid: c_int, varid: c_int) -> Result<Vec<Attribute>> {
+        let mut natts = 0;
+        // SAFETY: out-pointer.
+        check(unsafe { nc::nc_inq_varnatts(grpid, varid, &mut natts) })?;
+        let mut out = Vec::with_capacity(usize::try_from(natts).unwrap_or(0));
+        for i in 0..natts {
+            let mut buf = name_buf();
+            // SAFETY: name buffer.
+            check(unsafe { nc::nc_inq_attname(grpid, varid, i, buf.as_mut_ptr().cast()) })?;
+            let name = name_from(&buf);
+            let value = self.read_attribute(grpid, varid, &buf)?;
+            out.push(Attribute { name, value });
+        }
+        Ok(out)
+    }
+
+    fn read_attribute(&mut self, grpid: c_int, varid: c_int, cname: &[u8]) -> Result<AttrValue> {
+        let (mut xtype, mut len) = (0, 0usize);
+        let name = cname.as_ptr().cast::<c_char>();
+        // SAFETY: NUL-terminated name, out-pointers.
+        check(unsafe { nc::nc_inq_att(grpid, varid, name, &mut xtype, &mut len) })?;
+        macro_rules! numeric {
+            ($variant:ident, $t:ty) => {{
+                let mut v: Vec<$t> = vec![<$t>::default(); len];
+                // SAFETY: `v` holds `len` values of the attribute's own type.
+                check(unsafe { nc::nc_get_att(grpid, varid, name, v.as_mut_ptr().cast()) })?;
+                AttrValue::$variant(v)
+            }};
+        }
+        Ok(match xtype {
+            nc::NC_BYTE => numeric!(Int8, i8),
+            nc::NC_UBYTE => numeric!(UInt8, u8),
+            nc::NC_SHORT => numeric!(Int16, i16),
+            nc::NC_USHORT => numeric!(UInt16, u16),
+            nc::NC_INT => numeric!(Int32, i32),
+            nc::NC_UINT => numeric!(UInt32, u32),
+            nc::NC_INT64 => numeric!(Int64, i64),
+            nc::NC_UINT64 => numeric!(UInt64, u64),
+            nc::NC_FLOAT => numeric!(Float32, f32),
+            nc::NC_DOUBLE => numeric!(Float64, f64),
+            nc::NC_CHAR => {
+                let mut v = vec![0u8; len];
+                // SAFETY: `v` holds `len` chars.
+                check(unsafe { nc::nc_get_att(grpid, varid, name, v.as_mut_ptr().cast()) })?;
+                // Text attributes are often written with their C terminator; drop trailing NULs
+                // as ncdump does.
+                while v.last() == Some(&0) {
+                    v.pop();
+                }
+                AttrValue::Char(v)
+            }
+            nc::NC_STRING => {
+                let mut ptrs: Vec<*mut c_char> = vec![std::ptr::null_mut(); len];
+                // SAFETY: `ptrs` holds `len` string pointers, freed below.
+                check(unsafe { nc::nc_get_att(grpid, varid, name, ptrs.as_mut_ptr().cast()) })?;
+                let strings = ptrs
+                    .iter()
+                    .map(|&p| {
+                        if p.is_null() {
+                            String::new()
+                        } else {
+                            // SAFETY: library strings are NUL-terminated.
+                            unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+                        }
+                    })
+                    .collect();
+                // SAFETY: the pointers were allocated by the library for this call.
+                check(unsafe { nc::nc_free_string(len, ptrs.as_mut_ptr()) })?;
+                AttrValue::String(strings)
+            }
+            _ => {
+                let (dtype, native) = self.dtype(xtype)?;
+                let mut raw = vec![0u8; len * native.size()];
+                // SAFETY: `raw` holds `len` values of the type's native size.
+                check(unsafe { nc::nc_get_att(grpid, varid, name, raw.as_mut_ptr().cast()) })?;
+                let mut data = Vec::new();
+                for i in 0..len {
+                    // SAFETY: element `i` lies inside `raw`.
+                    unsafe { native.encode(raw.as_ptr().add(i * native.size()), &mut data) };
+                }
+                if native.has_pointers() {
+                    // SAFETY: the values were filled by the library and are reclaimed once.
+                    check(unsafe {
+                        nc_reclaim_data(self.ncid, xtype, raw.as_mut_ptr().cast(), len)
+                    })?;
+                }
+                AttrValue::Typed {
+                    dtype,
+                    count: len,
+                    data,
+                }
+            }
+        })
+    }
+}
+
+/// Reads a netCDF-4 variable's chunking and filters.
+fn read_storage(grpid: c_int, varid: c_int, rank: usize) -> Result<Storage> {
+    let mut storage = Storage::default();
+    let mut kind = 0;
+    let mut chunks = vec![0usize; rank.max(1)];
+    // SAFETY: `chunks` holds at least `rank` entries.
+    check(unsafe { nc::nc_inq_var_chunking(grpid, varid, &mut kind, chunks.as_mut_ptr()) })?;
+    if kind == nc::NC_CHUNKED && rank > 0 {
+        chunks.truncate(rank);
+        storage.chunks = Some(chunks);
+    }
+    let (mut shuffle, mut deflate, mut level) = (0, 0, 0);
+    // SAFETY: out-pointers.
+    check(unsafe { nc::nc_inq_var_deflate(grpid, varid, &mut shuffle, &mut deflate, &mut level) })?;
+    storage.shuffle = shuffle != 0;
+    if deflate != 0 {
+        storage.deflate = u32::try_from(level).ok();
+    }
+    let mut fletcher = 0;
+    // SAFETY: out-pointer.
+    check(unsafe { nc::nc_inq_var_fletcher32(grpid, varid, &mut fletcher) })?;
+    storage.fletcher32 = fletcher != 0;
+    Ok(storage)
+}
+
+/// The integer stored in `bytes` (native order) as a value of integer type `dtype`.
+fn integer_value(dtype: &DataType, bytes: &[u8; 8]) -> i128 {
+    let b = *bytes;
+    match dtype {
+        DataType::Int8 => i128::from(i8::from_ne_bytes([b[0]])),
+        DataType::UInt8 => i128::from(b[0]),
+        DataType::Int16 => i128::from(i16::from_ne_bytes([b[0], b[1]])),
+        DataType::UInt16 => i128::from(u16::from_ne_bytes([b[0], b[1]])),
+        DataType::Int32 => i128::from(i32::from_ne_bytes([b[0], b[1], b[2], b[3]])),
+        DataType::UInt32 => i128::from(u32::from_ne_bytes([b[0], b[1], b[2], b[3]])),
+        DataType::Int64 => i128::from(i64::from_ne_bytes(b)),
+        _ => i128::from(u64::from_ne_bytes(b)),
+    }
+}
+
+/// Calls a netCDF "list of ids" function twice: once for the count, once for the ids.
+fn ids(mut f: impl FnMut(*mut c_int, *mut c_int) -> c_int) -> Result<Vec<c_int>> {
+    let mut n = 0;
+    check(f(&mut n, std::ptr::null_mut()))?;
+    let mut out = vec![0 as c_int; usize::try_from(n).unwrap_or(0)];
+    if !out.is_empty() {
+        check(f(&mut n, out.as_mut_ptr()))?;
+        out.truncate(usize::try_from(n).unwrap_or(0));
+    }
+    Ok(out)
+}
+
+impl OpenFile {
+    /// Reads one piece with the library and converts it to the canonical encoding.
+    fn read_piece(&self, var: &VarHandle, slab: &Hyperslab) -> Result<Bytes> {
+        let n = slab.len();
+        let elem = var.native.size();
+        let mut raw = vec![0u8; n * elem];
+        if n == 0 {
+            return Ok(Bytes::new());
+        }
+        let start: Vec<usize> = slab.ranges().iter().map(|r| r.start).collect();
+        let count: Vec<usize> = slab.ranges().iter().map(|r| r.count).collect();
+        let stride: Vec<isize> = slab
+            .ranges()
+            .iter()
+            .map(|r| isize::try_from(r.stride).unwrap_or(isize::MAX))
+            .collect();
+        locked(|| -> Result<Bytes> {
+            // SAFETY: start/count/stride have one entry per dimension (validated slab), and `raw`
+            // holds count-product elements of the variable's native size.
+            check(unsafe {
+                nc::nc_get_vars(
+                    var.grpid,
+                    var.varid,
+                    start.as_ptr(),
+                    count.as_ptr(),
+                    stride.as_ptr(),
+                    raw.as_mut_ptr().cast(),
+                )
+            })?;
+            if let Native::Plain { .. } = var.native {
+                if cfg!(target_endian = "little") {
+                    return Ok(Bytes::from(raw));
+                }
+            }
+            let mut out = Vec::with_capacity(raw.len());
+            for i in 0..n {
+                // SAFETY: element `i` lies inside `raw`, written by the library.
+                unsafe { var.native.encode(raw.as_ptr().add(i * elem), &mut out) };
+            }
+            if var.native.has_pointers() {
+                // SAFETY: the library filled `raw`; its nested memory is reclaimed once.
+                check(unsafe {
+                    nc_reclaim_data(self.ncid, var.xtype, raw.as_mut_ptr().cast(), n)
+                })?;
+            }
+            Ok(Bytes::from(out))
+        })
+    }
+}
+
+impl Source for NetcdfSource {
+    fn dataset(&self) -> &Arc<Dataset> {
+        &self.dataset
+    }
+
+    fn read(&self, path: &str, slab: &Hyperslab) -> ByteStream {
+        let Some(var) = self.file.vars.get(path) else {
+            return error_stream(Error::NoSuchVariable(path.to_owned()));
+        };
+        if let Err(e) = Hyperslab::new(slab.ranges().to_vec(), &var.shape) {
+            return error_stream(e.into());
+        }
+        let elem = var.dtype.fixed_size().unwrap_or(64).max(1);
+        let pieces = slab.split((PIECE_BYTES / elem).max(1));
+        let expected = pieces.len();
+        let file = Arc::clone(&self.file);
+        let path = path.to_owned();
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes>>(READ_AHEAD);
+        tokio::task::spawn_blocking(move || {
+            let Some(var) = file.vars.get(&path) else {
+                return;
+            };
+            for piece in pieces {
+                let result = file.read_piece(var, &piece);
+                let failed = result.is_err();
+                // A closed channel means the consumer went away: stop reading.
+                if tx.blocking_send(result).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        Box::pin(pieces_stream(rx, expected))
+    }
+}
+
+/// Adapts the reader's channel to a stream that ends with [`Error::Interrupted`] if the reader
+/// stopped before sending all `expected` pieces, so a consumer never mistakes a failed read for a
+/// short one.
+pub(crate) fn pieces_stream(
+    mut rx: tokio::sync::mpsc::Receiver<Result<Bytes>>,
+    expected: usize,
+) -> impl futures::Stream<Item = Result<Bytes>> + Send + 'static {
+    let mut received = 0usize;
+    let mut done = false;
+    futures::stream::poll_fn(move |cx| {
+        if done {
+            return std::task::Poll::Ready(None);
+        }
+        match rx.poll_recv(cx) {
+            std::task::Poll::Ready(Some(item)) => {
+                received += 1;
+                if item.is_err() {
+                    done = true;
+                }
+                std::task::Poll::Ready(Some(item))
+            }
+            std::task::Poll::Ready(None) => {
+                done = true;
+                if received < expected {
+                    std::task::Poll::Ready(Some(Err(Error::Interrupted)))
+                } else {
+                    std::task::Poll::Ready(None)
+                }
+            }
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    })
+}

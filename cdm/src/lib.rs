@@ -1,0 +1,29 @@
+//! `cdm` — fathom's Common Data Model.
+//!
+//! Every format fills the same model and every protocol reads it:
+//!
+//! - [`model`]: [`Dataset`] → [`Group`] → [`Dimension`], [`Variable`], [`Attribute`], with
+//!   [`DataType`] covering every netCDF-4 type. Immutable, shared as `Arc<Dataset>`.
+//! - [`hyperslab`]: [`Range`] and [`Hyperslab`], the one selection type from the constraint
+//!   parsers down to the readers.
+//! - [`source`]: the [`Source`] trait — a dataset's metadata and a streaming read of one
+//!   variable's hyperslab in the canonical encoding ([`encoding`] walks it).
+//! - [`formats`]: the readers (netCDF through netCDF-C).
+//! - [`catalog`]: the metadata cache from file path to open source, with content sniffing.
+
+pub mod catalog;
+pub mod encoding;
+pub mod error;
+pub mod formats;
+pub mod hyperslab;
+pub mod model;
+pub mod source;
+
+pub use catalog::{Catalog, CatalogEntry};
+pub use error::{Error, Result};
+pub use hyperslab::{Hyperslab, HyperslabError, Range};
+pub use model::{
+    AttrValue, Attribute, DataType, Dataset, Dimension, EnumMember, EnumType, Field, Format, Group,
+    OpaqueType, Storage, StructureType, VLenType, VarDim, Variable,
+};
+pub use source::{ByteStream, Source, read_all};
