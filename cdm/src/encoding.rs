@@ -148,7 +148,7 @@ mod tests {
         }));
         let mut rec = buf.clone();
         rec.extend_from_slice(&1.5f32.to_le_bytes());
-        assert_eq!(element_len(&s, &rec).ok(), Some(15));
+        assert_eq!(element_len(&s, &rec).ok(), Some(23));
         assert_eq!(elements_len(&DataType::Int32, 3, &[0; 12]).ok(), Some(12));
         assert!(elements_len(&DataType::Int32, 4, &[0; 12]).is_err());
         assert!(read_len(&[1, 2]).is_err());

@@ -12,6 +12,7 @@
 //! - [`catalog`]: the metadata cache from file path to open source, with content sniffing.
 
 pub mod catalog;
+pub mod cdl;
 pub mod encoding;
 pub mod error;
 pub mod formats;

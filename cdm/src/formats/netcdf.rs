@@ -776,10 +776,8 @@ impl OpenFile {
                     raw.as_mut_ptr().cast(),
                 )
             })?;
-            if let Native::Plain { .. } = var.native {
-                if cfg!(target_endian = "little") {
-                    return Ok(Bytes::from(raw));
-                }
+            if matches!(var.native, Native::Plain { .. }) && cfg!(target_endian = "little") {
+                return Ok(Bytes::from(raw));
             }
             let mut out = Vec::with_capacity(raw.len());
             for i in 0..n {

@@ -1,0 +1,63 @@
+# fathom: the two set-up commands are `make serve` and `make test` (see README.md).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+# Debian packages the server needs (libraries to link, ncdump/getdap for users and tests).
+DEBS := libnetcdf-dev libhdf5-dev pkg-config netcdf-bin libdap-bin hdf5-tools
+# What the tests need on top: Python venv support for the real clients.
+TEST_DEBS := python3 python3-venv python3-pip
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+VENV := .venv
+PYTHON ?= python3
+CARGO ?= cargo
+BIND ?= 127.0.0.1:8080
+
+.PHONY: serve test deps test-deps venv build rust-test client-test clean-samples
+
+## Build in release mode and serve DIR (default: the bundled samples) on $(BIND).
+serve: deps build
+	./target/release/fathom serve $(DIR) --bind $(BIND)
+
+## Install everything the tests use and run every test.
+test: deps test-deps venv build rust-test client-test
+
+deps:
+	@missing=""; for p in $(DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust with https://rustup.rs"; exit 1; }
+
+test-deps:
+	@missing=""; for p in $(TEST_DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ] && ! $(PYTHON) -m venv --help >/dev/null 2>&1; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: tests/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r tests/requirements.txt
+	touch $@
+
+build:
+	$(CARGO) build --release --locked
+
+rust-test:
+	$(CARGO) test --release --locked --workspace
+
+client-test:
+	FATHOM_BIN=$(CURDIR)/target/release/fathom $(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/clients
+
+clean-samples:
+	rm -rf testdata/samples

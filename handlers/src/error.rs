@@ -1,0 +1,118 @@
+//! The one place where errors become HTTP statuses and protocol error bodies.
+
+use bytes::Bytes;
+use http::{Response, StatusCode, header};
+
+use crate::body::{Body, full};
+use crate::route::ResponseKind;
+
+/// Which protocol's error body a failed request gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// `Error { code = …; message = "…"; };` with `Content-Description: dods_error`.
+    Dap2,
+    /// A DAP4 `<Error>` XML document.
+    Dap4,
+    /// Plain text, for pages and files.
+    Plain,
+}
+
+impl From<ResponseKind> for Protocol {
+    fn from(kind: ResponseKind) -> Self {
+        match kind {
+            ResponseKind::Dds
+            | ResponseKind::Das
+            | ResponseKind::Dods
+            | ResponseKind::Ascii
+            | ResponseKind::Version => Self::Dap2,
+            ResponseKind::Dmr | ResponseKind::Dap | ResponseKind::Dsr => Self::Dap4,
+            ResponseKind::Html | ResponseKind::Info | ResponseKind::Help => Self::Plain,
+        }
+    }
+}
+
+/// A request that cannot be answered, with the status it deserves.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HandlerError {
+    /// 400: a malformed request (bad constraint, bad path, bad index).
+    #[error("{0}")]
+    BadRequest(String),
+    /// 404: no such dataset, file or folder.
+    #[error("{0}")]
+    NotFound(String),
+    /// 405: only GET and HEAD are served.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 413: the response would be larger than the configured limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// 500: the server failed (an unreadable file, a library error).
+    #[error("{0}")]
+    Internal(String),
+    /// 501: a valid request for something not supported (a server-side function).
+    #[error("{0}")]
+    NotImplemented(String),
+}
+
+impl HandlerError {
+    /// The HTTP status.
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+        }
+    }
+
+    /// The error as a response in `protocol`'s error format.
+    #[must_use]
+    pub fn into_response(self, protocol: Protocol) -> Response<Body> {
+        let status = self.status();
+        let message = self.to_string();
+        let mut builder = Response::builder().status(status);
+        let body: Bytes = match protocol {
+            Protocol::Dap2 => {
+                builder = crate::dap2::with_dap2_headers(builder, "dods_error")
+                    .header(header::CONTENT_TYPE, "text/plain; charset=utf-8");
+                dap2::error_body(status.as_u16(), &message).into()
+            }
+            Protocol::Dap4 => {
+                builder = builder.header(
+                    header::CONTENT_TYPE,
+                    "application/vnd.opendap.dap4.error+xml",
+                );
+                dap4::error_document(status.as_u16(), &message).into()
+            }
+            Protocol::Plain => {
+                builder = builder.header(header::CONTENT_TYPE, "text/plain; charset=utf-8");
+                format!("{status}: {message}\n").into()
+            }
+        };
+        if self == Self::MethodNotAllowed {
+            builder = builder.header(header::ALLOW, "GET, HEAD");
+        }
+        builder
+            .header(header::CONTENT_LENGTH, body.len())
+            .body(full(body))
+            .unwrap_or_else(|_| Response::new(full(Bytes::new())))
+    }
+}
+
+impl From<cdm::Error> for HandlerError {
+    fn from(e: cdm::Error) -> Self {
+        match e {
+            cdm::Error::NoSuchVariable(_) | cdm::Error::Hyperslab(_) => {
+                Self::BadRequest(e.to_string())
+            }
+            cdm::Error::UnknownFormat => Self::NotFound("not a dataset".into()),
+            cdm::Error::Io(ref io) if io.kind() == std::io::ErrorKind::NotFound => {
+                Self::NotFound("no such dataset".into())
+            }
+            _ => Self::Internal(e.to_string()),
+        }
+    }
+}
