@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"
-CONFORMANCE = Path(os.environ.get("FATHOM_CONFORMANCE", SHARED / "conformance"))
+CONFORMANCE = REPO / "tests" / "conformance"
 SAMPLES = REPO / "testdata" / "samples"
 
 
