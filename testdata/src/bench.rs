@@ -33,7 +33,7 @@ const WIND_X: usize = 20_000;
 const WIND_CHUNKS: [usize; 4] = [1, 13, 1, WIND_X];
 /// Amplitude (m/s) of the pseudo-random part of `x_wind`, tuned so shuffle+deflate compresses
 /// the variable about 3.5 times, like real model output.
-const WIND_NOISE_AMPLITUDE: f64 = 0.26;
+const WIND_NOISE_AMPLITUDE: f64 = 0.23;
 /// Resolution (m/s) `x_wind` is stored at; a power of two, so the low mantissa bits are zero as
 /// in packed-then-unpacked model output.
 const WIND_QUANTUM: f64 = 1.0 / 64.0;
