@@ -536,16 +536,17 @@ impl RawVariable {
         Ok(xtype)
     }
 
-    /// Fails unless the variable has type `expected`.
-    fn require_type(&self, expected: c_int, what: &str) -> Result<()> {
-        let actual = self.var_type()?;
-        if actual == expected {
+    /// Fails unless the variable has type `value_type`, the type of the values about to be
+    /// handed to the library for it.
+    fn require_type(&self, value_type: c_int, what: &str) -> Result<()> {
+        let var_type = self.var_type()?;
+        if var_type == value_type {
             Ok(())
         } else {
             Err(Error::TypeMismatch {
                 what: what.to_owned(),
-                expected: actual,
-                given: expected,
+                expected: var_type,
+                given: value_type,
             })
         }
     }
