@@ -212,10 +212,7 @@ impl Catalog {
                         rendered: Mutex::new(HashMap::new()),
                     }))
                 })
-                .map_err(|e: Arc<Error>| match Arc::try_unwrap(e) {
-                    Ok(e) => e,
-                    Err(shared) => Error::Open(shared.to_string()),
-                })
+                .map_err(|e: Arc<Error>| Error::unshare(&e))
         })
         .await
         .map_err(|_| Error::Interrupted)?

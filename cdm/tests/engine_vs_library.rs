@@ -25,6 +25,19 @@ fn conformance_files() -> Vec<PathBuf> {
         .map(|e| e.path())
         .filter(|p| matches!(cdm::catalog::sniff(p), Ok(Some(_))))
         .collect();
+    // The bundled samples: chunked with deflate, shuffle and fletcher32, partly unwritten
+    // chunks, CDF-5, record variables of every classic layout.
+    static SAMPLES: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+    files.extend(
+        SAMPLES
+            .get_or_init(|| {
+                let dir = std::env::temp_dir()
+                    .join(format!("fathom-engine-samples-{}", std::process::id()));
+                testdata::write_samples(&dir).expect("samples are written")
+            })
+            .iter()
+            .cloned(),
+    );
     files.sort();
     files
 }

@@ -52,15 +52,26 @@ impl Pipeline {
     /// [`Error::Corrupt`] when a checksum does not match, deflate data is bad, or the result has
     /// the wrong size.
     pub fn decode(&self, stored: &[u8], mask: u32, decoded_len: usize) -> Result<Vec<u8>> {
+        let skipped = |i: usize| i < 32 && mask & (1 << i) != 0;
+        // The data's size before each filter when it was written: fletcher32 adds four bytes,
+        // so a deflate applied after it inflates to more than the chunk.
+        let mut size_before = Vec::with_capacity(self.filters.len());
+        let mut size = decoded_len;
+        for (i, filter) in self.filters.iter().enumerate() {
+            size_before.push(size);
+            if *filter == Filter::Fletcher32 && !skipped(i) {
+                size += 4;
+            }
+        }
         let mut data: Option<Vec<u8>> = None;
         for (i, filter) in self.filters.iter().enumerate().rev() {
-            if i < 32 && mask & (1 << i) != 0 {
+            if skipped(i) {
                 continue;
             }
             let input: &[u8] = data.as_deref().unwrap_or(stored);
             let output = match filter {
                 Filter::Fletcher32 => verify_fletcher32(input)?.to_vec(),
-                Filter::Deflate => inflate(input, decoded_len)?,
+                Filter::Deflate => inflate(input, size_before[i])?,
                 Filter::Shuffle { elem_size } => unshuffle(input, *elem_size),
             };
             data = Some(output);
@@ -245,6 +256,18 @@ mod tests {
             Err(Error::Corrupt(_))
         ));
         assert!(p.decode(&stored, 0, data.len() + 1).is_err());
+        // netCDF-C's order: the checksum is taken before deflate, so it is inside the stream.
+        let mut with_sum = data.clone();
+        with_sum.extend_from_slice(&fletcher32(&data).to_le_bytes());
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(2));
+        z.write_all(&with_sum).expect("compress");
+        let stored_nc = z.finish().expect("compress");
+        let p_nc = Pipeline::new(vec![Filter::Fletcher32, Filter::Deflate]);
+        assert_eq!(
+            p_nc.decode(&stored_nc, 0, data.len()).expect("decodes"),
+            data
+        );
+
         // Filter 1 (deflate) skipped for this chunk: the stored bytes are shuffled only.
         let mut raw = shuffled.clone();
         raw.extend_from_slice(&fletcher32(&shuffled).to_le_bytes());

@@ -227,12 +227,10 @@ async fn assemble(file: Arc<EngineFile>, var: Arc<EngineVar>, piece: Vec<Range>)
     .await?;
 
     // A piece that is exactly one whole decoded chunk needs no copy.
-    if grids.len() == 1 {
-        if let Some(bytes) = &chunks[0] {
-            if is_whole_chunk(layout, &grids[0], &piece) {
-                return Ok(bytes.clone());
-            }
-        }
+    if let [Some(bytes)] = chunks.as_slice()
+        && is_whole_chunk(layout, &grids[0], &piece)
+    {
+        return Ok(bytes.clone());
     }
 
     let copy = move |layout: &ChunkLayout| {
@@ -273,12 +271,12 @@ async fn prefetch(
 ) -> Result<Vec<Option<Bytes>>> {
     let mut wanted: Vec<(usize, (u64, usize))> = Vec::new();
     for (i, (key, loc)) in keys.iter().zip(locs).enumerate() {
-        if let Some(loc) = loc {
-            if !file.cache.contains(key) {
-                let size = usize::try_from(loc.size)
-                    .map_err(|_| Error::Corrupt("chunk size too large".into()))?;
-                wanted.push((i, (loc.addr, size)));
-            }
+        if let Some(loc) = loc
+            && !file.cache.contains(key)
+        {
+            let size = usize::try_from(loc.size)
+                .map_err(|_| Error::Corrupt("chunk size too large".into()))?;
+            wanted.push((i, (loc.addr, size)));
         }
     }
     let mut out = vec![None; keys.len()];
@@ -356,10 +354,7 @@ async fn chunk_bytes(
         .get_or_load(key, load)
         .await
         .map(Some)
-        .map_err(|e| match Arc::try_unwrap(e) {
-            Ok(e) => e,
-            Err(shared) => Error::Corrupt(shared.to_string()),
-        })
+        .map_err(|e| Error::unshare(&e))
 }
 
 /// Copies the elements of `piece` that lie in the chunk at `g` into `out` (the piece's C-order

@@ -230,8 +230,11 @@ struct FileIdentity {
 /// `H5T__conv_vlen`); it also keeps serving the old metadata to a second open of a file that was
 /// rewritten in place. So a file is open at most once: later opens share it, and the open of a
 /// changed file waits until the old version's last user is gone.
-static OPEN_FILES: LazyLock<Mutex<HashMap<FileIdentity, (SystemTime, u64, Weak<OpenFile>)>>> =
+static OPEN_FILES: LazyLock<Mutex<HashMap<FileIdentity, OpenVersion>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// The version (mtime, size) a file was opened at, and the open file while anyone uses it.
+type OpenVersion = (SystemTime, u64, Weak<OpenFile>);
 
 /// How long an open waits for an older version of the same file to be released.
 const REPLACE_WAIT: Duration = Duration::from_secs(30);
@@ -249,20 +252,20 @@ fn open_shared(path: &Path) -> Result<Arc<OpenFile>> {
         let mut registry = OPEN_FILES
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((mtime, size, weak)) = registry.get(&id) {
-            if let Some(open) = weak.upgrade() {
-                if (*mtime, *size) == version {
-                    return Ok(open);
-                }
-                drop(registry);
-                if Instant::now() > deadline {
-                    return Err(Error::Open(
-                        "an older version of the file is still being read; retry later".into(),
-                    ));
-                }
-                std::thread::sleep(Duration::from_millis(20));
-                continue;
+        if let Some((mtime, size, weak)) = registry.get(&id)
+            && let Some(open) = weak.upgrade()
+        {
+            if (*mtime, *size) == version {
+                return Ok(open);
             }
+            drop(registry);
+            if Instant::now() > deadline {
+                return Err(Error::Open(
+                    "an older version of the file is still being read; retry later".into(),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+            continue;
         }
         // Opened while holding the registry, so no other thread opens the same file meanwhile.
         let open = Arc::new(OpenFile::open(path)?);
@@ -944,13 +947,13 @@ impl Source for NetcdfSource {
     }
 
     fn read(&self, path: &str, slab: &Hyperslab) -> ByteStream {
-        if let Some(engine) = &self.engine {
-            if let (Some(ev), Some(var)) = (engine.vars.get(path), self.file.vars.get(path)) {
-                if let Err(e) = Hyperslab::new(slab.ranges().to_vec(), &var.shape) {
-                    return error_stream(e.into());
-                }
-                return engine::read(Arc::clone(&engine.file), Arc::clone(ev), slab);
+        if let Some(engine) = &self.engine
+            && let (Some(ev), Some(var)) = (engine.vars.get(path), self.file.vars.get(path))
+        {
+            if let Err(e) = Hyperslab::new(slab.ranges().to_vec(), &var.shape) {
+                return error_stream(e.into());
             }
+            return engine::read(Arc::clone(&engine.file), Arc::clone(ev), slab);
         }
         self.read_with_library(path, slab)
     }
