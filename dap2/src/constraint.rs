@@ -218,7 +218,15 @@ pub fn bind(ds: &Dap2Dataset, constraint: &Constraint) -> Result<Vec<Projected>,
                     if let Some(next) = rest.first() {
                         return Err(not_a_structure(&a.name, &next.name));
                     }
-                    *slot = Some(VarSel::Atomic(ranges(&first.selectors, &a.dims, &a.name)?));
+                    let keep = match slot.take() {
+                        Some(VarSel::Atomic(r)) if first.selectors.is_empty() => Some(r),
+                        _ => None,
+                    };
+                    let r = match keep {
+                        Some(r) => r,
+                        None => ranges(&first.selectors, &a.dims, &a.name)?,
+                    };
+                    *slot = Some(VarSel::Atomic(r));
                 }
                 node @ Node::Structure { .. } => {
                     let previous = match slot.take() {
@@ -291,6 +299,17 @@ fn bind_grid(
         },
     };
     match rest {
+        [] if first.selectors.is_empty() => {
+            // A bare name marks every part; parts already subset keep their ranges (libdap).
+            if grid.array.is_none() {
+                grid.array = Some(full_ranges(dims));
+            }
+            for (m, map) in grid.maps.iter_mut().zip(&var.maps) {
+                if m.is_none() {
+                    *m = Some(Range::full(map.array.dims.first().map_or(0, |d| d.len)));
+                }
+            }
+        }
         [] => {
             let r = ranges(&first.selectors, dims, var.name())?;
             grid.maps = r.iter().copied().map(Some).collect();
@@ -303,11 +322,16 @@ fn bind_grid(
                     shown(var.name())
                 )));
             }
+            let fresh = part.selectors.is_empty();
             if part.name == var.name() {
-                grid.array = Some(ranges(&part.selectors, dims, &part.name)?);
+                if !(fresh && grid.array.is_some()) {
+                    grid.array = Some(ranges(&part.selectors, dims, &part.name)?);
+                }
             } else if let Some(j) = var.maps.iter().position(|m| m.array.name == part.name) {
-                let r = ranges(&part.selectors, &var.maps[j].array.dims, &part.name)?;
-                grid.maps[j] = r.first().copied();
+                if !(fresh && grid.maps[j].is_some()) {
+                    let r = ranges(&part.selectors, &var.maps[j].array.dims, &part.name)?;
+                    grid.maps[j] = r.first().copied();
+                }
             } else {
                 return Err(unknown(&format!("{}.{}", var.name(), part.name)));
             }
@@ -335,12 +359,16 @@ fn bind_structure(
         ranges: full_ranges(dims),
         members: vec![MemberSel::Skip; members.len()],
     });
-    if !first.selectors.is_empty() || rest.is_empty() {
+    if !first.selectors.is_empty() {
         sel.ranges = ranges(&first.selectors, dims, name)?;
     }
     match rest.split_first() {
         None => {
-            sel.members = members.iter().map(whole_node).collect();
+            for (m, node) in sel.members.iter_mut().zip(members) {
+                if *m == MemberSel::Skip {
+                    *m = whole_node(node);
+                }
+            }
         }
         Some((next, deeper)) => {
             let j = members
@@ -352,7 +380,10 @@ fn bind_structure(
                     if let Some(d) = deeper.first() {
                         return Err(not_a_structure(&a.name, &d.name));
                     }
-                    MemberSel::Atomic(ranges(&next.selectors, &a.dims, &a.name)?)
+                    match &sel.members[j] {
+                        MemberSel::Atomic(r) if next.selectors.is_empty() => MemberSel::Atomic(r.clone()),
+                        _ => MemberSel::Atomic(ranges(&next.selectors, &a.dims, &a.name)?),
+                    }
                 }
                 inner @ Node::Structure { .. } => {
                     let prev = match std::mem::replace(&mut sel.members[j], MemberSel::Skip) {

@@ -9,7 +9,6 @@
 
 use std::fmt::Write as _;
 
-use cdm::encoding::{element_len, read_len};
 use cdm::{AttrValue, Attribute, DataType, Variable};
 
 use crate::mapping::{AtomicType, Dap2Dataset, type_attributes};
@@ -144,49 +143,14 @@ pub fn attribute(a: &Attribute) -> Option<DasAttr> {
     }
 }
 
-/// Values of a user-defined type: enums as their base integers, compounds as a container of
-/// their fields (the first value's); opaque and vlen values have no DAP2 form.
+/// Values of a user-defined type: enums as their base integers. Compound, opaque and vlen values
+/// have no DAP2 form (a compound `_FillValue` as a container would reach netCDF-C as stray
+/// global attributes, `oc2/ocnode.c` `mergeother`).
 fn typed_attribute(name: &str, dtype: &DataType, count: usize, data: &[u8]) -> Option<DasAttr> {
     match dtype {
         DataType::Enum(e) => {
             let value = decode_numbers(&e.base, count, data)?;
             attribute(&Attribute::new(name, value))
-        }
-        DataType::Structure(s) => {
-            let mut members = Vec::new();
-            let mut pos = 0usize;
-            for f in &s.fields {
-                let n: usize = f.shape.iter().product();
-                let start = pos;
-                for _ in 0..n {
-                    pos += element_len(&f.dtype, data.get(pos..)?).ok()?;
-                }
-                let bytes = data.get(start..pos)?;
-                let value = match &f.dtype {
-                    DataType::Char => AttrValue::Char(bytes.to_vec()),
-                    DataType::String => {
-                        let mut out = Vec::new();
-                        let mut p = 0usize;
-                        for _ in 0..n {
-                            let len = usize::try_from(read_len(bytes.get(p..)?).ok()?).ok()?;
-                            let text = bytes.get(p + 8..p + 8 + len)?;
-                            out.push(String::from_utf8_lossy(text).into_owned());
-                            p += 8 + len;
-                        }
-                        AttrValue::String(out)
-                    }
-                    other if other.is_numeric() || matches!(other, DataType::Enum(_)) => {
-                        let base = match other {
-                            DataType::Enum(e) => &e.base,
-                            o => o,
-                        };
-                        decode_numbers(base, n, bytes)?
-                    }
-                    _ => continue,
-                };
-                members.extend(attribute(&Attribute::new(f.name.clone(), value)));
-            }
-            Some(DasAttr::container(name, members))
         }
         _ => None,
     }

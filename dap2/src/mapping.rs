@@ -455,7 +455,9 @@ pub fn map_dataset(dataset: &Dataset) -> Dap2Dataset {
     }
     let groups = dataset
         .all_groups()
-        .filter(|g| g.path != "/")
+        // Only groups with attributes of their own get a container: netCDF-C shows every
+        // container it cannot match to a variable as global attributes.
+        .filter(|g| g.path != "/" && !g.attributes.is_empty())
         .map(|g: &Group| {
             let mut attributes = das::attributes(&g.attributes);
             attributes.push(DasAttr::string("fullnamepath", &g.path));
@@ -591,16 +593,17 @@ pub(crate) fn type_attributes(var: &Variable) -> Vec<DasAttr> {
         out.push(DasAttr::string("DAP2_OriginalNetCDFTypeName", &e.name));
     }
     if let (DataType::Char, Some(last)) = (&var.dtype, var.dims.last()) {
-        // netCDF-C's DAP2 client restores the char dimension from these (libdap2/dapattr.c).
-        let mut dods = vec![DasAttr::values(
-            "strlen",
+        // netCDF-C's DAP2 client restores the char dimension from these (libdap2/dapattr.c) and
+        // hides them. They must be flat attributes named `DODS.…`: oc2 moves a nested `DODS`
+        // container to the global attributes (oc2/ocnode.c `ocddsdasmerge`).
+        out.push(DasAttr::values(
+            "DODS.strlen",
             AtomicType::Int32,
             vec![last.len.to_string()],
-        )];
+        ));
         if let Some(name) = &last.name {
-            dods.push(DasAttr::string("dimName", name));
+            out.push(DasAttr::string("DODS.dimName", name));
         }
-        out.push(DasAttr::container("DODS", dods));
     }
     out
 }
