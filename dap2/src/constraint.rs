@@ -162,13 +162,12 @@ fn ranges(selectors: &[Selector], dims: &[Dim], what: &str) -> Result<Vec<Range>
         .enumerate()
         .map(|(i, d)| match selectors.get(i) {
             None => Ok(Range::full(d.len)),
+            // pydap asks for `[0:1:2**63-2]` on an empty dimension; the only sensible answer is
+            // nothing, rather than an error that stops xarray opening the dataset.
+            Some(s) if d.len == 0 && s.start == 0 && s.stride >= 1 => Ok(Range::full(0)),
             Some(s) => {
                 let stop = match s.stop {
                     Stop::Index(i) => i,
-                    // `[*]` on an empty dimension selects its nothing.
-                    Stop::End if d.len == 0 && s.start == 0 && s.stride >= 1 => {
-                        return Ok(Range::full(0));
-                    }
                     Stop::End => i64::try_from(d.len).unwrap_or(i64::MAX) - 1,
                 };
                 Range::from_dap(s.start, s.stride, stop, d.len)

@@ -2,8 +2,8 @@
 //! the exact response length known before the first byte is sent.
 //!
 //! Wire rules (libdap `XDRStreamMarshaller`, netCDF-C `oc2`, pydap `handlers/dap.py`):
-//! big-endian; an array of numbers starts with its element count written twice (also when it is
-//! empty: netCDF-C and pydap read two counts, libdap writes one); `Byte` arrays are packed and
+//! big-endian; an array of numbers starts with its element count written twice (once when it
+//! is empty, as libdap does); `Byte` arrays are packed and
 //! padded to a multiple of 4; `Int16`/`UInt16` take 4 bytes each; strings are XDR strings (length,
 //! bytes, padding) and an array of them starts with one count; an array of Structures starts with
 //! one count, then each element's members in order; a Grid is its array then its maps. A scalar
@@ -91,11 +91,13 @@ fn count32(n: usize) -> Result<u32, Error> {
     })
 }
 
-/// The array header: numbers get their count twice, strings and structures once.
+/// The array header: numbers get their count twice, strings and structures once; an empty array
+/// of numbers gets it once (libdap `XDRStreamMarshaller::put_vector`, which `getdap` expects;
+/// netCDF-C never asks for an empty variable and pydap asks for one alone, so neither is misled).
 fn put_header(element_is_number: bool, count: usize, out: &mut Vec<u8>) -> Result<(), Error> {
     let c = count32(count)?.to_be_bytes();
     out.extend_from_slice(&c);
-    if element_is_number {
+    if element_is_number && count > 0 {
         out.extend_from_slice(&c);
     }
     Ok(())
@@ -284,7 +286,11 @@ fn member_len(node: &Node, sel: &MemberSel) -> Option<usize> {
                 return None;
             };
             let count: usize = r.iter().map(|r| r.count).product();
-            let header = if array { 8 } else { 0 };
+            let header = match (array, count) {
+                (false, _) => 0,
+                (true, 0) => 4,
+                (true, _) => 8,
+            };
             let body = count * number_width(k, array);
             let pad = if array && number_width(k, true) == 1 { pad4(count) } else { 0 };
             Some(header + body + pad)
@@ -339,7 +345,11 @@ impl Part {
     fn fixed_xdr_len(&self) -> Option<usize> {
         match &self.encoding {
             Encoding::Atomic(Element::Number(k)) => {
-                let header = if self.array { 8 } else { 0 };
+                let header = match (self.array, self.count) {
+                    (false, _) => 0,
+                    (true, 0) => 4,
+                    (true, _) => 8,
+                };
                 let body = self.count * number_width(*k, self.array);
                 let pad = if self.array && number_width(*k, true) == 1 {
                     pad4(self.count)
