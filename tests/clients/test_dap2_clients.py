@@ -293,9 +293,13 @@ def test_pydap_reads_every_variable_whole_and_strided(server, path):
     remote = open_url(f"{server.url}/{path.name}")
     rng = np.random.default_rng(20240611)
     for name, var in local.items():
-        if name not in remote or non_ascii(var):
-            assert name in remote or non_ascii(var), f"{name} missing"
+        if isinstance(var.datatype, netCDF4.CompoundType) and var.ndim:
+            # pydap's DDS parser has no arrays of Structures (it takes `obs[n = 3]` for a name);
+            # getdap and ncdump read them (test_getdap_parses_every_response).
             continue
+        if non_ascii(var):
+            continue
+        assert name in remote, f"{path.name}: {name} missing in pydap"
         rv = remote[name]
         if isinstance(var.datatype, netCDF4.CompoundType):
             var.set_auto_maskandscale(False)
@@ -337,18 +341,35 @@ def test_xarray_reads_what_netcdf4_reads(server, path):
                 walk(child)
         walk(nc)
     for group in groups:
-        local = xr.open_dataset(path, group=group, decode_times=False)
+        with netCDF4.Dataset(path) as nc:
+            g = nc[group] if group else nc
+            # What xarray cannot open from the local file either: compounds, repeated dimensions.
+            drop = [n for n, v in g.variables.items()
+                    if isinstance(v.datatype, netCDF4.CompoundType) or len(set(v.dimensions)) < v.ndim]
+            # fnoc1 keeps scale_factor as text, which xarray cannot apply to anything.
+            masked = not any(isinstance(getattr(v, a, 0), str) for v in g.variables.values()
+                             for a in ("scale_factor", "add_offset", "missing_value"))
+        if not masked:
+            remote = xr.open_dataset(f"{server.url}/{path.name}", engine="pydap",
+                                     decode_times=False, mask_and_scale=False)
+        local = xr.open_dataset(path, group=group, decode_times=False, drop_variables=drop,
+                                mask_and_scale=masked)
         for name in local.variables:
             dap = name if group is None else dap2_name(f"{group}/{name}")
-            if dap not in carried_vars or isinstance(carried_vars[dap].datatype, netCDF4.CompoundType):
+            if dap not in carried_vars:
                 continue
             assert dap in remote.variables, f"{path.name}: {dap} missing in xarray"
             lv, rv = local[name], remote[dap]
-            same(rv.values, lv.values, f"{path.name}:{dap}")
+            if lv.dtype == "S1" and lv.ndim == rv.ndim + 1:
+                # xarray keeps a char array's length dimension when it cannot tell it is one.
+                lv = xr.DataArray(expected_values(carried_vars[dap]), dims=rv.dims)
+            rvalues = rv.values if masked else signed(rv.values, rv.attrs)
+            same(rvalues, lv.values, f"{path.name}:{dap}")
             if lv.ndim and 0 not in lv.shape:
                 for _ in range(2):
                     index = dict(zip(lv.dims, random_slices(lv.shape, rng)))
-                    same(rv.isel({d2: s for d2, s in zip(rv.dims, index.values())}).values,
-                         lv.isel(index).values, f"{path.name}:{dap}{index}")
+                    got = rv.isel({d2: s for d2, s in zip(rv.dims, index.values())}).values
+                    got = got if masked else signed(got, rv.attrs)
+                    same(got, lv.isel(index).values, f"{path.name}:{dap}{index}")
         local.close()
     remote.close()
