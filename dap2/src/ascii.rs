@@ -131,10 +131,10 @@ fn counts(r: &[Range]) -> Vec<usize> {
 
 fn char_ranges(a: &Atomic, ranges: &[Range], source_shape: &[usize]) -> Vec<Range> {
     let mut r = ranges.to_vec();
-    if let Element::Chars { len } = a.element {
-        if source_shape.len() > r.len() {
-            r.push(Range::full(len));
-        }
+    if let Element::Chars { len } = a.element
+        && source_shape.len() > r.len()
+    {
+        r.push(Range::full(len));
     }
     r
 }
@@ -242,8 +242,14 @@ pub async fn ascii(
                 print_array(&mut out, &a.name, &counts(r), &texts(a.element, &data)?);
             }
             (VarSel::Structure(s), Node::Structure { name, members, .. }) => {
-                let data = read(source, &var.path, s.ranges.clone(), &var.source_shape, &mut budget)
-                    .await?;
+                let data = read(
+                    source,
+                    &var.path,
+                    s.ranges.clone(),
+                    &var.source_shape,
+                    &mut budget,
+                )
+                .await?;
                 let n = counts(&s.ranges).iter().product();
                 print_structure(&mut out, name, members, &s.members, &data, n)?;
             }
@@ -279,7 +285,12 @@ pub async fn ascii(
                     (Some((shape, values)), true) if shape.len() > 1 => {
                         let last = var.maps.len() - 1;
                         if let Some(Some(v)) = maps.get(last) {
-                            print_array(&mut out, &gname(&var.maps[last].array.name), &[v.len()], v);
+                            print_array(
+                                &mut out,
+                                &gname(&var.maps[last].array.name),
+                                &[v.len()],
+                                v,
+                            );
                         }
                         let row = shape[shape.len() - 1].max(1);
                         let outer = &shape[..shape.len() - 1];

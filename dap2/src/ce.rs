@@ -165,10 +165,10 @@ fn check_indices(c: &Constraint) -> Result<(), Error> {
     };
     let path_bad = |p: &[Component]| p.iter().any(|c| c.selectors.iter().any(bad));
     for p in &c.projections {
-        if let Projection::Path(path) = p {
-            if path_bad(path) {
-                return Err(Error::BadIndex("an index is too large".into()));
-            }
+        if let Projection::Path(path) = p
+            && path_bad(path)
+        {
+            return Err(Error::BadIndex("an index is too large".into()));
         }
     }
     Ok(())
@@ -232,7 +232,9 @@ fn quoted(input: &str) -> Res<'_, String> {
 
 fn name(input: &str) -> Res<'_, String> {
     alt((
-        map(quoted, |q| percent_decode_str(&q).decode_utf8_lossy().into_owned()),
+        map(quoted, |q| {
+            percent_decode_str(&q).decode_utf8_lossy().into_owned()
+        }),
         word,
     ))
     .parse(input)
@@ -363,10 +365,8 @@ fn relation(input: &str) -> Res<'_, Relation> {
 }
 
 fn selection(input: &str) -> Res<'_, Selection> {
-    map((operand, relation, operand), |(left, op, right)| Selection {
-        left,
-        op,
-        right,
+    map((operand, relation, operand), |(left, op, right)| {
+        Selection { left, op, right }
     })
     .parse(input)
 }
@@ -396,7 +396,10 @@ mod tests {
     fn hyperslabs_in_every_form_and_encoding() {
         let p = single("u[0][1:3][2:2:8]");
         assert_eq!(p[0].name, "u");
-        assert_eq!(p[0].selectors, vec![sel(0, 1, 0), sel(1, 1, 3), sel(2, 2, 8)]);
+        assert_eq!(
+            p[0].selectors,
+            vec![sel(0, 1, 0), sel(1, 1, 3), sel(2, 2, 8)]
+        );
         assert_eq!(single("u%5b0%5d%5b0%5d%5b0:20%5d"), single("u[0][0][0:20]"));
         assert_eq!(single("u%5B0%3A1%3A15%5D"), single("u[0:1:15]"));
         assert_eq!(single("u[ 0 : 2 ]"), single("u[0:2]"));
@@ -432,14 +435,26 @@ mod tests {
         let c = parse("&i<0").expect("parses");
         assert!(c.projections.is_empty());
         let c = parse("scale(i[2:4][3:6],2)").expect("parses");
-        assert!(matches!(&c.projections[0], Projection::Call(f) if f.name == "scale" && f.args.len() == 2));
+        assert!(
+            matches!(&c.projections[0], Projection::Call(f) if f.name == "scale" && f.args.len() == 2)
+        );
         let c = parse("test(\"netcdf_test\")").expect("parses");
         assert!(matches!(&c.projections[0], Projection::Call(f) if f.name == "test"));
     }
 
     #[test]
     fn malformed_expressions_are_errors() {
-        for bad in ["u[", "u[0", "u[a]", "u]", ",", "u,,v", "u[0:1:2:3]", "u&", "(x)"] {
+        for bad in [
+            "u[",
+            "u[0",
+            "u[a]",
+            "u]",
+            ",",
+            "u,,v",
+            "u[0:1:2:3]",
+            "u&",
+            "(x)",
+        ] {
             assert!(matches!(parse(bad), Err(Error::Syntax(_))), "{bad}");
         }
         assert!(matches!(

@@ -351,7 +351,12 @@ fn bind_structure(
     rest: &[Component],
     previous: Option<StructSel>,
 ) -> Result<StructSel, Error> {
-    let Node::Structure { name, dims, members } = node else {
+    let Node::Structure {
+        name,
+        dims,
+        members,
+    } = node
+    else {
         return Err(Error::Internal("not a structure".into()));
     };
     let mut sel = previous.unwrap_or_else(|| StructSel {
@@ -380,7 +385,9 @@ fn bind_structure(
                         return Err(not_a_structure(&a.name, &d.name));
                     }
                     match &sel.members[j] {
-                        MemberSel::Atomic(r) if next.selectors.is_empty() => MemberSel::Atomic(r.clone()),
+                        MemberSel::Atomic(r) if next.selectors.is_empty() => {
+                            MemberSel::Atomic(r.clone())
+                        }
                         _ => MemberSel::Atomic(ranges(&next.selectors, &a.dims, &a.name)?),
                     }
                 }

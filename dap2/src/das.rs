@@ -192,7 +192,11 @@ pub fn c_format_g(value: f64, precision: usize, showpoint: bool) -> String {
         return "NaN".into();
     }
     if value.is_infinite() {
-        return if value > 0.0 { "Inf".into() } else { "-Inf".into() };
+        return if value > 0.0 {
+            "Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     let p = precision.max(1);
     let sci = format!("{:.*e}", p - 1, value);
@@ -296,7 +300,8 @@ pub fn quote_attr(bytes: &[u8]) -> String {
 }
 
 /// Characters libdap leaves unescaped in names (`escaping.h`, `id2www`).
-const NAME_ALLOWED: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-+_/.\\*";
+const NAME_ALLOWED: &[u8] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-+_/.\\*";
 
 /// A name as DDS and DAS print it: other characters become `%xx` (libdap `id2www`).
 #[must_use]

@@ -336,7 +336,8 @@ fn unsupported_reason(dtype: &DataType) -> Option<String> {
         DataType::Opaque(_) => Some("DAP2 has no opaque type".into()),
         DataType::Enum(e) => unsupported_reason(&e.base),
         DataType::Structure(s) => s.fields.iter().find_map(|f| {
-            unsupported_reason(&f.dtype).map(|r| format!("its member {} cannot be carried: {r}", f.name))
+            unsupported_reason(&f.dtype)
+                .map(|r| format!("its member {} cannot be carried: {r}", f.name))
         }),
         _ => None,
     }
@@ -364,9 +365,8 @@ impl Names {
         (1..)
             .map(|i| format!("{wanted}_{i}"))
             .find(|candidate| !self.used.contains(candidate))
-            .map(|name| {
+            .inspect(|name| {
                 self.used.insert(name.clone());
-                name
             })
             .unwrap_or(wanted)
     }
@@ -613,7 +613,11 @@ fn enum_values(base: &DataType, values: impl Iterator<Item = i128>) -> AttrValue
     let v: Vec<i128> = values.collect();
     macro_rules! conv {
         ($variant:ident, $t:ty) => {
-            AttrValue::$variant(v.iter().map(|&x| <$t>::try_from(x).unwrap_or_default()).collect())
+            AttrValue::$variant(
+                v.iter()
+                    .map(|&x| <$t>::try_from(x).unwrap_or_default())
+                    .collect(),
+            )
         };
     }
     match base {

@@ -23,7 +23,7 @@ use futures::{Stream, StreamExt};
 
 use crate::Error;
 use crate::constraint::{MemberSel, Projected, VarSel};
-use crate::mapping::{Dap2Dataset, Element, NumKind, Node};
+use crate::mapping::{Dap2Dataset, Element, Node, NumKind};
 
 /// The most canonical bytes read ahead for string-bearing variables in one response.
 pub const READ_AHEAD_LIMIT: usize = 512 << 20;
@@ -32,13 +32,7 @@ pub const READ_AHEAD_LIMIT: usize = 512 << 20;
 #[must_use]
 pub fn number_width(kind: NumKind, in_array: bool) -> usize {
     match kind {
-        NumKind::I8 | NumKind::U8 => {
-            if in_array {
-                1
-            } else {
-                4
-            }
-        }
+        NumKind::I8 | NumKind::U8 if in_array => 1,
         NumKind::F64 => 8,
         _ => 4,
     }
@@ -111,7 +105,12 @@ pub fn chars_to_string(chars: &[u8]) -> &[u8] {
 }
 
 /// Appends one atomic value from the front of `data`; returns the canonical bytes consumed.
-fn put_element(element: Element, data: &[u8], in_array: bool, out: &mut Vec<u8>) -> Result<usize, Error> {
+fn put_element(
+    element: Element,
+    data: &[u8],
+    in_array: bool,
+    out: &mut Vec<u8>,
+) -> Result<usize, Error> {
     match element {
         Element::Number(k) => {
             let src = data.get(..k.size()).ok_or_else(short)?;
@@ -206,7 +205,12 @@ pub fn selected_indices(shape: &[usize], ranges: &[Range]) -> Vec<usize> {
 }
 
 /// Appends one member of a structure element; returns the canonical bytes consumed.
-fn put_member(node: &Node, sel: &MemberSel, data: &[u8], out: &mut Vec<u8>) -> Result<usize, Error> {
+fn put_member(
+    node: &Node,
+    sel: &MemberSel,
+    data: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<usize, Error> {
     let shape = node.shape();
     let n: usize = shape.iter().product();
     let len = canonical_len(node, n, data)?;
@@ -272,9 +276,10 @@ fn put_structure_element(
 
 /// The XDR length of one structure element's projected members, when fixed.
 fn structure_element_len(members: &[Node], sels: &[MemberSel]) -> Option<usize> {
-    members.iter().zip(sels).try_fold(0usize, |acc, (m, s)| {
-        Some(acc + member_len(m, s)?)
-    })
+    members
+        .iter()
+        .zip(sels)
+        .try_fold(0usize, |acc, (m, s)| Some(acc + member_len(m, s)?))
 }
 
 fn member_len(node: &Node, sel: &MemberSel) -> Option<usize> {
@@ -292,7 +297,11 @@ fn member_len(node: &Node, sel: &MemberSel) -> Option<usize> {
                 (true, _) => 8,
             };
             let body = count * number_width(k, array);
-            let pad = if array && number_width(k, true) == 1 { pad4(count) } else { 0 };
+            let pad = if array && number_width(k, true) == 1 {
+                pad4(count)
+            } else {
+                0
+            };
             Some(header + body + pad)
         }
         (Node::Structure { members, .. }, MemberSel::Structure(s)) => {
@@ -404,7 +413,9 @@ fn nested_fixed_len(node: &Node) -> Option<usize> {
     match node {
         Node::Atomic(a) => Some(a.element.canonical_size()? * n),
         Node::Structure { members, .. } => {
-            let one = members.iter().try_fold(0usize, |acc, m| Some(acc + nested_fixed_len(m)?))?;
+            let one = members
+                .iter()
+                .try_fold(0usize, |acc, m| Some(acc + nested_fixed_len(m)?))?;
             Some(one * n)
         }
     }
@@ -420,15 +431,13 @@ fn plan(ds: &Dap2Dataset, projected: &[Projected]) -> Result<Vec<Part>, Error> {
             .ok_or_else(|| Error::Internal("projection of a missing variable".into()))?;
         let slab_for = |ranges: &[Range]| -> Result<Hyperslab, Error> {
             let mut r = ranges.to_vec();
-            if let Node::Atomic(a) = &var.node {
-                if let Element::Chars { len } = a.element {
-                    if var.source_shape.len() > r.len() {
-                        r.push(Range::full(len));
-                    }
-                }
+            if let Node::Atomic(a) = &var.node
+                && let Element::Chars { len } = a.element
+                && var.source_shape.len() > r.len()
+            {
+                r.push(Range::full(len));
             }
-            Hyperslab::new(r, &var.source_shape)
-                .map_err(|e| Error::BadIndex(e.to_string()))
+            Hyperslab::new(r, &var.source_shape).map_err(|e| Error::BadIndex(e.to_string()))
         };
         let count_of = |r: &[Range]| r.iter().map(|r| r.count).product::<usize>();
         match (&p.sel, &var.node) {
@@ -472,7 +481,11 @@ fn plan(ds: &Dap2Dataset, projected: &[Projected]) -> Result<Vec<Part>, Error> {
                     }
                 }
             }
-            _ => return Err(Error::Internal("selection does not match its variable".into())),
+            _ => {
+                return Err(Error::Internal(
+                    "selection does not match its variable".into(),
+                ));
+            }
         }
     }
     Ok(parts)

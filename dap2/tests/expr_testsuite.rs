@@ -46,12 +46,24 @@ fn test5() -> dap2::Dap2Dataset {
                 var("i", DataType::Int32, vec![VarDim::anonymous(20)]),
                 var("j", DataType::Int32, vec![]),
                 var("s", DataType::String, vec![]),
-                var("g", DataType::Float64, vec![shared(&l), shared(&w), shared(&h)]),
+                var(
+                    "g",
+                    DataType::Float64,
+                    vec![shared(&l), shared(&w), shared(&h)],
+                ),
                 var("length", DataType::Float64, vec![shared(&l)]),
                 var("width", DataType::Float64, vec![shared(&w)]),
                 var("height", DataType::Float64, vec![shared(&h)]),
-                var("i2", DataType::Int32, vec![VarDim::anonymous(20), VarDim::anonymous(10)]),
-                var("data#i", DataType::Int32, vec![VarDim::anonymous(20), VarDim::anonymous(10)]),
+                var(
+                    "i2",
+                    DataType::Int32,
+                    vec![VarDim::anonymous(20), VarDim::anonymous(10)],
+                ),
+                var(
+                    "data#i",
+                    DataType::Int32,
+                    vec![VarDim::anonymous(20), VarDim::anonymous(10)],
+                ),
                 var("data name", DataType::Float64, vec![VarDim::anonymous(10)]),
             ],
             ..Group::default()
@@ -68,7 +80,10 @@ fn counts(ds: &dap2::Dap2Dataset, ce: &str) -> Vec<(String, Vec<usize>)> {
             let name = ds.vars[p.index].name().to_owned();
             let c = match p.sel {
                 VarSel::Atomic(r) => r.iter().map(|r| r.count).collect(),
-                VarSel::Grid(g) => g.array.map(|a| a.iter().map(|r| r.count).collect()).unwrap_or_default(),
+                VarSel::Grid(g) => g
+                    .array
+                    .map(|a| a.iter().map(|r| r.count).collect())
+                    .unwrap_or_default(),
                 VarSel::Structure(s) => s.ranges.iter().map(|r| r.count).collect(),
             };
             (name, c)
@@ -86,7 +101,10 @@ fn projections_libdap_accepts_are_accepted_with_the_same_shapes() {
     assert_eq!(c("i[10:10]"), vec![("i".into(), vec![1])]);
     assert_eq!(c("i[1:4:9]"), vec![("i".into(), vec![3])]);
     assert_eq!(c("g[0:2:4][0][0]"), vec![("g".into(), vec![3, 1, 1])]);
-    assert_eq!(c("g[0:2:4][0:2:4][0:2:4]"), vec![("g".into(), vec![3, 3, 3])]);
+    assert_eq!(
+        c("g[0:2:4][0:2:4][0:2:4]"),
+        vec![("g".into(), vec![3, 3, 3])]
+    );
     assert_eq!(c("g.g[0:1][0:1][0:1]"), vec![("g".into(), vec![2, 2, 2])]);
     assert_eq!(c("g.length"), vec![("g".into(), vec![])]);
     assert_eq!(c("g.length,g.width"), vec![("g".into(), vec![])]);
@@ -95,20 +113,31 @@ fn projections_libdap_accepts_are_accepted_with_the_same_shapes() {
     // libdap refuses fewer brackets than dimensions (test.6c); pydap sends exactly that, so the
     // missing trailing dimensions are whole here (the requirement).
     assert_eq!(c("i2[1:4:9]"), vec![("i2".into(), vec![3, 10])]);
-    assert_eq!(c("\"data%23i\"[0:2:9][0:2]"), vec![("data#i".into(), vec![5, 3])]);
-    assert_eq!(c("data%2523i[0:2:9][0:2]"), vec![("data#i".into(), vec![5, 3])]);
+    assert_eq!(
+        c("\"data%23i\"[0:2:9][0:2]"),
+        vec![("data#i".into(), vec![5, 3])]
+    );
+    assert_eq!(
+        c("data%2523i[0:2:9][0:2]"),
+        vec![("data#i".into(), vec![5, 3])]
+    );
     assert_eq!(
         c("\"data%20name\",j"),
         vec![("j".into(), vec![]), ("data name".into(), vec![10])]
     );
-    assert_eq!(c(""), counts(&ds, "i,j,s,g,length,width,height,i2,data%23i,\"data name\""));
+    assert_eq!(
+        c(""),
+        counts(&ds, "i,j,s,g,length,width,height,i2,data%23i,\"data name\"")
+    );
 }
 
 #[test]
 fn reversed_ranges_are_rejected_as_libdap_rejects_them() {
     let ds = test5();
     // test.5e: libdap refuses `g[1:4:9]` for its bracket count; here index 9 is past `length`.
-    assert!(matches!(constrain(&ds, Some("g[1:4:9]")), Err(Error::BadIndex(m)) if m.contains("out of range")));
+    assert!(
+        matches!(constrain(&ds, Some("g[1:4:9]")), Err(Error::BadIndex(m)) if m.contains("out of range"))
+    );
     for ce in ["i[10:9]", "i[4:1]", "g[2:2:1][0][0]", "g[2:4][0][1:0]"] {
         match constrain(&ds, Some(ce)) {
             Err(Error::BadIndex(m)) => assert!(m.contains("greater than stop"), "{ce}: {m}"),
@@ -132,13 +161,24 @@ fn unknown_names_are_rejected_without_echoing_markup() {
 #[test]
 fn functions_and_selections_get_clear_errors() {
     let ds = test5();
-    for ce in ["scale(i,2)", "scale(i[2:4][3:6],2)", "scale(i[3],2)", "scale(j,2)"] {
+    for ce in [
+        "scale(i,2)",
+        "scale(i[2:4][3:6],2)",
+        "scale(i[3],2)",
+        "scale(j,2)",
+    ] {
         assert!(
             matches!(constrain(&ds, Some(ce)), Err(Error::UnsupportedFunction(m)) if m.contains("scale")),
             "{ce}"
         );
     }
-    for ce in ["i,j&i=j", "i&i=j", "&i<2000", "j&i>2000", "s&s=~\"^Silly.*\""] {
+    for ce in [
+        "i,j&i=j",
+        "i&i=j",
+        "&i<2000",
+        "j&i>2000",
+        "s&s=~\"^Silly.*\"",
+    ] {
         assert!(
             matches!(constrain(&ds, Some(ce)), Err(Error::Selection(m)) if m.contains("Sequence")),
             "{ce}"

@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use cdm::{
-    ByteStream, DataType, Dataset, Field, Format, Group, Hyperslab, Source, Storage,
-    StructureType, VarDim, Variable,
+    ByteStream, DataType, Dataset, Field, Format, Group, Hyperslab, Source, Storage, StructureType,
+    VarDim, Variable,
 };
 use futures::StreamExt;
 
@@ -180,7 +180,11 @@ async fn encodes_like_libdap(capture: &str, vars: Vec<Variable>) {
     for v in &vars {
         data.insert(v.path.clone(), reader.variable(&v.dtype, &v.shape()));
     }
-    assert_eq!(reader.pos, reference.len(), "{capture}: the reader consumed the capture");
+    assert_eq!(
+        reader.pos,
+        reference.len(),
+        "{capture}: the reader consumed the capture"
+    );
     let ds = dataset(vars);
     let dap = dap2::map_dataset(&ds);
     let source = Arc::new(MemorySource {
@@ -200,7 +204,11 @@ async fn encodes_like_libdap(capture: &str, vars: Vec<Variable>) {
     while let Some(item) = stream.next().await {
         body.extend_from_slice(&item.expect("no error"));
     }
-    assert_eq!(body.len() as u64, length, "{capture}: Content-Length is exact");
+    assert_eq!(
+        body.len() as u64,
+        length,
+        "{capture}: Content-Length is exact"
+    );
     assert_eq!(&body[header_len..], reference, "{capture}: XDR bytes");
 }
 
@@ -295,6 +303,12 @@ async fn a_failing_read_ends_the_body_with_an_error() {
         .filter_map(|i| i.as_ref().ok())
         .map(Bytes::len)
         .sum();
-    assert!(items.last().is_some_and(Result::is_err), "the body ends in an error");
-    assert!((sent as u64) < length, "nothing pretends to be the whole body");
+    assert!(
+        items.last().is_some_and(Result::is_err),
+        "the body ends in an error"
+    );
+    assert!(
+        (sent as u64) < length,
+        "nothing pretends to be the whole body"
+    );
 }

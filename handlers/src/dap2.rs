@@ -57,7 +57,9 @@ impl From<dap2::Error> for HandlerError {
 static MAPPED: Mutex<Vec<(Weak<Dataset>, Arc<Dap2Dataset>)>> = Mutex::new(Vec::new());
 
 fn mapped(dataset: &Arc<Dataset>) -> Arc<Dap2Dataset> {
-    let mut cache = MAPPED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut cache = MAPPED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     cache.retain(|(w, _)| w.strong_count() > 0);
     if let Some((_, m)) = cache
         .iter()
@@ -116,7 +118,13 @@ fn text(
     bytes: Bytes,
 ) -> Result<http::Response<Body>, HandlerError> {
     let len = bytes.len() as u64;
-    response(req, description, "text/plain; charset=utf-8", len, full(bytes))
+    response(
+        req,
+        description,
+        "text/plain; charset=utf-8",
+        len,
+        full(bytes),
+    )
 }
 
 /// Answers a DAP2 request for a dataset.

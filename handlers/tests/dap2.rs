@@ -104,15 +104,22 @@ async fn get(addr: &str, target: &str) -> Reply {
 fn dap2_headers(r: &Reply, description: &str) {
     assert_eq!(r.header("Content-Description"), Some(description));
     assert_eq!(r.header("XDODS-Server"), Some("dods/3.2"));
-    assert!(r.header("XOPeNDAP-Server").is_some_and(|v| v.starts_with("fathom/")));
+    assert!(
+        r.header("XOPeNDAP-Server")
+            .is_some_and(|v| v.starts_with("fathom/"))
+    );
     assert_eq!(r.header("XDAP"), Some("3.2"));
     assert!(r.header("Content-Type").is_some());
     if r.status == 200 {
         // The file's modification time; an error has no such date.
-        assert!(r.header("Last-Modified").is_some_and(|v| v.ends_with(" GMT")));
+        assert!(
+            r.header("Last-Modified")
+                .is_some_and(|v| v.ends_with(" GMT"))
+        );
     }
     assert_eq!(
-        r.header("Content-Length").and_then(|v| v.parse::<usize>().ok()),
+        r.header("Content-Length")
+            .and_then(|v| v.parse::<usize>().ok()),
         Some(r.body.len()),
         "Content-Length is exact"
     );
@@ -154,7 +161,11 @@ async fn errors_are_dap2_error_bodies_with_the_right_status() {
         ("/fnoc1.nc.dods?lat.x", 400, "no member"),
         ("/fnoc1.nc.dods?u&u%3E1", 400, "Sequences"),
         ("/fnoc1.nc.dods?scale(u,2)", 501, "unsupported function"),
-        ("/coads_climatology.nc.dds?SST.nosuch", 400, "not in the dataset"),
+        (
+            "/coads_climatology.nc.dds?SST.nosuch",
+            400,
+            "not in the dataset",
+        ),
         ("/nosuch.nc.dds", 404, "no such dataset"),
         ("/nosuch.nc.dods?u", 404, "no such dataset"),
     ];
@@ -235,7 +246,10 @@ async fn strided_hyperslabs_return_the_files_values() {
     let file = netcdf::open(bes_data().join("fnoc1.nc")).expect("open");
     let u = file.variable("u").expect("u");
     for (ce, extents) in [
-        ("u[1:2:9][3][0:4:20]", (1..10).step_by(2).collect::<Vec<_>>()),
+        (
+            "u[1:2:9][3][0:4:20]",
+            (1..10).step_by(2).collect::<Vec<_>>(),
+        ),
         ("u%5b15%5d%5b16%5d%5b20%5d", vec![15]),
     ] {
         let r = get(&addr, &format!("/fnoc1.nc.dods?{ce}")).await;
@@ -250,7 +264,9 @@ async fn strided_hyperslabs_return_the_files_values() {
                 (3, (0..=20).step_by(4).collect())
             };
             for lon in lons {
-                let v: Vec<i16> = u.get_values([*t..*t + 1, lat..lat + 1, lon..lon + 1]).expect("read");
+                let v: Vec<i16> = u
+                    .get_values([*t..*t + 1, lat..lat + 1, lon..lon + 1])
+                    .expect("read");
                 want.extend(v);
             }
         }
