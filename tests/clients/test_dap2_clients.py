@@ -5,7 +5,7 @@ Every value a client reads is compared with netCDF4-python (or ncdump) reading t
 `_Unsigned "false"`, char arrays as strings, groups flattened (`/g/h/v` → `g_h_v`), and int64,
 vlen and opaque variables are left out.
 
-Files: the bes netcdf_handler data and the netcdf-c DAP4 test files (every netCDF-4 type, groups,
+Files: the sample files (testdata), the bes netcdf_handler data and the netcdf-c DAP4 test files (every netCDF-4 type, groups,
 fill values, UTF-8). Random hyperslabs are seeded.
 """
 
@@ -18,7 +18,7 @@ import netCDF4
 import numpy as np
 import pytest
 
-from conftest import CONFORMANCE
+from conftest import CONFORMANCE, SAMPLES, Server
 
 warnings.filterwarnings("ignore")
 
@@ -27,7 +27,11 @@ CDL_FILES = CONFORMANCE / "generated" / "dap4_cdl_ncgen-4.9.0"
 
 
 def all_files():
-    files = sorted(BES_DATA.glob("*.nc")) + sorted(BES_DATA.glob("*.nc4"))
+    if not SAMPLES.is_dir():
+        # `fathom serve` with no folder writes the sample files.
+        Server(None).stop()
+    files = sorted(SAMPLES.glob("*.nc"))
+    files += sorted(BES_DATA.glob("*.nc")) + sorted(BES_DATA.glob("*.nc4"))
     files += sorted((BES_DATA / "nc4_test_files").glob("*.nc"))
     files += sorted(CDL_FILES.glob("*.nc"))
     return files
@@ -38,8 +42,6 @@ FILES = all_files()
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from conftest import Server
-
     folder = tmp_path_factory.mktemp("dap2clients")
     for f in FILES:
         shutil.copy(f, folder / f.name)
@@ -111,7 +113,11 @@ def expected_values(var, index=()):
 def same(a, b, what):
     a, b = np.asarray(a), np.asarray(b)
     assert a.shape == b.shape, f"{what}: shape {a.shape} != {b.shape}"
-    if a.dtype.kind in "fc" or b.dtype.kind in "fc":
+    if a.dtype == np.float64 and b.dtype == np.float32:
+        # pydap reads every floating-point attribute as a Python float, so xarray unpacks
+        # `scale_factor`/`add_offset` in double precision where the local read uses single.
+        np.testing.assert_allclose(a, b.astype(float), rtol=2e-7, err_msg=what)
+    elif a.dtype.kind in "fc" or b.dtype.kind in "fc":
         np.testing.assert_array_equal(a.astype(float), b.astype(float), err_msg=what)
     elif a.dtype.kind in "OSU" or b.dtype.kind in "OSU":
         norm = np.vectorize(lambda x: x.decode() if isinstance(x, bytes) else str(x), otypes=[object])
@@ -276,6 +282,14 @@ def test_getdap_parses_every_response(server, path, option):
     p = subprocess.run(["getdap", option, f"{server.url}/{path.name}"], capture_output=True,
                        text=True, errors="replace", timeout=120)
     out = p.stdout + p.stderr
+    # libdap's DAS parser refuses infinities and subnormal numbers as Float32/Float64 values
+    # (netCDF-C and pydap read them); it keeps them aside in `*_dods_errors` containers.
+    out = "\n".join(
+        line for line in out.splitlines()
+        if not (option == "-a" and re.search(r"_dods_errors \{$|_explanation \"", line)
+                and all(re.fullmatch(r"-?Inf|-?\d\.\d+e-(4[5-9]|3[0-9]|3[0-2][0-9])", v)
+                        for v in re.findall(r"`([^']*)' is not a Float", line)))
+    )
     # getdap exits 0 even on errors: look at what it printed.
     assert p.returncode == 0 and "rror" not in out, out[-2000:]
     expected = {"-d": "Dataset {", "-a": "Attributes {", "-D": "The data:"}[option]
