@@ -236,7 +236,7 @@ def ncdump(*args):
 NCDUMP_FILES = [
     "fnoc1.nc", "coads_climatology.nc", "test.nc", "stringtest.nc", "zero_length_array.nc",
     "string_attribute_values.nc", "string_attribute_values.nc4", "nc4_nc_classic_no_comp.nc",
-    "nc4_nc_classic_comp.nc", "nc_int8.nc", "nc4_int8.nc", "bears.nc",
+    "nc4_nc_classic_comp.nc", "nc_int8.nc", "nc4_int8.nc", "bears.nc", "classic.nc", "offset64.nc",
 ]
 
 
