@@ -63,6 +63,47 @@ pub fn put_number(kind: NumKind, src: &[u8], in_array: bool, out: &mut Vec<u8>) 
     }
 }
 
+/// Appends a run of canonical numbers of an array as XDR: the bulk path of `.dods`, written so
+/// the compiler vectorises the byte swaps.
+///
+/// # Errors
+/// When `data` does not hold whole numbers.
+pub fn numbers_to_xdr(kind: NumKind, data: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+    let size = kind.size();
+    if data.len() % size != 0 {
+        return Err(short());
+    }
+    let n = data.len() / size;
+    let start = out.len();
+    let width = number_width(kind, true);
+    out.resize(start + n * width, 0);
+    let dst = &mut out[start..];
+    match kind {
+        NumKind::I8 | NumKind::U8 => dst.copy_from_slice(data),
+        NumKind::I16 => {
+            for (o, c) in dst.chunks_exact_mut(4).zip(data.chunks_exact(2)) {
+                o.copy_from_slice(&i32::from(i16::from_le_bytes([c[0], c[1]])).to_be_bytes());
+            }
+        }
+        NumKind::U16 => {
+            for (o, c) in dst.chunks_exact_mut(4).zip(data.chunks_exact(2)) {
+                o.copy_from_slice(&u32::from(u16::from_le_bytes([c[0], c[1]])).to_be_bytes());
+            }
+        }
+        NumKind::I32 | NumKind::U32 | NumKind::F32 => {
+            for (o, c) in dst.chunks_exact_mut(4).zip(data.chunks_exact(4)) {
+                o.copy_from_slice(&[c[3], c[2], c[1], c[0]]);
+            }
+        }
+        NumKind::F64 => {
+            for (o, c) in dst.chunks_exact_mut(8).zip(data.chunks_exact(8)) {
+                o.copy_from_slice(&[c[7], c[6], c[5], c[4], c[3], c[2], c[1], c[0]]);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Appends an XDR string.
 pub fn put_string(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
     out.extend_from_slice(&count32(bytes.len())?.to_be_bytes());
@@ -395,6 +436,9 @@ impl Part {
 
     /// Converts whole canonical elements to XDR.
     fn convert(&self, data: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+        if let (Encoding::Atomic(Element::Number(k)), true) = (&self.encoding, self.array) {
+            return numbers_to_xdr(*k, data, out);
+        }
         let mut pos = 0usize;
         while pos < data.len() {
             pos += match &self.encoding {
@@ -688,6 +732,30 @@ fn mismatch(path: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bulk_numbers_match_one_by_one() {
+        let data: Vec<u8> = (0..64u8).map(|b| b.wrapping_mul(37)).collect();
+        for kind in [
+            NumKind::I8,
+            NumKind::U8,
+            NumKind::I16,
+            NumKind::U16,
+            NumKind::I32,
+            NumKind::U32,
+            NumKind::F32,
+            NumKind::F64,
+        ] {
+            let mut bulk = Vec::new();
+            numbers_to_xdr(kind, &data, &mut bulk).expect("whole numbers");
+            let mut single = Vec::new();
+            for c in data.chunks_exact(kind.size()) {
+                put_number(kind, c, true, &mut single);
+            }
+            assert_eq!(bulk, single, "{kind:?}");
+        }
+        assert!(numbers_to_xdr(NumKind::F64, &data[..7], &mut Vec::new()).is_err());
+    }
 
     #[test]
     fn numbers_follow_the_dap2_widths() {
