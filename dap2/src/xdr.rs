@@ -70,7 +70,7 @@ pub fn put_number(kind: NumKind, src: &[u8], in_array: bool, out: &mut Vec<u8>) 
 /// When `data` does not hold whole numbers.
 pub fn numbers_to_xdr(kind: NumKind, data: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
     let size = kind.size();
-    if data.len() % size != 0 {
+    if !data.len().is_multiple_of(size) {
         return Err(short());
     }
     let n = data.len() / size;
