@@ -295,7 +295,7 @@ def curl_download(url: str, runs: int, pid: int) -> dict:
     with Sampler(pid) as s:
         for _ in range(runs):
             p = subprocess.run(
-                ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download} %{time_total}", url],
+                ["curl", "-g", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download} %{time_total}", url],
                 capture_output=True, text=True,
             )
             code, size, t = p.stdout.split()
@@ -307,7 +307,8 @@ def curl_download(url: str, runs: int, pid: int) -> dict:
         "mbps": (statistics.median(sizes) / 1e6) / med if med else None,
         "seconds": med,
         "bytes": statistics.median(sizes),
-        "errors": sum(1 for c in codes if c != 200),
+        # An error body is short: count anything that is not a 200 with a real body as failed.
+        "errors": sum(1 for c, n in zip(codes, sizes) if c != 200 or n < 1000),
         "cpu": s.cpu,
         "cpu_per_req_us": s.cpu / runs * 1e6,
         "peak_rss": s.peak,
@@ -320,7 +321,7 @@ def concurrent_downloads(url: str, clients: int, pid: int) -> dict:
     with Sampler(pid) as s:
         start = time.time()
         procs = [
-            subprocess.Popen(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", url],
+            subprocess.Popen(["curl", "-g", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", url],
                              stdout=subprocess.PIPE, text=True)
             for _ in range(clients)
         ]
@@ -354,6 +355,8 @@ def main():
     downloads = 3 if args.quick else 5
 
     DATA.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["cargo", "build", "--release", "--locked", "-p", "fathom", "-p", "testdata"],
+                   cwd=REPO, check=True)
     if not (DATA / XWIND).exists() or not (DATA / COADS).exists():
         subprocess.run([str(REPO / "target" / "release" / "testdata"), "bench", str(DATA)], check=True)
 
@@ -384,7 +387,10 @@ def main():
         static.mkdir(exist_ok=True)
         for name, _, dap_path, static_path in cases:
             if static_path and static_path.startswith("static/") and not (DATA / static_path).exists():
-                urllib.request.urlretrieve(url_for(fathom, dap_path), DATA / static_path)
+                try:
+                    urllib.request.urlretrieve(url_for(fathom, dap_path), DATA / static_path)
+                except OSError as e:
+                    print(f"no static reference for {name}: {e}", file=sys.stderr)
         for starter in (start_nginx, start_pydap, start_dars):
             s = starter()
             if s:
@@ -472,6 +478,9 @@ def write_report(results, names, out: Path):
             if name == "fathom" or name not in by_server or "failed" in by_server[name]:
                 continue
             p = by_server[name]
+            if p.get("errors"):
+                lines.append(f"| {case} | {name} | peer failed ({p['errors']} errors) | |")
+                continue
             key = "rps" if f.get("rps") else "mbps"
             tr = (f.get(key) or 0) / p[key] if p.get(key) else None
             cr = (f["cpu_per_req_us"] / p["cpu_per_req_us"]) if p.get("cpu_per_req_us") and f.get("cpu_per_req_us") else None
