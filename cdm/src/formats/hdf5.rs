@@ -4,13 +4,22 @@
 //! # netCDF-4 or plain HDF5: decided by content
 //!
 //! [`crate::catalog::open`] sends every HDF5 file (whatever its name: `.nc`, `.h5`, `.he5`, …)
-//! through [`is_netcdf4`] first. A file is netCDF-4 when its root group has the `_NCProperties`
-//! attribute (written by netCDF-C since 4.4.1), or when one of its datasets carries netCDF-C's
-//! bookkeeping attributes (`_Netcdf4Dimid`, `_Netcdf4Coordinates`) or is one of netCDF-C's
-//! dimension-only scales (a `NAME` starting "This is a netCDF dimension but not a netCDF
-//! variable"). Such files go through the netCDF source, which reads them with netCDF-4's own
-//! semantics (and which the DAP conformance of netCDF-4 files depends on); should netCDF-C fail
-//! to open one, this source reads it instead. Every other HDF5 file is read here.
+//! through [`is_netcdf4`] first. A file is netCDF-4 when
+//!
+//! 1. its root group has the `_NCProperties` (netCDF-C ≥ 4.4.1) or `_nc3_strict` attribute; or
+//! 2. one of its datasets carries netCDF-C's bookkeeping attributes (`_Netcdf4Dimid`,
+//!    `_Netcdf4Coordinates`) or is one of netCDF-C's dimension-only scales (a `NAME` starting
+//!    "This is a netCDF dimension but not a netCDF variable"); or
+//! 3. (older netCDF-C files carry none of these) every group tracks and indexes link and
+//!    attribute creation order and every dataset tracks attribute creation order, as netCDF-C
+//!    creates them and h5py, hdf5-metno and the HDF5 C API by default do not. An h5py file
+//!    written with `track_order=True` on the file *and on every dataset* looks the same and is
+//!    read by netCDF-C.
+//!
+//! At most 10 000 objects are examined. Such files go through the netCDF source, which reads
+//! them with netCDF-4's own semantics (and which the DAP conformance of netCDF-4 files depends
+//! on); should netCDF-C fail to open one, this source reads it instead. Every other HDF5 file is
+//! read here.
 //!
 //! # What the model shows
 //!
@@ -128,9 +137,14 @@ pub fn is_netcdf4(path: &Path) -> Result<bool> {
     {
         return Ok(true);
     }
-    /// Objects looked at before deciding a file without netCDF marks is plain HDF5.
+    /// Objects looked at before deciding.
     const BUDGET: usize = 10_000;
     let mut budget = BUDGET;
+    // netCDF-C creates every group tracking and indexing link and attribute creation order,
+    // and every variable tracking attribute creation order; h5py and most HDF5 writers track
+    // neither unless asked.
+    // (The file's own id is not a group's: its creation list is the file's.)
+    let mut netcdf_orders = root.group("/").is_ok_and(|g| group_tracks_orders(&g));
     let mut stack = vec![root.clone()];
     while let Some(group) = stack.pop() {
         let Ok(members) = group.member_names() else {
@@ -138,7 +152,7 @@ pub fn is_netcdf4(path: &Path) -> Result<bool> {
         };
         for name in members {
             if budget == 0 {
-                return Ok(false);
+                return Ok(netcdf_orders);
             }
             budget -= 1;
             if let Ok(ds) = group.dataset(&name) {
@@ -156,14 +170,54 @@ pub fn is_netcdf4(path: &Path) -> Result<bool> {
                 {
                     return Ok(true);
                 }
+                netcdf_orders = netcdf_orders && dataset_tracks_attribute_order(&ds);
             } else if let Ok(g) = group.group(&name)
                 && stack.len() < 1024
             {
+                netcdf_orders = netcdf_orders && group_tracks_orders(&g);
                 stack.push(g);
             }
         }
     }
-    Ok(false)
+    Ok(netcdf_orders)
+}
+
+/// Whether `group` tracks and indexes both link and attribute creation order, as netCDF-C
+/// creates every group.
+fn group_tracks_orders(group: &hdf5::Group) -> bool {
+    use hdf5_sys::h5p::{
+        H5P_CRT_ORDER_INDEXED, H5P_CRT_ORDER_TRACKED, H5Pclose, H5Pget_attr_creation_order,
+        H5Pget_link_creation_order,
+    };
+    let want = H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED;
+    // SAFETY: the group's creation property list, closed below; out-pointers.
+    unsafe {
+        let gcpl = hdf5_sys::h5g::H5Gget_create_plist(group.id());
+        if gcpl < 0 {
+            return false;
+        }
+        let (mut links, mut attrs) = (0, 0);
+        let ok = H5Pget_link_creation_order(gcpl, &mut links) >= 0
+            && H5Pget_attr_creation_order(gcpl, &mut attrs) >= 0;
+        H5Pclose(gcpl);
+        ok && links & want == want && attrs & want == want
+    }
+}
+
+/// Whether `ds` tracks attribute creation order, as netCDF-C creates every variable.
+fn dataset_tracks_attribute_order(ds: &hdf5::Dataset) -> bool {
+    use hdf5_sys::h5p::{H5P_CRT_ORDER_TRACKED, H5Pclose, H5Pget_attr_creation_order};
+    // SAFETY: the dataset's creation property list, closed below; out-pointer.
+    unsafe {
+        let dcpl = hdf5_sys::h5d::H5Dget_create_plist(ds.id());
+        if dcpl < 0 {
+            return false;
+        }
+        let mut attrs = 0;
+        let ok = H5Pget_attr_creation_order(dcpl, &mut attrs) >= 0;
+        H5Pclose(dcpl);
+        ok && attrs & H5P_CRT_ORDER_TRACKED != 0
+    }
 }
 
 /// What the source needs to read one variable.
