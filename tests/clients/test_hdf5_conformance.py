@@ -31,7 +31,7 @@ FILES = [
     "SimpleGroup.nc4.h5",
 ]
 # The score recorded in cdm/HDF5-CONFORMANCE.md.
-RECORDED_SCORE = 0
+RECORDED_SCORE = 4
 
 NS = "{http://xml.opendap.org/ns/DAP/4.0#}"
 
