@@ -1,7 +1,7 @@
 //! `hdf5_chunked.h5`: HDF5 storage without any dimension scales — a 3-D field chunked with
 //! chunks that divide no dimension, compressed with deflate, shuffle and fletcher32; a sparse
 //! chunked dataset most of whose chunks were never written (they read as its fill value); a
-//! big-endian chunked and deflated dataset; a large contiguous dataset; a contiguous dataset
+//! big-endian chunked and deflated dataset; a contiguous dataset; a contiguous dataset
 //! never written (all fill value); and datasets of equal shapes that share phony dimensions.
 
 use std::path::Path;
@@ -78,9 +78,9 @@ pub(crate) fn write(path: &Path) -> Result<()> {
         .create("big_endian")?;
     ds.write_raw(&be)?;
 
-    // Contiguous, larger than one engine piece of rows.
-    let rows: Vec<f64> = (0..400 * 500).map(|n| index_f64(n).sqrt() * 0.5).collect();
-    let rows = ndarray::Array2::from_shape_vec((400, 500), rows).map_err(shape_error)?;
+    // Contiguous, several rows per engine piece.
+    let rows: Vec<f64> = (0..90 * 110).map(|n| index_f64(n).sqrt() * 0.5).collect();
+    let rows = ndarray::Array2::from_shape_vec((90, 110), rows).map_err(shape_error)?;
     file.new_dataset_builder()
         .with_data(&rows)
         .create("contiguous")?;
