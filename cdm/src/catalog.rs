@@ -15,7 +15,9 @@ use bytes::Bytes;
 
 use crate::engine::cache::ChunkCache;
 use crate::error::{Error, Result};
-use crate::formats::netcdf::NetcdfSource;
+use crate::formats::hdf5::{self, Hdf5Source};
+use crate::formats::netcdf::{self, NetcdfSource};
+use crate::formats::shared;
 use crate::model::Dataset;
 use crate::source::Source;
 
@@ -70,15 +72,43 @@ fn read_up_to(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize
     Ok(n)
 }
 
-/// Opens the file at `path` with the reader its content calls for. Blocking. With a `cache`,
-/// values are read by the engine through that shared chunk cache where it can.
+/// Opens the file at `path` with the reader its content calls for, whatever its name. Blocking.
+/// With a `cache`, values are read by the engine through that shared chunk cache where it can.
+///
+/// netCDF-3 files go to the netCDF source. HDF5 files go to the netCDF source when they are
+/// netCDF-4 by content ([`crate::formats::hdf5::is_netcdf4`]) and netCDF-C opens them, and to
+/// the HDF5 source otherwise. The decision is made inside the one-open registry, so a file
+/// another request already has open is shared, never opened a second time to be examined.
 ///
 /// # Errors
 /// [`Error::UnknownFormat`] for other files, or the reader's error.
 pub fn open(path: &Path, cache: Option<&ChunkCache>) -> Result<Arc<dyn Source>> {
     match sniff(path)? {
-        Some(FileKind::NetCdf3 | FileKind::Hdf5) => Ok(Arc::new(NetcdfSource::open(path, cache)?)),
+        Some(FileKind::NetCdf3) => Ok(Arc::new(NetcdfSource::open(path, cache)?)),
+        Some(FileKind::Hdf5) => open_hdf5(path, cache),
         None => Err(Error::UnknownFormat),
+    }
+}
+
+/// Opens an HDF5 file as netCDF-4 or as plain HDF5, by content.
+fn open_hdf5(path: &Path, cache: Option<&ChunkCache>) -> Result<Arc<dyn Source>> {
+    let file = shared::open_shared_any(path, |p| {
+        if hdf5::is_netcdf4(p)? {
+            match netcdf::OpenFile::open(p) {
+                Ok(f) => return Ok(Arc::new(f) as shared::SharedFile),
+                Err(e) => tracing::debug!(error = %e, "netCDF-C cannot open it: reading as HDF5"),
+            }
+        }
+        Ok(Arc::new(hdf5::Hdf5File::open(p)?) as shared::SharedFile)
+    })?;
+    match file.downcast::<netcdf::OpenFile>() {
+        Ok(nc) => Ok(Arc::new(NetcdfSource::from_open(nc, path, cache)?)),
+        Err(other) => match other.downcast::<hdf5::Hdf5File>() {
+            Ok(h5) => Ok(Arc::new(Hdf5Source::from_open(h5, path, cache)?)),
+            Err(_) => Err(Error::Open(
+                "the file is open through an unknown reader".into(),
+            )),
+        },
     }
 }
 

@@ -8,6 +8,9 @@ pub enum Error {
     /// A call through the high-level `netcdf` crate failed.
     #[error("netCDF: {0}")]
     Netcdf(#[from] netcdf::Error),
+    /// A call through the `hdf5` (hdf5-metno) crate failed.
+    #[error("HDF5: {0}")]
+    Hdf5(#[from] hdf5::Error),
     /// A raw netCDF-C call (made where the `netcdf` crate cannot reach) returned an error status.
     #[error("{call} failed: {message} (netCDF status {status})")]
     NetcdfStatus {

@@ -2,7 +2,8 @@
 //!
 //! - [`write_samples`] writes the small sample set (see [`sample_file_names`]): netCDF-3
 //!   classic, 64-bit offset and CDF-5 files, and netCDF-4 files with groups, every type, and
-//!   chunked/compressed storage. These are what `fathom serve` shows first and what every DAP
+//!   chunked/compressed storage, and plain HDF5 files (groups and dimension scales, compound,
+//!   enum, vlen and string types, chunked storage without scales, references). These are what `fathom serve` shows first and what every DAP
 //!   client test reads.
 //! - [`ensure_samples`] writes them once per [`GENERATOR_VERSION`], into a temporary sibling
 //!   folder renamed into place, so readers never see a half-written set and concurrent callers
@@ -10,9 +11,9 @@
 //! - [`write_bench_files`] writes the two large benchmark files.
 //!
 //! Values are smooth functions of the indices plus a fixed-seed perturbation (`fields`), so
-//! every run writes the same content. Most files go through the `netcdf` crate; what it cannot
-//! write (fletcher32, user-defined types, vlen data) goes through a small checked wrapper over
-//! `netcdf-sys` (`raw`).
+//! every run writes the same content. Most netCDF files go through the `netcdf` crate; what it
+//! cannot write (fletcher32, user-defined types, vlen data) goes through a small checked wrapper
+//! over `netcdf-sys` (`raw`). The HDF5 files go through `hdf5-metno`.
 
 mod bench;
 mod error;
@@ -30,7 +31,7 @@ pub use error::{Error, Result};
 
 /// Version of the sample set; bump it whenever a sample file's content changes, so
 /// [`ensure_samples`] rewrites folders made by older generators.
-pub const GENERATOR_VERSION: u32 = 1;
+pub const GENERATOR_VERSION: u32 = 2;
 
 /// The folder the workspace keeps its samples in: `testdata/samples` (gitignored).
 #[must_use]

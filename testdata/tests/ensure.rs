@@ -21,7 +21,12 @@ fn assert_complete(dir: &Path) {
     assert!(dir.join(stamp_file_name()).is_file(), "stamp present");
     for name in sample_file_names() {
         let path = dir.join(name);
-        netcdf::open(&path).unwrap_or_else(|error| panic!("{name} opens: {error}"));
+        // The plain HDF5 samples hold what netCDF-C cannot read (references, array types).
+        if name.ends_with(".h5") {
+            hdf5::File::open(&path).unwrap_or_else(|error| panic!("{name} opens: {error}"));
+        } else {
+            netcdf::open(&path).unwrap_or_else(|error| panic!("{name} opens: {error}"));
+        }
     }
     let parent = dir.parent().expect("scratch dirs have a parent");
     let leftovers: Vec<_> = fs::read_dir(parent)

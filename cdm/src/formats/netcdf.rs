@@ -11,8 +11,7 @@
 use std::collections::HashMap;
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::path::Path;
-use std::sync::{Arc, LazyLock, Mutex, Weak};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use netcdf_sys as nc;
@@ -183,9 +182,9 @@ struct VarHandle {
 }
 
 /// An open netCDF file: the library handle, the model, and where the engine finds each
-/// variable's bytes. One per file in the process (see [`open_shared`]).
+/// variable's bytes. One per file in the process (see [`super::shared`]).
 #[derive(Debug)]
-struct OpenFile {
+pub(crate) struct OpenFile {
     ncid: c_int,
     vars: HashMap<String, VarHandle>,
     dataset: Arc<Dataset>,
@@ -216,65 +215,6 @@ struct EngineSide {
     vars: HashMap<String, Arc<EngineVar>>,
 }
 
-/// Identifies a file on disk independently of the path used to reach it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct FileIdentity {
-    dev: u64,
-    ino: u64,
-}
-
-/// Every file open in the process, by identity, with the version (mtime, size) it was opened at.
-///
-/// HDF5 shares its state between two opens of the same file, and closing one of them can leave
-/// the other's variable-length types pointing at freed memory (seen as crashes in
-/// `H5T__conv_vlen`); it also keeps serving the old metadata to a second open of a file that was
-/// rewritten in place. So a file is open at most once: later opens share it, and the open of a
-/// changed file waits until the old version's last user is gone.
-static OPEN_FILES: LazyLock<Mutex<HashMap<FileIdentity, OpenVersion>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
-
-/// The version (mtime, size) a file was opened at, and the open file while anyone uses it.
-type OpenVersion = (SystemTime, u64, Weak<OpenFile>);
-
-/// How long an open waits for an older version of the same file to be released.
-const REPLACE_WAIT: Duration = Duration::from_secs(30);
-
-fn open_shared(path: &Path) -> Result<Arc<OpenFile>> {
-    use std::os::unix::fs::MetadataExt;
-    let deadline = Instant::now() + REPLACE_WAIT;
-    loop {
-        let meta = std::fs::metadata(path)?;
-        let id = FileIdentity {
-            dev: meta.dev(),
-            ino: meta.ino(),
-        };
-        let version = (meta.modified()?, meta.len());
-        let mut registry = OPEN_FILES
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((mtime, size, weak)) = registry.get(&id)
-            && let Some(open) = weak.upgrade()
-        {
-            if (*mtime, *size) == version {
-                return Ok(open);
-            }
-            drop(registry);
-            if Instant::now() > deadline {
-                return Err(Error::Open(
-                    "an older version of the file is still being read; retry later".into(),
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-            continue;
-        }
-        // Opened while holding the registry, so no other thread opens the same file meanwhile.
-        let open = Arc::new(OpenFile::open(path)?);
-        registry.retain(|_, (_, _, w)| w.strong_count() > 0);
-        registry.insert(id, (version.0, version.1, Arc::downgrade(&open)));
-        return Ok(open);
-    }
-}
-
 impl NetcdfSource {
     /// Opens `path` and reads its metadata. Blocking: call from a blocking context.
     ///
@@ -285,7 +225,16 @@ impl NetcdfSource {
     /// # Errors
     /// When the library cannot open the file or its metadata cannot be represented.
     pub fn open(path: &Path, cache: Option<&ChunkCache>) -> Result<Self> {
-        let file = open_shared(path)?;
+        let file = super::shared::open_shared(path, OpenFile::open)?;
+        Self::from_open(file, path, cache)
+    }
+
+    /// The source over a file already open (and registered as open) at `path`.
+    pub(crate) fn from_open(
+        file: Arc<OpenFile>,
+        path: &Path,
+        cache: Option<&ChunkCache>,
+    ) -> Result<Self> {
         let engine = match cache {
             Some(cache) if !file.layouts.is_empty() => {
                 let vars = file
@@ -320,8 +269,9 @@ impl NetcdfSource {
 }
 
 impl OpenFile {
-    /// Opens `path` with the library and learns its model and engine layouts.
-    fn open(path: &Path) -> Result<Self> {
+    /// Opens `path` with the library and learns its model and engine layouts. Callers go
+    /// through the one-open registry ([`super::shared`]).
+    pub(crate) fn open(path: &Path) -> Result<Self> {
         let cpath = CString::new(path.as_os_str().as_encoded_bytes())
             .map_err(|_| Error::Open("path contains a NUL byte".into()))?;
         // HDF5 layouts are learned before netCDF opens the file (see `engine::hdf5::scan_file`).

@@ -5,6 +5,11 @@ mod cdf5;
 mod chunked;
 mod classic;
 mod groups;
+mod hdf5_chunked;
+mod hdf5_groups;
+mod hdf5_references;
+mod hdf5_scales;
+mod hdf5_types;
 mod offset64;
 mod types;
 
@@ -25,7 +30,7 @@ pub(crate) struct SampleFile {
 }
 
 /// The sample set, in the order it is written and returned.
-pub(crate) const SAMPLE_FILES: [SampleFile; 6] = [
+pub(crate) const SAMPLE_FILES: [SampleFile; 10] = [
     SampleFile {
         name: "classic.nc",
         write: classic::write,
@@ -49,6 +54,22 @@ pub(crate) const SAMPLE_FILES: [SampleFile; 6] = [
     SampleFile {
         name: "chunked.nc",
         write: chunked::write,
+    },
+    SampleFile {
+        name: "hdf5_groups.h5",
+        write: hdf5_groups::write,
+    },
+    SampleFile {
+        name: "hdf5_types.h5",
+        write: hdf5_types::write,
+    },
+    SampleFile {
+        name: "hdf5_chunked.h5",
+        write: hdf5_chunked::write,
+    },
+    SampleFile {
+        name: "hdf5_references.h5",
+        write: hdf5_references::write,
     },
 ];
 

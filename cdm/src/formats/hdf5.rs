@@ -1,0 +1,567 @@
+//! The HDF5 source: plain HDF5 files (h5py output, HDF-EOS5, satellite products) read through
+//! the HDF5 library (the `hdf5-metno` crate and its `-sys` bindings) into the [`Dataset`] model.
+//!
+//! # netCDF-4 or plain HDF5: decided by content
+//!
+//! [`crate::catalog::open`] sends every HDF5 file (whatever its name: `.nc`, `.h5`, `.he5`, …)
+//! through [`is_netcdf4`] first. A file is netCDF-4 when
+//!
+//! 1. its root group has the `_NCProperties` (netCDF-C ≥ 4.4.1) or `_nc3_strict` attribute; or
+//! 2. one of its datasets carries netCDF-C's bookkeeping attributes (`_Netcdf4Dimid`,
+//!    `_Netcdf4Coordinates`) or is one of netCDF-C's dimension-only scales (a `NAME` starting
+//!    "This is a netCDF dimension but not a netCDF variable"); or
+//! 3. (older netCDF-C files carry none of these) every group tracks and indexes link and
+//!    attribute creation order and every dataset tracks attribute creation order, as netCDF-C
+//!    creates them and h5py, hdf5-metno and the HDF5 C API by default do not. An h5py file
+//!    written with `track_order=True` on the file *and on every dataset* looks the same and is
+//!    read by netCDF-C.
+//!
+//! At most 10 000 objects are examined. Such files go through the netCDF source, which reads
+//! them with netCDF-4's own semantics (and which the DAP conformance of netCDF-4 files depends
+//! on); should netCDF-C fail to open one, this source reads it instead. Every other HDF5 file is
+//! read here.
+//!
+//! # What the model shows
+//!
+//! - Groups, nested, with their attributes; hard links only (a second hard link to a group
+//!   already served, soft links and external links are left out, see below).
+//! - Datasets of every numeric type (other sizes and float formats are converted by HDF5 to the
+//!   nearest model type: `float16` → `Float32`, 3-byte integers → `Int32`…), bitfields (as
+//!   unsigned integers), fixed- and variable-length strings (`String`; one-byte fixed strings
+//!   are netCDF `Char`), compounds (→ `Structure`, nested, with array members as field shapes),
+//!   enums, opaques, variable-length sequences, and arrays of these (an HDF5 array type adds
+//!   its dimensions after the dataset's). Scalars are scalar variables.
+//! - Named (committed) datatypes keep their names and are listed in their group; anonymous
+//!   user-defined types are named as [`types`] describes.
+//! - Attributes of files, groups and datasets, of all the types above. A fixed-length string
+//!   attribute holding one string is text (`Char`), as netCDF-C reads it; variable-length and
+//!   arrays of strings are `String`. A dataset whose fill value the writer set gets a
+//!   `_FillValue` attribute (numeric types), as netCDF-C shows it.
+//! - HDF5's dimension-scale bookkeeping is hidden, as netCDF-C hides it: `CLASS` (on scales),
+//!   `NAME`, `REFERENCE_LIST`, `DIMENSION_LIST`, and netCDF's `_Netcdf4Dimid`,
+//!   `_Netcdf4Coordinates`, `_NCProperties`, `_nc3_strict`.
+//!
+//! # Dimensions
+//!
+//! A 1-D dataset with `CLASS = "DIMENSION_SCALE"` defines a shared dimension named like the
+//! dataset, in the dataset's group, of the dataset's length (unlimited when its maximum size
+//! is); the dataset is that dimension's coordinate variable. A dataset's dimension with a scale
+//! attached (`DIMENSION_LIST`, first scale of the list) uses that scale's dimension when the
+//! lengths agree. Every other dimension (and the dimensions an HDF5 array type adds) gets a
+//! *phony* dimension, named as netCDF-C names them: per group, in member order, a dimension of
+//! length *n* reuses the group's first `phony_dim_<k>` of length *n* that the same dataset does
+//! not already use, or makes the next one, *k* counting from 0 within the group. Names are
+//! therefore stable across runs and shared by equal shapes in one group.
+//!
+//! # What is left out
+//!
+//! Datasets of object or region references (and of compounds or arrays containing them), of
+//! HDF5 time types, with a null dataspace; attributes of those types; soft and external links;
+//! repeated hard links to a group. The file still opens, and each group that lost something has
+//! a `String` attribute `_fathom_omitted` with one line per object left out, `name: why`.
+//!
+//! # Reading values
+//!
+//! Datasets of fixed-size numeric or enum types stored contiguously or chunked (deflate,
+//! shuffle, fletcher32) are read by the engine, without the library: their layout comes from
+//! [`crate::engine::hdf5::layout_of`] and their fill value (what unwritten chunks read as) from
+//! the dataset's fill-value property, converted to the canonical encoding. Everything else
+//! (strings, compounds, sequences, opaques, compact storage, other filters) is read with
+//! `H5Dread` into the memory type the mapper built, piece by piece on the blocking pool with the
+//! library lock held, and converted to the canonical encoding; an early stop is an error, never
+//! a short read.
+//!
+//! Every HDF5 call holds the process-wide library lock (`hdf5_sys::LOCK`, the same lock as
+//! netCDF-C's), and the file is opened once per process through [`super::shared`].
+
+mod types;
+mod walk;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hdf5_sys::h5d::{H5Dget_space, H5Dread, H5Dvlen_reclaim};
+use hdf5_sys::h5p::H5P_DEFAULT;
+use hdf5_sys::h5s::{
+    H5S_seloper_t, H5Sclose, H5Screate_simple, H5Sselect_all, H5Sselect_hyperslab,
+};
+
+use crate::engine::cache::ChunkCache;
+use crate::engine::layout::ChunkLayout;
+use crate::engine::storage::FileStorage;
+use crate::engine::{self, EngineFile, EngineVar};
+use crate::error::{Error, Result};
+use crate::hyperslab::{Hyperslab, Range};
+use crate::model::Dataset;
+use crate::source::{ByteStream, Source, error_stream};
+use types::{Mapped, Native};
+
+/// The group attribute listing what was left out of the model, one `name: why` line each.
+pub const OMITTED_ATTRIBUTE: &str = "_fathom_omitted";
+
+/// Attributes that are HDF5 or netCDF-C bookkeeping, never shown.
+const HIDDEN_ATTRIBUTES: [&str; 7] = [
+    "DIMENSION_LIST",
+    "REFERENCE_LIST",
+    "NAME",
+    "_Netcdf4Dimid",
+    "_Netcdf4Coordinates",
+    "_NCProperties",
+    "_nc3_strict",
+];
+
+/// How netCDF-C marks a dimension scale that is a dimension without a variable.
+const NETCDF_DIM_ONLY: &str = "This is a netCDF dimension but not a netCDF variable";
+
+/// Bytes per library read piece.
+const PIECE_BYTES: usize = 1 << 20;
+/// Pieces read ahead of the consumer.
+const READ_AHEAD: usize = 2;
+
+/// Whether the HDF5 file at `path` is netCDF-4 by content (see the module docs). Opens and
+/// closes the file: call it only where nothing else in the process has it open (inside the
+/// one-open registry's open).
+///
+/// # Errors
+/// When HDF5 cannot open the file.
+pub fn is_netcdf4(path: &Path) -> Result<bool> {
+    let _lock = hdf5_sys::LOCK.lock();
+    let file = hdf5::File::open(path).map_err(|_| Error::Open("HDF5 cannot open it".into()))?;
+    let root: &hdf5::Group = &file;
+    let names = root.attr_names().unwrap_or_default();
+    if names
+        .iter()
+        .any(|n| n == "_NCProperties" || n == "_nc3_strict")
+    {
+        return Ok(true);
+    }
+    /// Objects looked at before deciding.
+    const BUDGET: usize = 10_000;
+    let mut budget = BUDGET;
+    // netCDF-C creates every group tracking and indexing link and attribute creation order,
+    // and every variable tracking attribute creation order; h5py and most HDF5 writers track
+    // neither unless asked.
+    // (The file's own id is not a group's: its creation list is the file's.)
+    let mut netcdf_orders = root.group("/").is_ok_and(|g| group_tracks_orders(&g));
+    let mut stack = vec![root.clone()];
+    while let Some(group) = stack.pop() {
+        let Ok(members) = group.member_names() else {
+            continue;
+        };
+        for name in members {
+            if budget == 0 {
+                return Ok(netcdf_orders);
+            }
+            budget -= 1;
+            if let Ok(ds) = group.dataset(&name) {
+                let attrs = ds.attr_names().unwrap_or_default();
+                if attrs
+                    .iter()
+                    .any(|a| a == "_Netcdf4Dimid" || a == "_Netcdf4Coordinates")
+                {
+                    return Ok(true);
+                }
+                if attrs.iter().any(|a| a == "NAME")
+                    && let Ok(attr) = ds.attr("NAME")
+                    && let Ok(text) = attr.read_scalar::<hdf5::types::FixedAscii<128>>()
+                    && text.as_str().starts_with(NETCDF_DIM_ONLY)
+                {
+                    return Ok(true);
+                }
+                netcdf_orders = netcdf_orders && dataset_tracks_attribute_order(&ds);
+            } else if let Ok(g) = group.group(&name)
+                && stack.len() < 1024
+            {
+                netcdf_orders = netcdf_orders && group_tracks_orders(&g);
+                stack.push(g);
+            }
+        }
+    }
+    Ok(netcdf_orders)
+}
+
+/// Whether `group` tracks and indexes both link and attribute creation order, as netCDF-C
+/// creates every group.
+fn group_tracks_orders(group: &hdf5::Group) -> bool {
+    use hdf5_sys::h5p::{
+        H5P_CRT_ORDER_INDEXED, H5P_CRT_ORDER_TRACKED, H5Pclose, H5Pget_attr_creation_order,
+        H5Pget_link_creation_order,
+    };
+    let want = H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED;
+    // SAFETY: the group's creation property list, closed below; out-pointers.
+    unsafe {
+        let gcpl = hdf5_sys::h5g::H5Gget_create_plist(group.id());
+        if gcpl < 0 {
+            return false;
+        }
+        let (mut links, mut attrs) = (0, 0);
+        let ok = H5Pget_link_creation_order(gcpl, &mut links) >= 0
+            && H5Pget_attr_creation_order(gcpl, &mut attrs) >= 0;
+        H5Pclose(gcpl);
+        ok && links & want == want && attrs & want == want
+    }
+}
+
+/// Whether `ds` tracks attribute creation order, as netCDF-C creates every variable.
+fn dataset_tracks_attribute_order(ds: &hdf5::Dataset) -> bool {
+    use hdf5_sys::h5p::{H5P_CRT_ORDER_TRACKED, H5Pclose, H5Pget_attr_creation_order};
+    // SAFETY: the dataset's creation property list, closed below; out-pointer.
+    unsafe {
+        let dcpl = hdf5_sys::h5d::H5Dget_create_plist(ds.id());
+        if dcpl < 0 {
+            return false;
+        }
+        let mut attrs = 0;
+        let ok = H5Pget_attr_creation_order(dcpl, &mut attrs) >= 0;
+        H5Pclose(dcpl);
+        ok && attrs & H5P_CRT_ORDER_TRACKED != 0
+    }
+}
+
+/// What the source needs to read one variable.
+#[derive(Debug)]
+struct VarHandle {
+    dataset: hdf5::Dataset,
+    /// The dataset's own rank; the model's dimensions after it come from an HDF5 array type.
+    ds_rank: usize,
+    /// The model's shape.
+    shape: Vec<usize>,
+    mapped: Mapped,
+    /// Where the engine finds the values, when it can read them.
+    engine_layout: Option<ChunkLayout>,
+}
+
+/// An open HDF5 file: the library handle, the model, and how to read each variable. One per
+/// file in the process (see [`super::shared`]).
+#[derive(Debug)]
+pub struct Hdf5File {
+    // Fields drop in order: the datasets and types before the file that holds them.
+    vars: HashMap<String, VarHandle>,
+    dataset: Arc<Dataset>,
+    /// Kept open for as long as anyone reads the file.
+    _file: hdf5::File,
+}
+
+impl Drop for Hdf5File {
+    fn drop(&mut self) {
+        let _lock = hdf5_sys::LOCK.lock();
+        self.vars.clear();
+    }
+}
+
+impl Hdf5File {
+    /// Opens `path` with HDF5 and builds its model. Callers go through the one-open registry.
+    ///
+    /// # Errors
+    /// When HDF5 cannot open the file.
+    pub(crate) fn open(path: &Path) -> Result<Self> {
+        let _lock = hdf5_sys::LOCK.lock();
+        let file = hdf5::File::open(path).map_err(|_| Error::Open("HDF5 cannot open it".into()))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let walked = walk::walk(&file, name);
+        Ok(Self {
+            vars: walked.vars,
+            dataset: Arc::new(walked.dataset),
+            _file: file,
+        })
+    }
+
+    /// Reads one piece with the library and converts it to the canonical encoding.
+    fn read_piece(&self, var: &VarHandle, slab: &Hyperslab) -> Result<Bytes> {
+        if slab.is_empty() {
+            return Ok(Bytes::new());
+        }
+        let (outer, inner) = slab.ranges().split_at(var.ds_rank);
+        let n: usize = outer.iter().map(|r| r.count).product();
+        let native = &var.mapped.native;
+        let elem = native.size();
+        let mut raw = vec![0u8; n * elem];
+        let _lock = hdf5_sys::LOCK.lock();
+        let id = var.dataset.id();
+        // SAFETY: the dataset's dataspace and a 1-D memory space of `n` elements, closed below.
+        let (file_space, mem_space) = unsafe {
+            let dims = [n as u64];
+            (
+                H5Dget_space(id),
+                H5Screate_simple(1, dims.as_ptr(), std::ptr::null()),
+            )
+        };
+        let result = (|| -> Result<Bytes> {
+            if file_space < 0 || mem_space < 0 {
+                return Err(Error::Hdf5("cannot make dataspaces".into()));
+            }
+            let hs = |f: fn(&Range) -> usize| -> Vec<u64> {
+                outer.iter().map(|r| f(r) as u64).collect()
+            };
+            let (start, stride, count) = (hs(|r| r.start), hs(|r| r.stride), hs(|r| r.count));
+            // SAFETY: start/stride/count have one entry per dataset dimension (validated slab).
+            let selected = unsafe {
+                if outer.is_empty() {
+                    H5Sselect_all(file_space)
+                } else {
+                    H5Sselect_hyperslab(
+                        file_space,
+                        H5S_seloper_t::H5S_SELECT_SET,
+                        start.as_ptr(),
+                        stride.as_ptr(),
+                        count.as_ptr(),
+                        std::ptr::null(),
+                    )
+                }
+            };
+            if selected < 0 {
+                return Err(Error::Hdf5("cannot select the hyperslab".into()));
+            }
+            // SAFETY: `raw` holds `n` elements of the memory type.
+            let status = unsafe {
+                H5Dread(
+                    id,
+                    var.mapped.mem.0,
+                    mem_space,
+                    file_space,
+                    H5P_DEFAULT,
+                    raw.as_mut_ptr().cast(),
+                )
+            };
+            if status < 0 {
+                return Err(Error::Hdf5("H5Dread failed".into()));
+            }
+            let out = encode_elements(native, &raw, n, inner, &var.mapped.array_dims);
+            if native.has_pointers() {
+                // SAFETY: HDF5 filled `raw` for this memory space and type; reclaimed once.
+                unsafe {
+                    H5Dvlen_reclaim(
+                        var.mapped.mem.0,
+                        mem_space,
+                        H5P_DEFAULT,
+                        raw.as_mut_ptr().cast(),
+                    )
+                };
+            }
+            Ok(out)
+        })();
+        // SAFETY: closes the dataspaces made above (a failed one is negative and skipped).
+        unsafe {
+            if file_space >= 0 {
+                H5Sclose(file_space);
+            }
+            if mem_space >= 0 {
+                H5Sclose(mem_space);
+            }
+        }
+        result
+    }
+}
+
+/// Converts `n` elements in `raw` to the canonical encoding; for an HDF5 array type, only the
+/// elements of each array that `inner` selects (over `array_dims`).
+fn encode_elements(
+    native: &Native,
+    raw: &[u8],
+    n: usize,
+    inner: &[Range],
+    array_dims: &[usize],
+) -> Bytes {
+    let elem = native.size();
+    if matches!(native, Native::Plain { .. }) {
+        return Bytes::copy_from_slice(&raw[..n * elem]);
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    match native {
+        Native::Array { base, .. } if !array_dims.is_empty() => {
+            // Element strides of the array, C order.
+            let mut strides = vec![1usize; array_dims.len()];
+            for d in (0..array_dims.len().saturating_sub(1)).rev() {
+                strides[d] = strides[d + 1] * array_dims[d + 1];
+            }
+            let picks = Hyperslab::full(&inner.iter().map(|r| r.count).collect::<Vec<_>>());
+            let total = picks.len();
+            let step = base.size();
+            for i in 0..n {
+                let element = i * elem;
+                let mut idx = vec![0usize; inner.len()];
+                for _ in 0..total {
+                    let linear: usize = idx
+                        .iter()
+                        .zip(inner)
+                        .zip(&strides)
+                        .map(|((&j, r), &s)| (r.start + j * r.stride) * s)
+                        .sum();
+                    // SAFETY: `linear` indexes an element inside the array at `element`.
+                    unsafe { base.encode(raw.as_ptr().add(element + linear * step), &mut out) };
+                    for d in (0..idx.len()).rev() {
+                        idx[d] += 1;
+                        if idx[d] < inner[d].count {
+                            break;
+                        }
+                        idx[d] = 0;
+                    }
+                }
+            }
+        }
+        _ => {
+            for i in 0..n {
+                // SAFETY: element `i` lies inside `raw`, written by HDF5.
+                unsafe { native.encode(raw.as_ptr().add(i * elem), &mut out) };
+            }
+        }
+    }
+    Bytes::from(out)
+}
+
+/// The engine layout of a dataset whose elements are fixed-size numbers or enums the engine can
+/// copy, with `fill` (canonical) as what unwritten storage reads as.
+fn engine_layout(
+    ds: &hdf5::Dataset,
+    file_type: &hdf5::Datatype,
+    mapped: &Mapped,
+    fill: Option<Vec<u8>>,
+) -> Option<ChunkLayout> {
+    let Native::Plain { size } = mapped.native else {
+        return None;
+    };
+    let numeric = mapped.dtype.is_numeric() || matches!(mapped.dtype, crate::DataType::Enum(_));
+    if !numeric || !mapped.array_dims.is_empty() || !types::engine_copyable(file_type.id(), size) {
+        return None;
+    }
+    let mut layout = engine::hdf5::layout_of(ds).ok()?;
+    if layout.elem_size != size || layout.shape != ds.shape() {
+        return None;
+    }
+    layout.fill = fill
+        .filter(|f| f.len() == size)
+        .unwrap_or_else(|| vec![0; size]);
+    Some(layout)
+}
+
+/// A plain HDF5 file opened as a [`Source`].
+#[derive(Debug, Clone)]
+pub struct Hdf5Source {
+    dataset: Arc<Dataset>,
+    file: Arc<Hdf5File>,
+    /// The read engine's view of the file, when it reads some variables.
+    engine: Option<Arc<EngineSide>>,
+}
+
+/// What the engine needs to read this source's variables.
+#[derive(Debug)]
+struct EngineSide {
+    file: Arc<EngineFile>,
+    vars: HashMap<String, Arc<EngineVar>>,
+}
+
+impl Hdf5Source {
+    /// Opens `path` as plain HDF5 (whatever it holds: this does not check for netCDF-4) and
+    /// reads its metadata. Blocking: call from a blocking context.
+    ///
+    /// With a `cache`, the engine reads the variables it can through that shared chunk cache;
+    /// the rest, and every variable without a cache, are read through the library.
+    ///
+    /// # Errors
+    /// When HDF5 cannot open the file.
+    pub fn open(path: &Path, cache: Option<&ChunkCache>) -> Result<Self> {
+        let file = super::shared::open_shared(path, Hdf5File::open)?;
+        Self::from_open(file, path, cache)
+    }
+
+    /// The source over a file already open (and registered as open) at `path`.
+    pub(crate) fn from_open(
+        file: Arc<Hdf5File>,
+        path: &Path,
+        cache: Option<&ChunkCache>,
+    ) -> Result<Self> {
+        let engine = match cache {
+            Some(cache) if file.vars.values().any(|v| v.engine_layout.is_some()) => {
+                let mut vars = HashMap::new();
+                let mut paths: Vec<&String> = file.vars.keys().collect();
+                paths.sort();
+                for (i, p) in paths.into_iter().enumerate() {
+                    if let Some(layout) = &file.vars[p].engine_layout {
+                        let var = Arc::new(EngineVar {
+                            layout: layout.clone(),
+                            var: u32::try_from(i).unwrap_or(u32::MAX),
+                        });
+                        vars.insert(p.clone(), var);
+                    }
+                }
+                Some(Arc::new(EngineSide {
+                    file: Arc::new(EngineFile {
+                        storage: Arc::new(FileStorage::open(path)?),
+                        cache: cache.clone(),
+                        file_id: engine::next_file_id(),
+                    }),
+                    vars,
+                }))
+            }
+            _ => None,
+        };
+        Ok(Self {
+            dataset: Arc::clone(&file.dataset),
+            file,
+            engine,
+        })
+    }
+
+    /// Whether the read engine (rather than the library) reads the variable at `path`.
+    #[must_use]
+    pub fn uses_engine(&self, path: &str) -> bool {
+        self.engine
+            .as_ref()
+            .is_some_and(|e| e.vars.contains_key(path))
+    }
+
+    /// Reads through the HDF5 library even where the engine could: the fallback path, and the
+    /// truth the engine is tested against.
+    #[must_use]
+    pub fn read_with_library(&self, path: &str, slab: &Hyperslab) -> ByteStream {
+        let Some(var) = self.file.vars.get(path) else {
+            return error_stream(Error::NoSuchVariable(path.to_owned()));
+        };
+        if let Err(e) = Hyperslab::new(slab.ranges().to_vec(), &var.shape) {
+            return error_stream(e.into());
+        }
+        let elem = var.mapped.dtype.fixed_size().unwrap_or(64).max(1);
+        let pieces = slab.split((PIECE_BYTES / elem).max(1));
+        let expected = pieces.len();
+        let file = Arc::clone(&self.file);
+        let path = path.to_owned();
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes>>(READ_AHEAD);
+        tokio::task::spawn_blocking(move || {
+            let Some(var) = file.vars.get(&path) else {
+                return;
+            };
+            for piece in pieces {
+                let result = file.read_piece(var, &piece);
+                let failed = result.is_err();
+                // A closed channel means the consumer went away: stop reading.
+                if tx.blocking_send(result).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        Box::pin(super::netcdf::pieces_stream(rx, expected))
+    }
+}
+
+impl Source for Hdf5Source {
+    fn dataset(&self) -> &Arc<Dataset> {
+        &self.dataset
+    }
+
+    fn read(&self, path: &str, slab: &Hyperslab) -> ByteStream {
+        if let Some(engine) = &self.engine
+            && let (Some(ev), Some(var)) = (engine.vars.get(path), self.file.vars.get(path))
+        {
+            if let Err(e) = Hyperslab::new(slab.ranges().to_vec(), &var.shape) {
+                return error_stream(e.into());
+            }
+            return engine::read(Arc::clone(&engine.file), Arc::clone(ev), slab);
+        }
+        self.read_with_library(path, slab)
+    }
+}

@@ -1,0 +1,665 @@
+//! Walks an open HDF5 file into the model: groups, dimension scales, phony dimensions,
+//! variables, attributes, user-defined types, and a note of what was left out.
+//!
+//! Every function here calls the HDF5 library: call with the library lock held.
+
+use std::collections::{HashMap, HashSet};
+
+use hdf5::types::VarLenArray;
+use hdf5::{IndexType, IterationOrder, LinkType, LocationToken, LocationType, ObjectReference1};
+use hdf5_sys::h5a::{H5Aget_space, H5Aget_type, H5Aread};
+use hdf5_sys::h5d::H5Dvlen_reclaim;
+use hdf5_sys::h5p::H5P_DEFAULT;
+use hdf5_sys::h5s::{
+    H5S_class_t, H5Sclose, H5Sget_simple_extent_npoints, H5Sget_simple_extent_type,
+};
+
+use super::types::{Mapped, Native, TypeId, TypeMapper};
+use super::{HIDDEN_ATTRIBUTES, NETCDF_DIM_ONLY, OMITTED_ATTRIBUTE, VarHandle};
+use crate::model::{
+    AttrValue, Attribute, DataType, Dataset, Dimension, Format, Group, Storage, VarDim, Variable,
+};
+
+/// Nesting deeper than this is not followed (it would only come from pathological files).
+const MAX_DEPTH: usize = 64;
+
+/// A 1-D dataset marked as a dimension scale, and the shared dimension it defines.
+#[derive(Debug)]
+struct Scale {
+    token: LocationToken,
+    dim: Dimension,
+    /// A netCDF dimension without a variable: the dimension is served, the dataset is not.
+    dim_only: bool,
+}
+
+/// What the walk produces.
+#[derive(Debug)]
+pub(super) struct Walked {
+    pub(super) dataset: Dataset,
+    pub(super) vars: HashMap<String, VarHandle>,
+}
+
+/// Builds the model of `file`, named `name`.
+pub(super) fn walk(file: &hdf5::File, name: String) -> Walked {
+    let mut w = Walker::default();
+    let root: &hdf5::Group = file;
+    w.find_scales(root, "/", 0, &mut Vec::new());
+    let mut visited = Vec::new();
+    let mut root_group = w.group(root, String::new(), "/".into(), 0, &mut visited);
+    fill_types(&mut root_group, &w.types);
+    Walked {
+        dataset: Dataset {
+            name,
+            format: Format::Hdf5,
+            root: root_group,
+        },
+        vars: w.vars,
+    }
+}
+
+/// Puts each group's user-defined types in place once every use has been met.
+fn fill_types(group: &mut Group, types: &TypeMapper) {
+    group.types = types.group_types(&group.path);
+    for g in &mut group.groups {
+        fill_types(g, types);
+    }
+}
+
+#[derive(Default)]
+struct Walker {
+    types: TypeMapper,
+    scales: Vec<Scale>,
+    vars: HashMap<String, VarHandle>,
+}
+
+/// The hard links of `group` to objects of each kind, in creation order where the group tracks
+/// it and by name otherwise, with the links left out (soft, external) described.
+fn links(group: &hdf5::Group) -> (Vec<(String, LocationType)>, Vec<String>) {
+    let listed = group
+        .links(IndexType::CreationOrder, IterationOrder::Increasing)
+        .or_else(|_| group.links(IndexType::Name, IterationOrder::Increasing))
+        .unwrap_or_default();
+    let mut hard = Vec::new();
+    let mut left_out = Vec::new();
+    for (name, info) in listed {
+        match info.link_type {
+            LinkType::Hard => match group.loc_type_by_name(&name) {
+                Ok(t) => hard.push((name, t)),
+                Err(_) => left_out.push(format!("{name}: an object HDF5 cannot describe")),
+            },
+            LinkType::Soft => left_out.push(format!("{name}: a soft link")),
+            LinkType::External => left_out.push(format!("{name}: an external link")),
+        }
+    }
+    (hard, left_out)
+}
+
+/// The names of an object's attributes in creation order (storage order where untracked).
+fn attribute_names(loc: &hdf5::Location) -> Vec<String> {
+    loc.attr_names_by(IndexType::CreationOrder, IterationOrder::Increasing)
+        .or_else(|_| loc.attr_names())
+        .unwrap_or_default()
+}
+
+/// The text of a string attribute, if `loc` has one called `name`.
+fn text_attribute(loc: &hdf5::Location, name: &str) -> Option<String> {
+    let attr = loc.attr(name).ok()?;
+    let mut mapper = TypeMapper::default();
+    // SAFETY: the attribute's type id, owned by the returned value.
+    let t = TypeId::new(unsafe { H5Aget_type(attr.id()) }, "get a type").ok()?;
+    let mapped = mapper.map(t.0, "/", name).ok()?;
+    match read_attribute_value(&attr, &mapped).ok()? {
+        AttrValue::Char(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+        AttrValue::String(v) => v.into_iter().next(),
+        _ => None,
+    }
+}
+
+impl Walker {
+    /// First pass: every dimension scale in the file, so datasets anywhere can refer to them.
+    fn find_scales(
+        &mut self,
+        group: &hdf5::Group,
+        path: &str,
+        depth: usize,
+        visited: &mut Vec<LocationToken>,
+    ) {
+        if depth > MAX_DEPTH {
+            return;
+        }
+        if let Ok(info) = group.loc_info() {
+            if visited.contains(&info.token) {
+                return;
+            }
+            visited.push(info.token);
+        }
+        for (name, kind) in links(group).0 {
+            let child = Group::child_path(path, &name);
+            match kind {
+                LocationType::Group => {
+                    if let Ok(g) = group.group(&name) {
+                        self.find_scales(&g, &child, depth + 1, visited);
+                    }
+                }
+                LocationType::Dataset => {
+                    let Ok(ds) = group.dataset(&name) else {
+                        continue;
+                    };
+                    if text_attribute(&ds, "CLASS").as_deref() != Some("DIMENSION_SCALE") {
+                        continue;
+                    }
+                    let Ok(space) = ds.space() else { continue };
+                    if space.ndim() != 1 {
+                        continue;
+                    }
+                    let Ok(info) = ds.loc_info() else { continue };
+                    if self.scales.iter().any(|s| s.token == info.token) {
+                        continue;
+                    }
+                    let dim_only =
+                        text_attribute(&ds, "NAME").is_some_and(|n| n.starts_with(NETCDF_DIM_ONLY));
+                    self.scales.push(Scale {
+                        token: info.token,
+                        dim: Dimension {
+                            name: name.clone(),
+                            path: child,
+                            len: space.shape()[0],
+                            unlimited: space.maxdims()[0].is_none(),
+                        },
+                        dim_only,
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Second pass: the group at `path` and everything below it.
+    fn group(
+        &mut self,
+        group: &hdf5::Group,
+        name: String,
+        path: String,
+        depth: usize,
+        visited: &mut Vec<LocationToken>,
+    ) -> Group {
+        let mut omitted = Vec::new();
+        let (members, left_out) = links(group);
+        omitted.extend(left_out);
+        let mut phony = PhonyDims::new(&path, members.iter().map(|(n, _)| n.clone()));
+
+        // Dimensions defined here: the scales in this group, in member order.
+        let mut dimensions: Vec<Dimension> = Vec::new();
+        for (member, kind) in &members {
+            if *kind != LocationType::Dataset {
+                continue;
+            }
+            let p = Group::child_path(&path, member);
+            if let Some(s) = self.scales.iter().find(|s| s.dim.path == p) {
+                dimensions.push(s.dim.clone());
+            }
+        }
+
+        let mut attributes = self.attributes(group, &path, "", &mut omitted);
+        let mut variables = Vec::new();
+        let mut groups = Vec::new();
+        for (member, kind) in members {
+            let child = Group::child_path(&path, &member);
+            match kind {
+                LocationType::Group => {
+                    let Ok(g) = group.group(&member) else {
+                        omitted.push(format!("{member}: a group HDF5 cannot open"));
+                        continue;
+                    };
+                    let seen = g.loc_info().ok().map(|i| i.token);
+                    if depth >= MAX_DEPTH {
+                        omitted.push(format!("{member}: a group nested too deeply"));
+                    } else if seen.is_some_and(|t| visited.contains(&t)) {
+                        omitted.push(format!("{member}: a second link to a group already served"));
+                    } else {
+                        visited.extend(seen);
+                        groups.push(self.group(&g, member, child, depth + 1, visited));
+                    }
+                }
+                LocationType::Dataset => {
+                    let Ok(ds) = group.dataset(&member) else {
+                        omitted.push(format!("{member}: a dataset HDF5 cannot open"));
+                        continue;
+                    };
+                    match self.variable(&ds, &member, &path, &mut phony, &mut omitted) {
+                        Ok(Some((var, handle))) => {
+                            self.vars.insert(var.path.clone(), handle);
+                            variables.push(var);
+                        }
+                        Ok(None) => {}
+                        Err(why) => omitted.push(format!("{member}: a dataset of {why}")),
+                    }
+                }
+                LocationType::NamedDatatype => {
+                    if let Ok(t) = group.committed_datatype(&member)
+                        && let Err(why) = self.types.map(t.id(), &path, &member)
+                    {
+                        omitted.push(format!("{member}: a named datatype of {why}"));
+                    }
+                }
+                #[allow(unreachable_patterns)]
+                _ => omitted.push(format!("{member}: an object of an unknown kind")),
+            }
+        }
+        dimensions.extend(phony.dims);
+        if !omitted.is_empty() {
+            attributes.push(Attribute::new(
+                OMITTED_ATTRIBUTE,
+                AttrValue::String(omitted),
+            ));
+        }
+        Group {
+            name,
+            path,
+            dimensions,
+            types: Vec::new(),
+            variables,
+            attributes,
+            groups,
+        }
+    }
+
+    /// The variable for dataset `ds` (called `name`, in the group at `group_path`), or `None`
+    /// when it is bookkeeping (a netCDF dimension without a variable).
+    ///
+    /// # Errors
+    /// What about its type or dataspace cannot be represented.
+    fn variable(
+        &mut self,
+        ds: &hdf5::Dataset,
+        name: &str,
+        group_path: &str,
+        phony: &mut PhonyDims,
+        omitted: &mut Vec<String>,
+    ) -> Result<Option<(Variable, VarHandle)>, String> {
+        let path = Group::child_path(group_path, name);
+        let token = ds.loc_info().ok().map(|i| i.token);
+        let scale = token.and_then(|t| self.scales.iter().find(|s| s.token == t));
+        if scale.is_some_and(|s| s.dim_only) {
+            return Ok(None);
+        }
+        let scale_dim = scale.map(|s| s.dim.clone());
+        let space = ds
+            .space()
+            .map_err(|_| "a dataspace HDF5 cannot describe".to_owned())?;
+        if space.is_null() {
+            return Err("no elements (a null dataspace)".into());
+        }
+        let ds_shape = space.shape();
+        let dtype = ds.dtype().map_err(|_| "a type HDF5 cannot describe")?;
+        let mapped = self.types.map(dtype.id(), group_path, name)?;
+
+        // Dimensions: the dataset's own scale, its attached scales, phony ones for the rest.
+        let attached = if scale_dim.is_some() {
+            Vec::new()
+        } else {
+            self.attached_scales(ds, ds_shape.len())
+        };
+        let mut dims = Vec::with_capacity(ds_shape.len() + mapped.array_dims.len());
+        let mut used = Vec::new();
+        for (i, &len) in ds_shape.iter().enumerate() {
+            let shared = match &scale_dim {
+                Some(d) if i == 0 && d.len == len => Some(d.clone()),
+                _ => attached
+                    .get(i)
+                    .and_then(Option::as_ref)
+                    .filter(|d| d.len == len)
+                    .cloned(),
+            };
+            let dim = shared.unwrap_or_else(|| phony.dim(len, &used));
+            used.push(dim.path.clone());
+            dims.push(VarDim::shared(&dim));
+        }
+        for &len in &mapped.array_dims {
+            let dim = phony.dim(len, &used);
+            used.push(dim.path.clone());
+            dims.push(VarDim::shared(&dim));
+        }
+
+        let mut attributes = self.attributes(ds, group_path, name, omitted);
+        let storage = storage_of(ds);
+        let fill = fill_value(ds, &mapped);
+        if let Some(value) = fill.as_ref().and_then(|f| f.user_value.clone())
+            && !attributes.iter().any(|a| a.name == "_FillValue")
+        {
+            attributes.push(Attribute::new("_FillValue", value));
+        }
+        let shape: Vec<usize> = dims.iter().map(|d| d.len).collect();
+        let var = Variable {
+            name: name.to_owned(),
+            path: path.clone(),
+            dtype: mapped.dtype.clone(),
+            dims,
+            attributes,
+            storage,
+        };
+        let engine_layout = super::engine_layout(ds, &dtype, &mapped, fill.map(|f| f.canonical));
+        Ok(Some((
+            var,
+            VarHandle {
+                dataset: ds.clone(),
+                ds_rank: ds_shape.len(),
+                shape,
+                mapped,
+                engine_layout,
+            },
+        )))
+    }
+
+    /// For each dimension of `ds`, the shared dimension of the first scale attached to it.
+    fn attached_scales(&self, ds: &hdf5::Dataset, rank: usize) -> Vec<Option<Dimension>> {
+        let Ok(attr) = ds.attr("DIMENSION_LIST") else {
+            return Vec::new();
+        };
+        let Ok(lists) = attr.read_raw::<VarLenArray<ObjectReference1>>() else {
+            return Vec::new();
+        };
+        lists
+            .iter()
+            .take(rank)
+            .map(|refs| {
+                let first = refs.as_slice().first()?;
+                let hdf5::ReferencedObject::Dataset(target) = ds.dereference(first).ok()? else {
+                    return None;
+                };
+                let token = target.loc_info().ok()?.token;
+                self.scales
+                    .iter()
+                    .find(|s| s.token == token)
+                    .map(|s| s.dim.clone())
+            })
+            .collect()
+    }
+
+    /// The attributes of `loc` that the model shows; those it cannot represent are described in
+    /// `omitted` (as `owner.attribute`, or just the attribute name for a group).
+    fn attributes(
+        &mut self,
+        loc: &hdf5::Location,
+        group_path: &str,
+        owner: &str,
+        omitted: &mut Vec<String>,
+    ) -> Vec<Attribute> {
+        let mut out = Vec::new();
+        let describe = |name: &str| {
+            if owner.is_empty() {
+                format!("attribute {name}")
+            } else {
+                format!("attribute {owner}.{name}")
+            }
+        };
+        for name in attribute_names(loc) {
+            if HIDDEN_ATTRIBUTES.contains(&name.as_str()) {
+                continue;
+            }
+            // `CLASS` is bookkeeping only on dimension scales; other writers (PyTables) use it.
+            if name == "CLASS" && text_attribute(loc, "CLASS").as_deref() == Some("DIMENSION_SCALE")
+            {
+                continue;
+            }
+            let Ok(attr) = loc.attr(&name) else {
+                omitted.push(format!("{}: HDF5 cannot open it", describe(&name)));
+                continue;
+            };
+            // SAFETY: the attribute's type id, owned by the returned value.
+            let Ok(t) = TypeId::new(unsafe { H5Aget_type(attr.id()) }, "get a type") else {
+                omitted.push(format!(
+                    "{}: HDF5 cannot describe its type",
+                    describe(&name)
+                ));
+                continue;
+            };
+            let hint = if owner.is_empty() {
+                name.clone()
+            } else {
+                format!("{owner}_{name}")
+            };
+            let mapped = match self.types.map(t.0, group_path, &hint) {
+                Ok(m) => m,
+                Err(why) => {
+                    omitted.push(format!("{}: {why}", describe(&name)));
+                    continue;
+                }
+            };
+            match read_attribute_value(&attr, &mapped) {
+                Ok(value) => out.push(Attribute::new(name, value)),
+                Err(why) => omitted.push(format!("{}: {why}", describe(&name))),
+            }
+        }
+        out
+    }
+}
+
+/// Shared dimensions invented for dataset dimensions without a scale, in one group.
+///
+/// The scheme (netCDF-C's, per group): walking the group's datasets in order, a dimension of
+/// length *n* without a scale takes the first phony dimension of this group of length *n* that
+/// the same dataset does not already use; if there is none, a new one is made, named
+/// `phony_dim_<k>` with *k* counting from 0 in this group (names the group already uses are
+/// skipped). So equal shapes in one group share dimensions, and the names depend only on the
+/// group's own content.
+#[derive(Debug)]
+pub(super) struct PhonyDims {
+    group_path: String,
+    taken: HashSet<String>,
+    next: usize,
+    dims: Vec<Dimension>,
+}
+
+impl PhonyDims {
+    fn new(group_path: &str, member_names: impl Iterator<Item = String>) -> Self {
+        Self {
+            group_path: group_path.to_owned(),
+            taken: member_names.collect(),
+            next: 0,
+            dims: Vec::new(),
+        }
+    }
+
+    /// A phony dimension of length `len` not among `used` (paths).
+    fn dim(&mut self, len: usize, used: &[String]) -> Dimension {
+        if let Some(d) = self
+            .dims
+            .iter()
+            .find(|d| d.len == len && !used.contains(&d.path))
+        {
+            return d.clone();
+        }
+        let mut name = format!("phony_dim_{}", self.next);
+        while self.taken.contains(&name) {
+            self.next += 1;
+            name = format!("phony_dim_{}", self.next);
+        }
+        self.next += 1;
+        self.taken.insert(name.clone());
+        let dim = Dimension {
+            path: Group::child_path(&self.group_path, &name),
+            name,
+            len,
+            unlimited: false,
+        };
+        self.dims.push(dim.clone());
+        dim
+    }
+}
+
+/// Chunking and filters, for information.
+fn storage_of(ds: &hdf5::Dataset) -> Storage {
+    let mut storage = Storage {
+        chunks: ds.chunk(),
+        ..Storage::default()
+    };
+    for f in ds.filters() {
+        match f {
+            hdf5::filters::Filter::Deflate(level) => storage.deflate = Some(u32::from(level)),
+            hdf5::filters::Filter::Shuffle => storage.shuffle = true,
+            hdf5::filters::Filter::Fletcher32 => storage.fletcher32 = true,
+            _ => {}
+        }
+    }
+    storage
+}
+
+/// A dataset's fill value: one canonical element, and the `_FillValue` attribute to show when
+/// the writer chose it.
+#[derive(Debug)]
+pub(super) struct Fill {
+    pub(super) canonical: Vec<u8>,
+    pub(super) user_value: Option<AttrValue>,
+}
+
+/// The fill value of `ds` converted to the memory type of `mapped`, for fixed-size numeric
+/// element types (the ones the engine reads and `_FillValue` describes).
+fn fill_value(ds: &hdf5::Dataset, mapped: &Mapped) -> Option<Fill> {
+    use hdf5_sys::h5d::H5D_fill_value_t;
+    use hdf5_sys::h5p::{H5Pclose, H5Pfill_value_defined, H5Pget_fill_value};
+    let Native::Plain { size } = mapped.native else {
+        return None;
+    };
+    if !mapped.array_dims.is_empty() {
+        return None;
+    }
+    // SAFETY: the dataset's creation property list, closed below.
+    let dcpl = unsafe { hdf5_sys::h5d::H5Dget_create_plist(ds.id()) };
+    if dcpl < 0 {
+        return None;
+    }
+    let mut status = H5D_fill_value_t::H5D_FILL_VALUE_ERROR;
+    let mut buf = vec![0u8; size];
+    // SAFETY: out-pointer, and a buffer of one element of the memory type.
+    let ok = unsafe {
+        H5Pfill_value_defined(dcpl, &mut status) >= 0
+            && H5Pget_fill_value(dcpl, mapped.mem.0, buf.as_mut_ptr().cast()) >= 0
+    };
+    // SAFETY: closes the list opened above.
+    unsafe { H5Pclose(dcpl) };
+    if !ok {
+        // An undefined fill value reads as zeros.
+        return Some(Fill {
+            canonical: vec![0; size],
+            user_value: None,
+        });
+    }
+    let user_value = (status == H5D_fill_value_t::H5D_FILL_VALUE_USER_DEFINED
+        && mapped.dtype.is_numeric())
+    .then(|| numeric_value(&mapped.dtype, &buf, 1))
+    .flatten();
+    Some(Fill {
+        canonical: buf,
+        user_value,
+    })
+}
+
+/// `count` canonically encoded values of a numeric type as an attribute value.
+fn numeric_value(dtype: &DataType, data: &[u8], count: usize) -> Option<AttrValue> {
+    macro_rules! conv {
+        ($variant:ident, $t:ty) => {{
+            const N: usize = std::mem::size_of::<$t>();
+            AttrValue::$variant(
+                data.chunks_exact(N)
+                    .take(count)
+                    .map(|c| <$t>::from_le_bytes(c.try_into().unwrap_or([0; N])))
+                    .collect(),
+            )
+        }};
+    }
+    Some(match dtype {
+        DataType::Int8 => conv!(Int8, i8),
+        DataType::UInt8 => conv!(UInt8, u8),
+        DataType::Int16 => conv!(Int16, i16),
+        DataType::UInt16 => conv!(UInt16, u16),
+        DataType::Int32 => conv!(Int32, i32),
+        DataType::UInt32 => conv!(UInt32, u32),
+        DataType::Int64 => conv!(Int64, i64),
+        DataType::UInt64 => conv!(UInt64, u64),
+        DataType::Float32 => conv!(Float32, f32),
+        DataType::Float64 => conv!(Float64, f64),
+        _ => return None,
+    })
+}
+
+/// Reads a whole attribute into its model value.
+fn read_attribute_value(attr: &hdf5::Attribute, mapped: &Mapped) -> Result<AttrValue, String> {
+    // SAFETY: the attribute's dataspace, closed below.
+    let space = unsafe { H5Aget_space(attr.id()) };
+    if space < 0 {
+        return Err("HDF5 cannot describe its dataspace".into());
+    }
+    // SAFETY: valid dataspace id.
+    let (class, npoints) = unsafe {
+        (
+            H5Sget_simple_extent_type(space),
+            H5Sget_simple_extent_npoints(space),
+        )
+    };
+    let result = (|| {
+        if class == H5S_class_t::H5S_NULL {
+            return Err("no value (a null dataspace)".to_owned());
+        }
+        let n = usize::try_from(npoints).map_err(|_| "a bad dataspace".to_owned())?;
+        let elem = mapped.native.size();
+        let mut raw = vec![0u8; n * elem];
+        if n > 0 {
+            // SAFETY: `raw` holds `n` elements of the memory type.
+            let status = unsafe { H5Aread(attr.id(), mapped.mem.0, raw.as_mut_ptr().cast()) };
+            if status < 0 {
+                return Err("HDF5 cannot convert its value".to_owned());
+            }
+        }
+        let mut data = Vec::with_capacity(raw.len());
+        for i in 0..n {
+            // SAFETY: element `i` lies inside `raw`, written by HDF5.
+            unsafe { mapped.native.encode(raw.as_ptr().add(i * elem), &mut data) };
+        }
+        if n > 0 && mapped.native.has_pointers() {
+            // SAFETY: HDF5 filled `raw` for this dataspace and memory type; reclaimed once.
+            unsafe { H5Dvlen_reclaim(mapped.mem.0, space, H5P_DEFAULT, raw.as_mut_ptr().cast()) };
+        }
+        let count = n * mapped.array_dims.iter().product::<usize>();
+        Ok(attribute_value(mapped, &data, count))
+    })();
+    // SAFETY: closes the dataspace opened above.
+    unsafe { H5Sclose(space) };
+    result
+}
+
+/// The model value of `count` canonically encoded elements.
+fn attribute_value(mapped: &Mapped, data: &[u8], count: usize) -> AttrValue {
+    if let Some(v) = numeric_value(&mapped.dtype, data, count) {
+        return v;
+    }
+    match (&mapped.dtype, &mapped.native) {
+        (DataType::Char, _) => AttrValue::Char(trim_nuls(data.to_vec())),
+        (DataType::String, native) => {
+            let strings: Vec<String> = crate::encoding::split_elements(&DataType::String, data)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|s| String::from_utf8_lossy(s.get(8..).unwrap_or_default()).into_owned())
+                .collect();
+            // One fixed-length string is netCDF text, as netCDF-C reads it.
+            if matches!(native, Native::FixedString { .. }) && strings.len() == 1 {
+                AttrValue::Char(strings.into_iter().next().unwrap_or_default().into_bytes())
+            } else {
+                AttrValue::String(strings)
+            }
+        }
+        (dtype, _) => AttrValue::Typed {
+            dtype: dtype.clone(),
+            count,
+            data: data.to_vec(),
+        },
+    }
+}
+
+/// Text attributes are often written with their C terminator; drop trailing NULs as ncdump does.
+fn trim_nuls(mut v: Vec<u8>) -> Vec<u8> {
+    while v.last() == Some(&0) {
+        v.pop();
+    }
+    v
+}
