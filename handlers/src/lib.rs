@@ -359,12 +359,21 @@ async fn route<B>(state: &AppState, req: &Request<B>) -> Routed {
             )
         })?;
         let Some(t) = resolve_target(&state.root, &parts) else {
-            let what = if route::split_suffix(parts.last().map_or("", String::as_str)).is_some() {
-                "no such dataset"
-            } else {
-                "no such file or folder"
-            };
-            return Err((HandlerError::NotFound(what.into()), protocol, Kind::Other));
+            // Counted under the response asked for, so a client's failing `.dods` requests show.
+            return Err(
+                match route::split_suffix(parts.last().map_or("", String::as_str)) {
+                    Some((_, kind)) => (
+                        HandlerError::NotFound("no such dataset".into()),
+                        protocol,
+                        Kind::Dataset(kind),
+                    ),
+                    None => (
+                        HandlerError::NotFound("no such file or folder".into()),
+                        protocol,
+                        Kind::Other,
+                    ),
+                },
+            );
         };
         let t = Arc::new(t);
         state.targets.insert(path.into(), Arc::clone(&t));
