@@ -78,14 +78,12 @@ impl Validators {
                 .any(|t| t == "*" || weak_form(t) == ours);
         }
         if let (Some(ims), Some(modified)) = (headers.get(header::IF_MODIFIED_SINCE), self.modified)
-        {
-            if let Some(since) = ims
+            && let Some(since) = ims
                 .to_str()
                 .ok()
                 .and_then(|s| httpdate::parse_http_date(s).ok())
-            {
-                return unix_secs(modified) <= unix_secs(since);
-            }
+        {
+            return unix_secs(modified) <= unix_secs(since);
         }
         false
     }
@@ -93,12 +91,11 @@ impl Validators {
     /// Adds `ETag` and `Last-Modified` (unless the response set its own).
     pub(crate) fn apply(&self, headers: &mut HeaderMap) {
         headers.insert(header::ETAG, self.etag.clone());
-        if let Some(m) = self.modified {
-            if !headers.contains_key(header::LAST_MODIFIED) {
-                if let Ok(v) = HeaderValue::from_str(&http_date(m)) {
-                    headers.insert(header::LAST_MODIFIED, v);
-                }
-            }
+        if let Some(m) = self.modified
+            && !headers.contains_key(header::LAST_MODIFIED)
+            && let Ok(v) = HeaderValue::from_str(&http_date(m))
+        {
+            headers.insert(header::LAST_MODIFIED, v);
         }
     }
 

@@ -246,7 +246,7 @@ impl Config {
             ("request_timeout_secs", self.request_timeout_secs),
             ("shutdown_grace_secs", self.shutdown_grace_secs),
         ] {
-            if !v.is_finite() || v < 0.0 || v > 1e9 {
+            if !v.is_finite() || !(0.0..=1e9).contains(&v) {
                 return Err(ConfigError::Parse(format!(
                     "{name} must be a number of seconds ≥ 0"
                 )));

@@ -46,10 +46,7 @@ impl Cors {
             return Some(HeaderValue::from_static("*"));
         }
         let text = origin.to_str().ok()?.to_ascii_lowercase();
-        self.origins
-            .iter()
-            .any(|o| *o == text)
-            .then(|| origin.clone())
+        self.origins.contains(&text).then(|| origin.clone())
     }
 
     /// Adds the CORS headers to a response for an allowed origin.

@@ -301,16 +301,15 @@ fn resolve_target(root: &Path, parts: &[String]) -> Option<Target> {
         });
     }
     let (last, folder) = parts.split_last()?;
-    if last == "catalog.xml" || last == "catalog.html" {
-        if let Ok(dir) = paths::resolve(root, folder) {
-            if dir.is_dir() {
-                return Some(Target::Catalog {
-                    dir,
-                    parts: folder.to_vec(),
-                    html: last == "catalog.html",
-                });
-            }
-        }
+    if (last == "catalog.xml" || last == "catalog.html")
+        && let Ok(dir) = paths::resolve(root, folder)
+        && dir.is_dir()
+    {
+        return Some(Target::Catalog {
+            dir,
+            parts: folder.to_vec(),
+            html: last == "catalog.html",
+        });
     }
     let (stem, kind) = route::split_suffix(last)?;
     let mut dataset_parts = folder.to_vec();

@@ -170,10 +170,10 @@ impl Metrics {
     /// to the last byte.
     pub fn record(&self, kind: Kind, status: u16, bytes: u64, elapsed: Duration) {
         let k = kind.index();
-        if let Some(row) = self.requests.get(k) {
-            if let Some(c) = row.get(status_slot(status)) {
-                c.fetch_add(1, Ordering::Relaxed);
-            }
+        if let Some(row) = self.requests.get(k)
+            && let Some(c) = row.get(status_slot(status))
+        {
+            c.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(b) = self.bytes.get(k) {
             b.fetch_add(bytes, Ordering::Relaxed);
