@@ -117,9 +117,14 @@ fn settings(
 }
 
 /// Logs go to stderr through a background writer, so a request never waits on a terminal or
-/// a pipe. The returned guard flushes what is left when `main` returns.
+/// a pipe. The writer buffers: it writes whatever lines are queued in one syscall and flushes
+/// whenever the queue is empty, so lines still appear at once when the server is idle. The
+/// returned guard flushes what is left when `main` returns.
 fn init_logging(config: &handlers::Config) -> tracing_appender::non_blocking::WorkerGuard {
-    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+    let (writer, guard) = tracing_appender::non_blocking(std::io::BufWriter::with_capacity(
+        64 * 1024,
+        std::io::stderr(),
+    ));
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()

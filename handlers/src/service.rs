@@ -70,7 +70,9 @@ where
     let mut guard = Guard {
         state: Arc::clone(&state),
         kind: Kind::Other,
-        status: 0,
+        // Until a response exists: a client that leaves while waiting for a slot is counted as
+        // nginx's 499 (client closed request).
+        status: 499,
         method,
         uri,
         peer,
