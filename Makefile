@@ -6,20 +6,22 @@ SHELL := /bin/bash
 DEBS := libnetcdf-dev libhdf5-dev pkg-config netcdf-bin libdap-bin hdf5-tools
 # What the tests need on top: Python venv support for the real clients.
 TEST_DEBS := python3 python3-venv python3-pip
+# The browser test: Debian's Chromium, driven by playwright-core (npm) under Node.js >= 20.
+BROWSER_DEBS := chromium curl
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 VENV := .venv
 PYTHON ?= python3
 CARGO ?= cargo
 BIND ?= 127.0.0.1:8080
 
-.PHONY: serve test deps test-deps venv build rust-test client-test clean-samples
+.PHONY: serve test deps test-deps browser-deps venv build rust-test client-test clean-samples
 
 ## Build in release mode and serve DIR (default: the bundled samples) on $(BIND).
 serve: deps build
 	./target/release/fathom serve $(DIR) --bind $(BIND)
 
 ## Install everything the tests use and run every test.
-test: deps test-deps venv build rust-test client-test
+test: deps test-deps browser-deps venv build rust-test client-test
 
 deps:
 	@missing=""; for p in $(DEBS); do \
@@ -42,6 +44,22 @@ test-deps:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
+browser-deps:
+	@missing=""; for p in $(BROWSER_DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	command -v node >/dev/null && command -v npm >/dev/null || missing="$$missing nodejs npm"; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+	@node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' || \
+	  { echo "the browser test needs Node.js >= 20 (playwright-core); found $$(node --version)"; exit 1; }
+	@if [ ! -d tests/browser/node_modules/playwright-core ] || [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; then \
+	  cd tests/browser && npm ci --no-audit --no-fund --loglevel=error; \
+	fi
+
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: tests/requirements.txt
@@ -57,7 +75,7 @@ rust-test:
 	$(CARGO) test --release --locked --workspace
 
 client-test:
-	FATHOM_BIN=$(CURDIR)/target/release/fathom $(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/clients
+	FATHOM_BIN=$(CURDIR)/target/release/fathom FATHOM_REQUIRE_BROWSER=1 $(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/clients
 
 clean-samples:
 	rm -rf testdata/samples

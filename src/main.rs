@@ -2,9 +2,13 @@
 //!
 //! `fathom serve [DIR]` serves a folder of netCDF / HDF5 files over DAP2 and DAP4;
 //! `fathom info FILE` prints a file as fathom sees it.
+//!
+//! Settings come from, later winning: built-in defaults, the TOML file given by `--config` (or
+//! `FATHOM_CONFIG`), `FATHOM_<KEY>` environment variables, then `--set key=value`, `--bind` and
+//! `DIR` on the command line.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -26,11 +30,18 @@ struct Cli {
 enum Command {
     /// Serve a folder of datasets over DAP2 and DAP4.
     Serve {
-        /// The folder to serve (default: the bundled sample files, generated on first use).
+        /// The folder to serve (default: the `root` setting, else the bundled sample files,
+        /// generated on first use).
         dir: Option<PathBuf>,
-        /// Address and port to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080", env = "FATHOM_BIND")]
-        bind: SocketAddr,
+        /// Address and port to listen on (default: the `bind` setting, 127.0.0.1:8080).
+        #[arg(long)]
+        bind: Option<SocketAddr>,
+        /// A TOML settings file (see the README's Configuration section).
+        #[arg(long, env = "FATHOM_CONFIG")]
+        config: Option<PathBuf>,
+        /// Sets one setting, e.g. `--set max_response_bytes=100000000`; repeatable.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
     /// Print the structure of a file (dimensions, types, variables, attributes), like `ncdump -h`.
     Info {
@@ -40,19 +51,36 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FATHOM_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Serve { dir, bind } => serve(dir, bind),
-        Command::Info { file } => info_command(&file),
-    };
+    match cli.command {
+        Command::Serve {
+            dir,
+            bind,
+            config,
+            set,
+        } => {
+            let config = match settings(dir, bind, config.as_deref(), &set) {
+                Ok(c) => c,
+                Err(message) => {
+                    // Logging is not set up yet: its settings are what failed.
+                    #[allow(clippy::print_stderr)]
+                    {
+                        eprintln!("fathom: {message}");
+                    }
+                    return ExitCode::FAILURE;
+                }
+            };
+            let _flush_logs_on_exit = init_logging(&config);
+            finish(serve(config))
+        }
+        Command::Info { file } => {
+            let _flush_logs_on_exit = init_logging(&handlers::Config::default());
+            finish(info_command(&file))
+        }
+    }
+}
+
+fn finish(result: Result<(), String>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -60,6 +88,55 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The settings in force: defaults, then the file, then `FATHOM_*`, then the command line.
+fn settings(
+    dir: Option<PathBuf>,
+    bind: Option<SocketAddr>,
+    file: Option<&Path>,
+    set: &[String],
+) -> Result<handlers::Config, String> {
+    let mut config = match file {
+        Some(f) => handlers::Config::from_file(f).map_err(|e| e.to_string())?,
+        None => handlers::Config::default(),
+    };
+    config
+        .apply_env(|k| std::env::var(k).ok())
+        .map_err(|e| e.to_string())?;
+    for assignment in set {
+        config.apply_flag(assignment).map_err(|e| e.to_string())?;
+    }
+    if let Some(b) = bind {
+        config.bind = b;
+    }
+    if dir.is_some() {
+        config.root = dir;
+    }
+    Ok(config)
+}
+
+/// Logs go to stderr through a background writer, so a request never waits on a terminal or
+/// a pipe. The writer buffers: it writes whatever lines are queued in one syscall and flushes
+/// whenever the queue is empty, so lines still appear at once when the server is idle. The
+/// returned guard flushes what is left when `main` returns.
+fn init_logging(config: &handlers::Config) -> tracing_appender::non_blocking::WorkerGuard {
+    let (writer, guard) = tracing_appender::non_blocking(std::io::BufWriter::with_capacity(
+        64 * 1024,
+        std::io::stderr(),
+    ));
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
+    match config.log_format {
+        handlers::config::LogFormat::Json => builder.json().flatten_event(true).init(),
+        handlers::config::LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
+    guard
 }
 
 fn info_command(file: &std::path::Path) -> Result<(), String> {
@@ -72,8 +149,9 @@ fn info_command(file: &std::path::Path) -> Result<(), String> {
     Ok(())
 }
 
-fn serve(dir: Option<PathBuf>, bind: SocketAddr) -> Result<(), String> {
-    let dir = match dir {
+fn serve(config: handlers::Config) -> Result<(), String> {
+    let bind = config.bind;
+    let dir = match config.root.clone() {
         Some(d) => d,
         None => {
             let d = testdata::default_samples_dir();
@@ -82,7 +160,7 @@ fn serve(dir: Option<PathBuf>, bind: SocketAddr) -> Result<(), String> {
             d
         }
     };
-    let state = handlers::AppState::new(&dir)
+    let state = handlers::AppState::with_config(&dir, config)
         .map_err(|e| format!("cannot serve {}: {e}", dir.display()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

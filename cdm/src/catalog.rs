@@ -13,7 +13,7 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 
-use crate::engine::cache::ChunkCache;
+use crate::engine::cache::{CacheStats, ChunkCache};
 use crate::error::{Error, Result};
 use crate::formats::hdf5::{self, Hdf5Source};
 use crate::formats::netcdf::{self, NetcdfSource};
@@ -186,6 +186,8 @@ impl CatalogEntry {
 pub struct Catalog {
     cache: moka::sync::Cache<PathBuf, Arc<CatalogEntry>>,
     chunks: ChunkCache,
+    /// Lookups answered by an open entry (hits) or that opened the file (misses), for metrics.
+    stats: Arc<CacheStats>,
 }
 
 impl fmt::Debug for Catalog {
@@ -204,7 +206,26 @@ impl Catalog {
         Self {
             cache: moka::sync::Cache::new(capacity),
             chunks: ChunkCache::new(chunk_cache_bytes),
+            stats: Arc::new(CacheStats::default()),
         }
+    }
+
+    /// Hit and miss counters of the dataset cache.
+    #[must_use]
+    pub fn stats(&self) -> &CacheStats {
+        &self.stats
+    }
+
+    /// How many datasets are open (approximate: moka applies writes lazily).
+    #[must_use]
+    pub fn len(&self) -> u64 {
+        self.cache.entry_count()
+    }
+
+    /// Whether no dataset is open.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// The shared chunk cache.
@@ -227,10 +248,16 @@ impl Catalog {
         let key = path.to_path_buf();
         if let Some(entry) = self.cache.get(&key) {
             if entry.modified == modified && entry.size == size {
+                self.stats
+                    .hits
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 return Ok(entry);
             }
             self.cache.invalidate(&key);
         }
+        self.stats
+            .misses
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let cache = self.cache.clone();
         let chunks = self.chunks.clone();
         tokio::task::spawn_blocking(move || {

@@ -25,5 +25,12 @@ where
     S: Stream<Item = Result<Bytes, E>> + Send + 'static,
     E: Into<BoxError>,
 {
-    StreamBody::new(stream.map(|r| r.map(Frame::data).map_err(Into::into))).boxed_unsync()
+    // Fused: compression polls its inner body once more after the end, which a bare
+    // `unfold` stream answers with a panic.
+    StreamBody::new(
+        stream
+            .fuse()
+            .map(|r| r.map(Frame::data).map_err(Into::into)),
+    )
+    .boxed_unsync()
 }

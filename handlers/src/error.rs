@@ -17,6 +17,19 @@ pub enum Protocol {
     Plain,
 }
 
+impl Protocol {
+    /// The protocol of a URL path, from its suffix (`Plain` when it has none).
+    #[must_use]
+    pub fn of_path(path: &str) -> Self {
+        let last = path.rsplit('/').next().unwrap_or_default();
+        percent_encoding::percent_decode_str(last)
+            .decode_utf8()
+            .ok()
+            .and_then(|l| crate::route::split_suffix(&l).map(|(_, k)| k))
+            .map_or(Self::Plain, Self::from)
+    }
+}
+
 impl From<ResponseKind> for Protocol {
     fn from(kind: ResponseKind) -> Self {
         match kind {
@@ -52,6 +65,9 @@ pub enum HandlerError {
     /// 501: a valid request for something not supported (a server-side function).
     #[error("{0}")]
     NotImplemented(String),
+    /// 503: too busy, or the response did not start within the request timeout.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl HandlerError {
@@ -65,6 +81,7 @@ impl HandlerError {
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -94,6 +111,9 @@ impl HandlerError {
         };
         if self == Self::MethodNotAllowed {
             builder = builder.header(header::ALLOW, "GET, HEAD");
+        }
+        if matches!(self, Self::Unavailable(_)) {
+            builder = builder.header(header::RETRY_AFTER, "1");
         }
         builder
             .header(header::CONTENT_LENGTH, body.len())

@@ -1,41 +1,63 @@
 //! `handlers` — fathom's HTTP service on hyper + tokio.
 //!
 //! [`run`] accepts connections until its shutdown future resolves, then lets open connections
-//! finish. Each request goes through [`handle`]: the URL path is mapped to a file or folder under
-//! the data root ([`paths`]), the suffix picks the response ([`route`]), the dataset comes from
-//! the shared [`cdm::Catalog`], and the DAP2 / DAP4 modules write the answer. [`error`] is the one
-//! place that turns failures into HTTP statuses and protocol error bodies.
+//! (running downloads included) finish, up to the configured grace period. Each request goes
+//! through [`service`] (concurrency slot, CORS, compression, metrics and access log) and then
+//! [`dispatch`]: the URL path is mapped to a folder, a file or a dataset response under the data
+//! root ([`paths`], with a short-lived cache of resolved paths), conditional requests are
+//! answered from validators ([`conditional`]), and the response is written by the module that
+//! owns it — [`listing`] (folder pages), [`thredds`] (catalogs), [`files`] (raw downloads with
+//! `Range`), [`pages`] (the data request form, `.info`, `.help`), and the DAP2 / DAP4 modules.
+//! [`error`] is the one place that turns failures into HTTP statuses and protocol error bodies;
+//! [`config`] holds every operator setting.
 
 pub mod body;
+mod conditional;
+pub mod config;
+mod cors;
 mod dap2;
 mod dap4;
 pub mod error;
+mod files;
 mod listing;
+pub mod metrics;
+mod pages;
 pub mod paths;
 pub mod route;
+mod service;
+mod thredds;
 
-use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use cdm::{Catalog, CatalogEntry};
-use http::{Method, Request, Response, StatusCode, header};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use http::{HeaderMap, Method, Request, Response, StatusCode, header};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tower::Layer;
 use tracing::{info, warn};
 
 pub use body::Body;
+pub use config::Config;
 pub use error::{HandlerError, Protocol};
 pub use route::ResponseKind;
 
-/// How long running requests may go on after shutdown was asked for.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+use crate::conditional::Validators;
+use crate::metrics::{CacheCounts, Kind, Metrics};
+use crate::service::NoCompression;
+
+/// How long a resolved URL path is trusted before the file system is asked again. Short, so a
+/// moved or replaced file is noticed at once by people, while a client's burst of requests
+/// (ncdump asks for one `.dods` per row) resolves the path once.
+const PATH_CACHE_TTL: Duration = Duration::from_secs(2);
+
+/// How long a client may take to send its request headers (slow-loris protection).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Everything a request needs, shared by all of them.
 #[derive(Debug)]
@@ -44,14 +66,33 @@ pub struct AppState {
     root: PathBuf,
     /// Open datasets, keyed by file path.
     catalog: Catalog,
+    /// The operator's settings.
+    config: Config,
+    /// Request counters and histograms.
+    metrics: Metrics,
+    /// URL path → what it names, so repeated requests skip `canonicalize` (one syscall per
+    /// path component) and the suffix search.
+    targets: moka::sync::Cache<Box<str>, Arc<Target>>,
+    /// One permit per request being answered (`max_concurrent_requests`).
+    slots: Arc<tokio::sync::Semaphore>,
+    /// The CORS policy.
+    cors: cors::Cors,
 }
 
 impl AppState {
-    /// State serving the folder `root`.
+    /// State serving the folder `root` with default settings.
     ///
     /// # Errors
     /// When `root` does not exist or is not a folder.
     pub fn new(root: &Path) -> std::io::Result<Self> {
+        Self::with_config(root, Config::default())
+    }
+
+    /// State serving the folder `root` with `config` (its `root` and `bind` are not used here).
+    ///
+    /// # Errors
+    /// When `root` does not exist or is not a folder.
+    pub fn with_config(root: &Path, config: Config) -> std::io::Result<Self> {
         let root = root.canonicalize()?;
         if !root.is_dir() {
             return Err(std::io::Error::new(
@@ -61,7 +102,19 @@ impl AppState {
         }
         Ok(Self {
             root,
-            catalog: Catalog::new(256, cdm::engine::cache::DEFAULT_CACHE_BYTES),
+            catalog: Catalog::new(config.catalog_capacity, config.chunk_cache_bytes),
+            metrics: Metrics::default(),
+            targets: moka::sync::Cache::builder()
+                .max_capacity(16_384)
+                .time_to_live(PATH_CACHE_TTL)
+                .build(),
+            slots: Arc::new(tokio::sync::Semaphore::new(
+                config
+                    .max_concurrent_requests
+                    .min(tokio::sync::Semaphore::MAX_PERMITS),
+            )),
+            cors: cors::Cors::new(&config.cors_origins),
+            config,
         })
     }
 
@@ -70,11 +123,16 @@ impl AppState {
     pub fn root(&self) -> &Path {
         &self.root
     }
+
+    /// The settings in force.
+    #[must_use]
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
 }
 
 /// A request for one of a dataset's responses.
 #[derive(Debug)]
-#[allow(dead_code)] // The DAP modules read these fields as they are filled in.
 pub(crate) struct DatasetRequest {
     /// Which response.
     pub(crate) kind: ResponseKind,
@@ -86,8 +144,8 @@ pub(crate) struct DatasetRequest {
     pub(crate) url_path: String,
 }
 
-/// Serves connections from `listener` until `shutdown` resolves, then waits (up to a grace
-/// period) for open connections to finish.
+/// Serves connections from `listener` until `shutdown` resolves, then waits (up to the
+/// configured grace period) for open connections and running downloads to finish.
 ///
 /// # Errors
 /// Only when accepting fails in a way that is not per-connection.
@@ -97,7 +155,12 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let compression = service::compression_layer(state.config.compress_min_bytes);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -112,10 +175,20 @@ pub async fn run(
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                let dispatch_state = Arc::clone(&state);
+                let inner = compression.layer(tower::service_fn(move |req| {
+                    let state = Arc::clone(&dispatch_state);
+                    async move { Ok::<_, std::convert::Infallible>(dispatch(&state, req).await) }
+                }));
                 let state = Arc::clone(&state);
                 let service = hyper::service::service_fn(move |req| {
                     let state = Arc::clone(&state);
-                    async move { Ok::<_, Infallible>(handle(&state, req, peer).await) }
+                    let inner = inner.clone();
+                    async move {
+                        Ok::<_, std::convert::Infallible>(
+                            service::serve_one(state, inner, req, peer).await,
+                        )
+                    }
                 });
                 let conn = builder
                     .serve_connection_with_upgrades(TokioIo::new(stream), service)
@@ -131,111 +204,376 @@ pub async fn run(
         }
     }
     drop(listener);
-    info!("shutting down: waiting for open connections");
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+    info!("shutting down: waiting for open connections and running downloads");
+    let grace = state.config.shutdown_grace();
+    if tokio::time::timeout(grace, graceful.shutdown())
         .await
         .is_err()
     {
-        warn!("connections still open after the grace period; closing them");
+        warn!(
+            grace_secs = grace.as_secs_f64(),
+            "connections still open after the grace period; closing them"
+        );
     }
     Ok(())
 }
 
-/// Answers one request and writes its access-log line.
-pub async fn handle<B>(state: &AppState, req: Request<B>, peer: SocketAddr) -> Response<Body> {
-    let started = Instant::now();
-    let method = req.method().clone();
-    let uri = req.uri().clone();
-    let response = match route(state, &req).await {
-        Ok(r) => r,
-        Err((e, protocol)) => e.into_response(protocol),
+/// Answers one request (no slot, CORS or compression: [`service`] adds those), within the
+/// request timeout. The response carries its [`Kind`] as an extension, for the metrics.
+async fn dispatch<B>(state: &AppState, req: Request<B>) -> Response<Body> {
+    let routed = match state.config.request_timeout() {
+        Some(t) => match tokio::time::timeout(t, route(state, &req)).await {
+            Ok(r) => r,
+            Err(_) => {
+                state.metrics.timeout();
+                Err((
+                    HandlerError::Unavailable(format!(
+                        "the response took longer than {} s to start; ask for less data",
+                        state.config.request_timeout_secs
+                    )),
+                    Protocol::of_path(req.uri().path()),
+                    Kind::Other,
+                ))
+            }
+        },
+        None => route(state, &req).await,
     };
-    info!(
-        target: "access",
-        peer = %peer,
-        method = %method,
-        uri = %uri,
-        status = response.status().as_u16(),
-        length = response
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("-"),
-        ms = started.elapsed().as_secs_f64() * 1000.0,
-    );
-    response
+    match routed {
+        Ok((mut r, kind)) => {
+            r.extensions_mut().insert(kind);
+            r
+        }
+        Err((e, protocol, kind)) => {
+            if matches!(e, HandlerError::TooLarge(_)) {
+                state.metrics.too_large();
+            }
+            let mut r = e.into_response(protocol);
+            r.extensions_mut().insert(kind);
+            r
+        }
+    }
 }
 
-type Routed = Result<Response<Body>, (HandlerError, Protocol)>;
+/// What a URL path names.
+#[derive(Debug)]
+enum Target {
+    /// A folder: its listing.
+    Folder {
+        /// The canonical folder.
+        dir: PathBuf,
+        /// The checked URL components.
+        parts: Vec<String>,
+    },
+    /// `catalog.xml` / `catalog.html` of a folder that has no such file.
+    Catalog {
+        /// The canonical folder.
+        dir: PathBuf,
+        /// The folder's checked URL components.
+        parts: Vec<String>,
+        /// `catalog.html` rather than `catalog.xml`.
+        html: bool,
+    },
+    /// A file, sent as it is.
+    File(PathBuf),
+    /// A response of the dataset in a file.
+    Dataset {
+        /// The canonical file.
+        file: PathBuf,
+        /// Which response.
+        kind: ResponseKind,
+        /// The dataset's URL path (without the suffix).
+        url_path: String,
+    },
+}
+
+type Routed = Result<(Response<Body>, Kind), (HandlerError, Protocol, Kind)>;
+
+/// Finds what `parts` names on disk.
+fn resolve_target(root: &Path, parts: &[String]) -> Option<Target> {
+    if let Ok(real) = paths::resolve(root, parts) {
+        return Some(if real.is_dir() {
+            Target::Folder {
+                dir: real,
+                parts: parts.to_vec(),
+            }
+        } else {
+            Target::File(real)
+        });
+    }
+    let (last, folder) = parts.split_last()?;
+    if (last == "catalog.xml" || last == "catalog.html")
+        && let Ok(dir) = paths::resolve(root, folder)
+        && dir.is_dir()
+    {
+        return Some(Target::Catalog {
+            dir,
+            parts: folder.to_vec(),
+            html: last == "catalog.html",
+        });
+    }
+    let (stem, kind) = route::split_suffix(last)?;
+    let mut dataset_parts = folder.to_vec();
+    dataset_parts.push(stem.to_owned());
+    let file = paths::resolve(root, &dataset_parts)
+        .ok()
+        .filter(|p| p.is_file())?;
+    Some(Target::Dataset {
+        file,
+        kind,
+        url_path: format!("/{}", dataset_parts.join("/")),
+    })
+}
 
 async fn route<B>(state: &AppState, req: &Request<B>) -> Routed {
     let path = req.uri().path();
-    let last = path.rsplit('/').next().unwrap_or_default();
-    let suffix_kind = percent_encoding::percent_decode_str(last)
-        .decode_utf8()
-        .ok()
-        .and_then(|l| route::split_suffix(&l).map(|(_, k)| k));
-    let protocol = suffix_kind.map_or(Protocol::Plain, Protocol::from);
+    let protocol = Protocol::of_path(path);
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        return Err((HandlerError::MethodNotAllowed, protocol));
+        return Err((HandlerError::MethodNotAllowed, protocol, Kind::Other));
     }
-    let parts =
-        paths::components(path).map_err(|e| (HandlerError::BadRequest(e.to_string()), protocol))?;
+    match path {
+        "/healthz" => {
+            let r = plain(StatusCode::OK, "ok\n", "text/plain; charset=utf-8");
+            return Ok((r, Kind::Health));
+        }
+        "/metrics" => {
+            let text = metrics_text(state);
+            let r = plain(
+                StatusCode::OK,
+                text,
+                "text/plain; version=0.0.4; charset=utf-8",
+            );
+            return Ok((r, Kind::Metrics));
+        }
+        _ => {}
+    }
 
-    // The path itself: a folder or a file.
-    if let Ok(target) = paths::resolve(&state.root, &parts) {
-        if target.is_dir() {
+    let target = if let Some(t) = state.targets.get(path) {
+        t
+    } else {
+        let parts = paths::components(path).map_err(|e| {
+            (
+                HandlerError::BadRequest(e.to_string()),
+                protocol,
+                Kind::Other,
+            )
+        })?;
+        let Some(t) = resolve_target(&state.root, &parts) else {
+            // Counted under the response asked for, so a client's failing `.dods` requests show.
+            return Err(
+                match route::split_suffix(parts.last().map_or("", String::as_str)) {
+                    Some((_, kind)) => (
+                        HandlerError::NotFound("no such dataset".into()),
+                        protocol,
+                        Kind::Dataset(kind),
+                    ),
+                    None => (
+                        HandlerError::NotFound("no such file or folder".into()),
+                        protocol,
+                        Kind::Other,
+                    ),
+                },
+            );
+        };
+        let t = Arc::new(t);
+        state.targets.insert(path.into(), Arc::clone(&t));
+        t
+    };
+
+    let headers = req.headers();
+    match target.as_ref() {
+        Target::Folder { dir, parts } => {
             if !path.ends_with('/') {
                 // Relative links in the listing need the trailing slash.
-                return Ok(redirect(&folder_url(&parts)));
+                return Ok((redirect(&folder_url(parts)), Kind::Other));
             }
-            return listing::respond(&target, path)
+            let json = listing::wants_json(req.uri().query(), headers);
+            listing::respond(&state.root, dir, path, json, headers)
                 .await
-                .map_err(|e| (e, Protocol::Plain));
+                .map(|r| (r, Kind::Listing))
+                .map_err(|e| (e, Protocol::Plain, Kind::Listing))
         }
-        return listing::file_download(&target)
-            .await
-            .map_err(|e| (e, Protocol::Plain));
+        Target::Catalog { dir, parts, html } => {
+            let kind = if *html {
+                Kind::CatalogHtml
+            } else {
+                Kind::CatalogXml
+            };
+            let entries = listing::read_folder(&state.root, dir)
+                .await
+                .map_err(|e| (e, Protocol::Plain, kind))?;
+            let (bytes, content_type) = if *html {
+                (
+                    thredds::catalog_html(parts, &entries),
+                    "text/html; charset=utf-8",
+                )
+            } else {
+                (
+                    thredds::catalog_xml(parts, &entries),
+                    "application/xml; charset=utf-8",
+                )
+            };
+            listing::page(bytes, content_type, headers)
+                .map(|r| (r, kind))
+                .map_err(|e| (e, Protocol::Plain, kind))
+        }
+        Target::File(file) => {
+            let mut r = files::download(file, headers)
+                .await
+                .map_err(|e| (e, Protocol::Plain, Kind::File))?;
+            r.extensions_mut().insert(NoCompression);
+            Ok((r, Kind::File))
+        }
+        Target::Dataset {
+            file,
+            kind,
+            url_path,
+        } => {
+            let label = Kind::Dataset(*kind);
+            dataset_response(state, req, file, *kind, url_path)
+                .await
+                .map(|r| (r, label))
+                .map_err(|e| (e, Protocol::from(*kind), label))
+        }
     }
+}
 
-    // A dataset response: `<dataset path><suffix>`.
-    let Some((stem, kind)) = parts.last().and_then(|l| route::split_suffix(l)) else {
-        return Err((
-            HandlerError::NotFound("no such file or folder".into()),
-            protocol,
-        ));
-    };
-    let mut dataset_parts = parts.clone();
-    let stem = stem.to_owned();
-    if let Some(last) = dataset_parts.last_mut() {
-        *last = stem;
-    }
-    let file = paths::resolve(&state.root, &dataset_parts)
-        .ok()
-        .filter(|p| p.is_file())
-        .ok_or_else(|| (HandlerError::NotFound("no such dataset".into()), protocol))?;
-    let entry = state.catalog.open(&file).await.map_err(|e| {
-        let err = match e {
-            cdm::Error::UnknownFormat => HandlerError::NotFound("not a dataset".into()),
-            other => HandlerError::from(other),
-        };
-        (err, protocol)
+/// One response of a dataset: validators, the response, the size limit.
+async fn dataset_response<B>(
+    state: &AppState,
+    req: &Request<B>,
+    file: &Path,
+    kind: ResponseKind,
+    url_path: &str,
+) -> Result<Response<Body>, HandlerError> {
+    let entry = state.catalog.open(file).await.map_err(|e| match e {
+        cdm::Error::UnknownFormat => HandlerError::NotFound("not a dataset".into()),
+        other => HandlerError::from(other),
     })?;
-    let url_path = format!("/{}", dataset_parts.join("/"));
+    let query = req.uri().query();
+    let validators = Validators::of_rendering(
+        entry.modified(),
+        entry.size(),
+        &[Kind::Dataset(kind).label(), query.unwrap_or("")],
+    );
+    if validators.not_modified(req.headers()) {
+        return Ok(validators.not_modified_response());
+    }
     let dreq = DatasetRequest {
         kind,
         entry,
-        query: req.uri().query().map(str::to_owned),
-        url_path,
+        query: query.map(str::to_owned),
+        url_path: url_path.to_owned(),
     };
-    let result = match protocol {
-        Protocol::Dap2 => dap2::respond(&dreq).await,
-        Protocol::Dap4 => dap4::respond(&dreq).await,
-        Protocol::Plain => Err(HandlerError::NotImplemented(format!(
-            "{kind:?} pages are not available yet"
-        ))),
+    let mut response = match kind {
+        ResponseKind::Dds
+        | ResponseKind::Das
+        | ResponseKind::Dods
+        | ResponseKind::Ascii
+        | ResponseKind::Version => dap2::respond(&dreq).await?,
+        ResponseKind::Dmr | ResponseKind::Dap | ResponseKind::Dsr => dap4::respond(&dreq).await?,
+        ResponseKind::Html | ResponseKind::Info | ResponseKind::Help => page_response(&dreq)?,
     };
-    result.map_err(|e| (e, protocol))
+    let is_data = matches!(
+        kind,
+        ResponseKind::Dods | ResponseKind::Dap | ResponseKind::Ascii
+    );
+    if is_data {
+        check_size(state.config.max_response_bytes, &response, &dreq)?;
+    }
+    if matches!(kind, ResponseKind::Dods | ResponseKind::Dap) && !state.config.compress_data {
+        response.extensions_mut().insert(NoCompression);
+    }
+    validators.apply(response.headers_mut());
+    Ok(response)
+}
+
+/// Refuses a data response whose `Content-Length` (computed from the constraint before any
+/// data is read or sent) is over the limit. The unpolled body is dropped with the response.
+fn check_size(
+    max: u64,
+    response: &Response<Body>,
+    req: &DatasetRequest,
+) -> Result<(), HandlerError> {
+    if max == 0 {
+        return Ok(());
+    }
+    let Some(length) = response
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    else {
+        return Ok(());
+    };
+    if length <= max {
+        return Ok(());
+    }
+    let name = req.url_path.rsplit('/').next().unwrap_or_default();
+    let example = match req.kind {
+        ResponseKind::Dap => format!("{name}.dap?dap4.ce=/var[0:9]"),
+        _ => format!("{name}.dods?var[0:1:9]"),
+    };
+    Err(HandlerError::TooLarge(format!(
+        "this response would be {length} bytes, more than this server's limit of {max} bytes. \
+Ask for less: name only the variables you need and a range of each dimension, \
+e.g. {example}; see {name}.html to build a request"
+    )))
+}
+
+fn page_response(req: &DatasetRequest) -> Result<Response<Body>, HandlerError> {
+    let ds = ::dap2::map_dataset(req.entry.dataset());
+    let bytes = match req.kind {
+        ResponseKind::Html => pages::form(req, &ds),
+        ResponseKind::Info => {
+            let dds = req.entry.rendered("dds", || {
+                Ok::<_, HandlerError>(Bytes::from(::dap2::dds(&ds)))
+            })?;
+            let das = req.entry.rendered("das", || {
+                Ok::<_, HandlerError>(Bytes::from(::dap2::das(&ds)))
+            })?;
+            pages::info(req, &dds, &das)
+        }
+        _ => pages::help(req),
+    };
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+        .header(header::CONTENT_LENGTH, bytes.len())
+        .body(body::full(bytes))
+        .map_err(|e| HandlerError::Internal(e.to_string()))
+}
+
+fn metrics_text(state: &AppState) -> String {
+    let chunks = state.catalog.chunk_cache().stats();
+    let catalog = state.catalog.stats();
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    state.metrics.render(
+        CacheCounts {
+            hits: load(&chunks.hits),
+            misses: load(&chunks.misses),
+        },
+        CacheCounts {
+            hits: load(&catalog.hits),
+            misses: load(&catalog.misses),
+        },
+        state.catalog.len(),
+    )
+}
+
+fn plain(status: StatusCode, text: impl Into<Bytes>, content_type: &'static str) -> Response<Body> {
+    let bytes: Bytes = text.into();
+    let mut r = Response::new(body::full(bytes.clone()));
+    *r.status_mut() = status;
+    let h: &mut HeaderMap = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static(content_type),
+    );
+    h.insert(header::CONTENT_LENGTH, bytes.len().into());
+    h.insert(
+        header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    r
 }
 
 /// The URL of the folder made of `parts`, with its trailing slash, each part percent-encoded.

@@ -16,6 +16,15 @@ pub struct TestServer {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
+impl TestServer {
+    /// Asks the server to shut down (as Ctrl-C would).
+    pub fn shutdown(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -26,7 +35,12 @@ impl Drop for TestServer {
 
 /// Serves `root` on 127.0.0.1:0.
 pub async fn serve(root: &Path) -> TestServer {
-    let state = Arc::new(handlers::AppState::new(root).expect("root exists"));
+    serve_with(root, handlers::Config::default()).await
+}
+
+/// Serves `root` on 127.0.0.1:0 with `config`.
+pub async fn serve_with(root: &Path, config: handlers::Config) -> TestServer {
+    let state = Arc::new(handlers::AppState::with_config(root, config).expect("root exists"));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -69,9 +83,23 @@ impl Reply {
 /// Sends `method raw_target HTTP/1.1` and reads the whole response (the connection is closed by
 /// the request's `Connection: close`).
 pub async fn request(addr: SocketAddr, method: &str, raw_target: &str) -> Reply {
+    request_with(addr, method, raw_target, &[]).await
+}
+
+/// Like [`request`], with extra request headers.
+pub async fn request_with(
+    addr: SocketAddr,
+    method: &str,
+    raw_target: &str,
+    headers: &[(&str, &str)],
+) -> Reply {
     let mut s = TcpStream::connect(addr).await.expect("connect");
-    let req =
-        format!("{method} {raw_target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let mut req =
+        format!("{method} {raw_target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
     s.write_all(req.as_bytes()).await.expect("send");
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).await.expect("read");

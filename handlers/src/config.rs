@@ -1,0 +1,334 @@
+//! The server's settings: one flat TOML table, each key overridable by a `FATHOM_<KEY>`
+//! environment variable and by `fathom serve --set key=value` (the binary applies them in that
+//! order, later wins). Every key is documented in the README's "Configuration" section.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable `key=value` lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// Everything an operator can set. Field names are the TOML keys.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address and port to listen on.
+    pub bind: SocketAddr,
+    /// The folder to serve; `None` serves the bundled samples.
+    pub root: Option<PathBuf>,
+    /// Bytes of decoded chunks kept in memory, shared by every request.
+    pub chunk_cache_bytes: u64,
+    /// How many open datasets (metadata, renderings) are kept.
+    pub catalog_capacity: u64,
+    /// Largest data response (`.dods`, `.dap`, `.ascii`) in bytes; 0 means no limit. Checked
+    /// from the constraint before any data is sent.
+    pub max_response_bytes: u64,
+    /// Requests served at once; further ones wait (up to `request_timeout_secs`) for a slot.
+    pub max_concurrent_requests: usize,
+    /// Seconds a request may take to start its response (0: no limit). A download that has
+    /// started is not cut off by it.
+    pub request_timeout_secs: f64,
+    /// Seconds running downloads may go on after a shutdown was asked for.
+    pub shutdown_grace_secs: f64,
+    /// Origins allowed to read responses from browser scripts: `["*"]` for any, `[]` for none.
+    pub cors_origins: Vec<String>,
+    /// Responses smaller than this are never compressed (not worth the CPU).
+    pub compress_min_bytes: u64,
+    /// Whether binary data responses (`.dods`, `.dap`) are compressed when the client accepts
+    /// gzip / deflate. Text responses always are.
+    pub compress_data: bool,
+    /// The log filter (`info`, `warn`, `info,access=off`, …), as `tracing`'s `EnvFilter`.
+    pub log: String,
+    /// `text` or `json`.
+    pub log_format: LogFormat,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            root: None,
+            chunk_cache_bytes: cdm::engine::cache::DEFAULT_CACHE_BYTES,
+            catalog_capacity: 256,
+            max_response_bytes: 0,
+            max_concurrent_requests: 1024,
+            request_timeout_secs: 60.0,
+            shutdown_grace_secs: 30.0,
+            cors_origins: Vec::new(),
+            compress_min_bytes: 1024,
+            compress_data: false,
+            log: "info".into(),
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+/// Why a setting was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed, has an unknown key or a value of the wrong type.
+    #[error("{0}")]
+    Parse(String),
+    /// A `FATHOM_*` variable or `--set` value that does not fit its key.
+    #[error("{origin} {key}={value:?}: {message}")]
+    BadValue {
+        /// `FATHOM_KEY` or `--set`.
+        origin: String,
+        /// The key.
+        key: String,
+        /// The value given.
+        value: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// `--set` with a key that does not exist.
+    #[error("unknown setting {0:?} (see the README's Configuration section)")]
+    UnknownKey(String),
+}
+
+/// Every key, in the order the README documents them.
+pub const KEYS: &[&str] = &[
+    "bind",
+    "root",
+    "chunk_cache_bytes",
+    "catalog_capacity",
+    "max_response_bytes",
+    "max_concurrent_requests",
+    "request_timeout_secs",
+    "shutdown_grace_secs",
+    "cors_origins",
+    "compress_min_bytes",
+    "compress_data",
+    "log",
+    "log_format",
+];
+
+impl Config {
+    /// Settings from a TOML document; absent keys keep their defaults.
+    ///
+    /// # Errors
+    /// Malformed TOML, an unknown key, or a value of the wrong type.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let config: Self = toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Settings from the TOML file at `path`.
+    ///
+    /// # Errors
+    /// An unreadable file, or as [`Config::from_toml`].
+    pub fn from_file(path: &std::path::Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(&text).map_err(|e| match e {
+            ConfigError::Parse(m) => ConfigError::Parse(format!("{}: {m}", path.display())),
+            other => other,
+        })
+    }
+
+    /// Applies `FATHOM_<KEY>` variables found by `lookup` (pass `|k| std::env::var(k).ok()`).
+    ///
+    /// # Errors
+    /// A variable whose value does not fit its key.
+    pub fn apply_env(
+        &mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        for key in KEYS {
+            let var = format!("FATHOM_{}", key.to_ascii_uppercase());
+            if let Some(value) = lookup(&var) {
+                self.set(key, &value, &var)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies one `key=value` from the command line.
+    ///
+    /// # Errors
+    /// No `=`, an unknown key, or a value that does not fit.
+    pub fn apply_flag(&mut self, assignment: &str) -> Result<(), ConfigError> {
+        let (key, value) = assignment
+            .split_once('=')
+            .ok_or_else(|| ConfigError::UnknownKey(assignment.to_owned()))?;
+        let key = key.trim();
+        if !KEYS.contains(&key) {
+            return Err(ConfigError::UnknownKey(key.to_owned()));
+        }
+        self.set(key, value.trim(), "--set")
+    }
+
+    /// Sets `key` from its text form. Lists (`cors_origins`) are comma-separated.
+    fn set(&mut self, key: &str, value: &str, origin: &str) -> Result<(), ConfigError> {
+        let bad = |message: String| ConfigError::BadValue {
+            origin: origin.to_owned(),
+            key: key.to_owned(),
+            value: value.to_owned(),
+            message,
+        };
+        fn num<T: std::str::FromStr>(v: &str) -> Result<T, String>
+        where
+            T::Err: std::fmt::Display,
+        {
+            v.parse::<T>().map_err(|e| e.to_string())
+        }
+        match key {
+            "bind" => self.bind = num(value).map_err(bad)?,
+            "root" => self.root = (!value.is_empty()).then(|| PathBuf::from(value)),
+            "chunk_cache_bytes" => self.chunk_cache_bytes = num(value).map_err(bad)?,
+            "catalog_capacity" => self.catalog_capacity = num(value).map_err(bad)?,
+            "max_response_bytes" => self.max_response_bytes = num(value).map_err(bad)?,
+            "max_concurrent_requests" => self.max_concurrent_requests = num(value).map_err(bad)?,
+            "request_timeout_secs" => self.request_timeout_secs = num(value).map_err(bad)?,
+            "shutdown_grace_secs" => self.shutdown_grace_secs = num(value).map_err(bad)?,
+            "cors_origins" => {
+                self.cors_origins = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+            }
+            "compress_min_bytes" => self.compress_min_bytes = num(value).map_err(bad)?,
+            "compress_data" => {
+                self.compress_data = match value.to_ascii_lowercase().as_str() {
+                    "true" | "1" | "yes" | "on" => true,
+                    "false" | "0" | "no" | "off" => false,
+                    _ => return Err(bad("expected true or false".into())),
+                }
+            }
+            "log" => value.clone_into(&mut self.log),
+            "log_format" => {
+                self.log_format = match value.to_ascii_lowercase().as_str() {
+                    "text" => LogFormat::Text,
+                    "json" => LogFormat::Json,
+                    _ => return Err(bad("expected text or json".into())),
+                }
+            }
+            other => return Err(ConfigError::UnknownKey(other.to_owned())),
+        }
+        self.check().map_err(|e| match e {
+            ConfigError::Parse(m) => bad(m),
+            other => other,
+        })
+    }
+
+    /// Checks values the types alone allow but the server cannot use.
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.max_concurrent_requests == 0 {
+            return Err(ConfigError::Parse(
+                "max_concurrent_requests must be at least 1".into(),
+            ));
+        }
+        for (name, v) in [
+            ("request_timeout_secs", self.request_timeout_secs),
+            ("shutdown_grace_secs", self.shutdown_grace_secs),
+        ] {
+            if !v.is_finite() || !(0.0..=1e9).contains(&v) {
+                return Err(ConfigError::Parse(format!(
+                    "{name} must be a number of seconds ≥ 0"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The request timeout, `None` when disabled.
+    #[must_use]
+    pub fn request_timeout(&self) -> Option<Duration> {
+        (self.request_timeout_secs > 0.0)
+            .then(|| Duration::from_secs_f64(self.request_timeout_secs))
+    }
+
+    /// The shutdown grace period.
+    #[must_use]
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs_f64(self.shutdown_grace_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_sets_keys_and_keeps_defaults_for_the_rest() {
+        let c = Config::from_toml(
+            "bind = \"0.0.0.0:9000\"\nmax_response_bytes = 1000\ncors_origins = [\"https://a.example\"]\nlog_format = \"json\"\n",
+        )
+        .expect("valid");
+        assert_eq!(c.bind, "0.0.0.0:9000".parse().expect("addr"));
+        assert_eq!(c.max_response_bytes, 1000);
+        assert_eq!(c.cors_origins, vec!["https://a.example".to_owned()]);
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.catalog_capacity, Config::default().catalog_capacity);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        assert!(Config::from_toml("bnid = \"x\"").is_err());
+        assert!(Config::from_toml("max_response_bytes = \"lots\"").is_err());
+        assert!(Config::from_toml("max_concurrent_requests = 0").is_err());
+        assert!(Config::from_toml("request_timeout_secs = -1").is_err());
+        let mut c = Config::default();
+        assert!(c.apply_flag("nope=1").is_err());
+        assert!(c.apply_flag("compress_data=maybe").is_err());
+        assert!(c.apply_flag("bind=here").is_err());
+    }
+
+    #[test]
+    fn env_then_flags_override_the_file() {
+        let mut c = Config::from_toml("max_response_bytes = 10\nlog = \"warn\"").expect("valid");
+        c.apply_env(|k| match k {
+            "FATHOM_MAX_RESPONSE_BYTES" => Some("20".into()),
+            "FATHOM_CORS_ORIGINS" => Some("https://a.example, https://b.example".into()),
+            _ => None,
+        })
+        .expect("env");
+        assert_eq!(c.max_response_bytes, 20);
+        assert_eq!(c.log, "warn");
+        assert_eq!(c.cors_origins.len(), 2);
+        c.apply_flag("max_response_bytes=30").expect("flag");
+        assert_eq!(c.max_response_bytes, 30);
+        c.apply_flag("compress_data=true").expect("flag");
+        assert!(c.compress_data);
+    }
+
+    #[test]
+    fn every_key_is_settable_by_name() {
+        let mut c = Config::default();
+        for key in KEYS {
+            let value = match *key {
+                "bind" => "127.0.0.1:1",
+                "root" | "log" => "x",
+                "cors_origins" => "*",
+                "compress_data" => "true",
+                "log_format" => "json",
+                _ => "7",
+            };
+            c.apply_flag(&format!("{key}={value}")).expect(key);
+        }
+    }
+}
