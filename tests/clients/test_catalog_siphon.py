@@ -34,7 +34,7 @@ def datasets_by_url(server_url, catalog_url):
 
 def test_siphon_finds_every_sample_from_the_root(sample_server, samples_dir):
     found = datasets_by_url(sample_server.url, sample_server.url + "/catalog.xml")
-    want = {p.name for p in samples_dir.iterdir() if p.suffix == ".nc"}
+    want = {p.name for p in samples_dir.iterdir() if p.suffix in (".nc", ".h5")}
     assert want, "no samples"
     assert set(found) == want
     for name, ds in found.items():
