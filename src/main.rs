@@ -63,7 +63,7 @@ fn main() -> ExitCode {
 }
 
 fn info_command(file: &std::path::Path) -> Result<(), String> {
-    let source = cdm::catalog::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let source = cdm::catalog::open(file, None).map_err(|e| format!("{}: {e}", file.display()))?;
     let text = cdm::cdl::header(source.dataset());
     #[allow(clippy::print_stdout)]
     {

@@ -13,6 +13,7 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 
+use crate::engine::cache::ChunkCache;
 use crate::error::{Error, Result};
 use crate::formats::netcdf::NetcdfSource;
 use crate::model::Dataset;
@@ -69,13 +70,14 @@ fn read_up_to(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize
     Ok(n)
 }
 
-/// Opens the file at `path` with the reader its content calls for. Blocking.
+/// Opens the file at `path` with the reader its content calls for. Blocking. With a `cache`,
+/// values are read by the engine through that shared chunk cache where it can.
 ///
 /// # Errors
 /// [`Error::UnknownFormat`] for other files, or the reader's error.
-pub fn open(path: &Path) -> Result<Arc<dyn Source>> {
+pub fn open(path: &Path, cache: Option<&ChunkCache>) -> Result<Arc<dyn Source>> {
     match sniff(path)? {
-        Some(FileKind::NetCdf3 | FileKind::Hdf5) => Ok(Arc::new(NetcdfSource::open(path)?)),
+        Some(FileKind::NetCdf3 | FileKind::Hdf5) => Ok(Arc::new(NetcdfSource::open(path, cache)?)),
         None => Err(Error::UnknownFormat),
     }
 }
@@ -153,6 +155,7 @@ impl CatalogEntry {
 #[derive(Clone)]
 pub struct Catalog {
     cache: moka::sync::Cache<PathBuf, Arc<CatalogEntry>>,
+    chunks: ChunkCache,
 }
 
 impl fmt::Debug for Catalog {
@@ -164,12 +167,20 @@ impl fmt::Debug for Catalog {
 }
 
 impl Catalog {
-    /// A catalog keeping at most `capacity` datasets open.
+    /// A catalog keeping at most `capacity` datasets open, reading values through a shared
+    /// chunk cache of `chunk_cache_bytes`.
     #[must_use]
-    pub fn new(capacity: u64) -> Self {
+    pub fn new(capacity: u64, chunk_cache_bytes: u64) -> Self {
         Self {
             cache: moka::sync::Cache::new(capacity),
+            chunks: ChunkCache::new(chunk_cache_bytes),
         }
+    }
+
+    /// The shared chunk cache.
+    #[must_use]
+    pub fn chunk_cache(&self) -> &ChunkCache {
+        &self.chunks
     }
 
     /// The dataset at `path`, opened (off the async runtime) if it is not cached or changed on
@@ -189,10 +200,11 @@ impl Catalog {
             self.cache.invalidate(&key);
         }
         let cache = self.cache.clone();
+        let chunks = self.chunks.clone();
         tokio::task::spawn_blocking(move || {
             cache
                 .try_get_with(key.clone(), || {
-                    let source = open(&key)?;
+                    let source = open(&key, Some(&chunks))?;
                     Ok::<_, Error>(Arc::new(CatalogEntry {
                         source,
                         modified,
@@ -200,10 +212,7 @@ impl Catalog {
                         rendered: Mutex::new(HashMap::new()),
                     }))
                 })
-                .map_err(|e: Arc<Error>| match Arc::try_unwrap(e) {
-                    Ok(e) => e,
-                    Err(shared) => Error::Open(shared.to_string()),
-                })
+                .map_err(|e: Arc<Error>| Error::unshare(&e))
         })
         .await
         .map_err(|_| Error::Interrupted)?

@@ -46,3 +46,21 @@ pub enum Error {
 
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// An owned copy of an error that a cache shared between waiting callers. The variants that
+    /// callers match on keep their kind; the others keep their message.
+    #[must_use]
+    pub fn unshare(e: &Error) -> Error {
+        match e {
+            Self::UnknownFormat => Self::UnknownFormat,
+            Self::NoSuchVariable(v) => Self::NoSuchVariable(v.clone()),
+            Self::Hyperslab(h) => Self::Hyperslab(h.clone()),
+            Self::Io(io) => Self::Io(std::io::Error::new(io.kind(), io.to_string())),
+            Self::Corrupt(m) => Self::Corrupt(m.clone()),
+            Self::Unsupported(m) => Self::Unsupported(m.clone()),
+            Self::Interrupted => Self::Interrupted,
+            other => Self::Open(other.to_string()),
+        }
+    }
+}

@@ -9,11 +9,14 @@
 //! - [`source`]: the [`Source`] trait — a dataset's metadata and a streaming read of one
 //!   variable's hyperslab in the canonical encoding ([`encoding`] walks it).
 //! - [`formats`]: the readers (netCDF through netCDF-C).
+//! - [`engine`]: the read engine — chunk index, lock-free positional reads, parallel decode,
+//!   the shared chunk cache, bounded-memory streaming.
 //! - [`catalog`]: the metadata cache from file path to open source, with content sniffing.
 
 pub mod catalog;
 pub mod cdl;
 pub mod encoding;
+pub mod engine;
 pub mod error;
 pub mod formats;
 pub mod hyperslab;

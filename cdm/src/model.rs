@@ -107,6 +107,27 @@ impl DataType {
         self.is_numeric() && !matches!(self, Self::Float32 | Self::Float64)
     }
 
+    /// netCDF's default fill value for this type, canonically encoded (one element), for the
+    /// fixed-size atomic types (and enums, through their base type).
+    #[must_use]
+    pub fn netcdf_default_fill(&self) -> Option<Vec<u8>> {
+        Some(match self {
+            Self::Int8 => (-127i8).to_le_bytes().to_vec(),
+            Self::UInt8 => 255u8.to_le_bytes().to_vec(),
+            Self::Int16 => (-32767i16).to_le_bytes().to_vec(),
+            Self::UInt16 => 65535u16.to_le_bytes().to_vec(),
+            Self::Int32 => (-2_147_483_647i32).to_le_bytes().to_vec(),
+            Self::UInt32 => 4_294_967_295u32.to_le_bytes().to_vec(),
+            Self::Int64 => (-9_223_372_036_854_775_806i64).to_le_bytes().to_vec(),
+            Self::UInt64 => 18_446_744_073_709_551_614u64.to_le_bytes().to_vec(),
+            Self::Float32 => 9.969_21e36_f32.to_le_bytes().to_vec(),
+            Self::Float64 => 9.969_209_968_386_869e36_f64.to_le_bytes().to_vec(),
+            Self::Char => vec![0],
+            Self::Enum(e) => e.base.netcdf_default_fill()?,
+            _ => return None,
+        })
+    }
+
     /// The name netCDF's CDL uses for this type (`float`, `ubyte`, …; the type's own name for
     /// user-defined types).
     #[must_use]
@@ -326,6 +347,22 @@ impl Variable {
         self.attribute("_FillValue").map(|a| &a.value)
     }
 
+    /// One element of the variable's fill value, canonically encoded: its `_FillValue` when that
+    /// has the variable's type, otherwise netCDF's default fill for the type.
+    #[must_use]
+    pub fn fill_bytes(&self) -> Option<Vec<u8>> {
+        let own = self.fill_value().and_then(|v| match (v, &self.dtype) {
+            (AttrValue::Typed { dtype, data, .. }, t) if dtype == t => t
+                .fixed_size()
+                .and_then(|n| data.get(..n))
+                .map(<[u8]>::to_vec),
+            (AttrValue::Char(b), DataType::Char) => Some(vec![b.first().copied().unwrap_or(0)]),
+            (v, t) if &v.dtype() == t => v.first_le_bytes(),
+            _ => None,
+        });
+        own.or_else(|| self.dtype.netcdf_default_fill())
+    }
+
     /// Whether this is a coordinate variable: one-dimensional, named like its dimension, and of a
     /// numeric or string type.
     #[must_use]
@@ -450,6 +487,24 @@ impl AttrValue {
             Self::String(v) => v.first().map(|s| std::borrow::Cow::Borrowed(s.as_str())),
             _ => None,
         }
+    }
+
+    /// The first value of a numeric attribute, little-endian.
+    #[must_use]
+    pub fn first_le_bytes(&self) -> Option<Vec<u8>> {
+        Some(match self {
+            Self::Int8(v) => v.first()?.to_le_bytes().to_vec(),
+            Self::UInt8(v) => v.first()?.to_le_bytes().to_vec(),
+            Self::Int16(v) => v.first()?.to_le_bytes().to_vec(),
+            Self::UInt16(v) => v.first()?.to_le_bytes().to_vec(),
+            Self::Int32(v) => v.first()?.to_le_bytes().to_vec(),
+            Self::UInt32(v) => v.first()?.to_le_bytes().to_vec(),
+            Self::Int64(v) => v.first()?.to_le_bytes().to_vec(),
+            Self::UInt64(v) => v.first()?.to_le_bytes().to_vec(),
+            Self::Float32(v) => v.first()?.to_le_bytes().to_vec(),
+            Self::Float64(v) => v.first()?.to_le_bytes().to_vec(),
+            _ => return None,
+        })
     }
 
     /// Numeric values widened to `f64` (integers above 2^53 lose precision), or `None` for

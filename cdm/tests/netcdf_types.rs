@@ -12,7 +12,7 @@ fn conformance(name: &str) -> PathBuf {
 }
 
 fn open(name: &str) -> std::sync::Arc<dyn Source> {
-    cdm::catalog::open(&conformance(name)).expect("opens")
+    cdm::catalog::open(&conformance(name), None).expect("opens")
 }
 
 async fn read_whole(src: &dyn Source, path: &str) -> Vec<u8> {

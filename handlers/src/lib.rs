@@ -61,7 +61,7 @@ impl AppState {
         }
         Ok(Self {
             root,
-            catalog: Catalog::new(256),
+            catalog: Catalog::new(256, cdm::engine::cache::DEFAULT_CACHE_BYTES),
         })
     }
 

@@ -11,12 +11,18 @@
 use std::collections::HashMap;
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, Mutex, Weak};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use netcdf_sys as nc;
 
+use crate::catalog::FileKind;
 use crate::encoding::push_string;
+use crate::engine::cache::ChunkCache;
+use crate::engine::layout::ChunkLayout;
+use crate::engine::storage::{FileStorage, Storage as _};
+use crate::engine::{self, EngineFile, EngineVar};
 use crate::error::{Error, Result};
 use crate::hyperslab::Hyperslab;
 use crate::model::{
@@ -176,11 +182,15 @@ struct VarHandle {
     shape: Vec<usize>,
 }
 
-/// An open netCDF file.
+/// An open netCDF file: the library handle, the model, and where the engine finds each
+/// variable's bytes. One per file in the process (see [`open_shared`]).
 #[derive(Debug)]
 struct OpenFile {
     ncid: c_int,
     vars: HashMap<String, VarHandle>,
+    dataset: Arc<Dataset>,
+    /// Engine layouts of the variables the engine can read, learned at open.
+    layouts: Vec<(String, ChunkLayout)>,
 }
 
 impl Drop for OpenFile {
@@ -195,33 +205,159 @@ impl Drop for OpenFile {
 pub struct NetcdfSource {
     dataset: Arc<Dataset>,
     file: Arc<OpenFile>,
+    /// The read engine's view of the file, when it reads some variables.
+    engine: Option<Arc<EngineSide>>,
+}
+
+/// What the engine needs to read this source's variables.
+#[derive(Debug)]
+struct EngineSide {
+    file: Arc<EngineFile>,
+    vars: HashMap<String, Arc<EngineVar>>,
+}
+
+/// Identifies a file on disk independently of the path used to reach it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct FileIdentity {
+    dev: u64,
+    ino: u64,
+}
+
+/// Every file open in the process, by identity, with the version (mtime, size) it was opened at.
+///
+/// HDF5 shares its state between two opens of the same file, and closing one of them can leave
+/// the other's variable-length types pointing at freed memory (seen as crashes in
+/// `H5T__conv_vlen`); it also keeps serving the old metadata to a second open of a file that was
+/// rewritten in place. So a file is open at most once: later opens share it, and the open of a
+/// changed file waits until the old version's last user is gone.
+static OPEN_FILES: LazyLock<Mutex<HashMap<FileIdentity, OpenVersion>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// The version (mtime, size) a file was opened at, and the open file while anyone uses it.
+type OpenVersion = (SystemTime, u64, Weak<OpenFile>);
+
+/// How long an open waits for an older version of the same file to be released.
+const REPLACE_WAIT: Duration = Duration::from_secs(30);
+
+fn open_shared(path: &Path) -> Result<Arc<OpenFile>> {
+    use std::os::unix::fs::MetadataExt;
+    let deadline = Instant::now() + REPLACE_WAIT;
+    loop {
+        let meta = std::fs::metadata(path)?;
+        let id = FileIdentity {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        };
+        let version = (meta.modified()?, meta.len());
+        let mut registry = OPEN_FILES
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((mtime, size, weak)) = registry.get(&id)
+            && let Some(open) = weak.upgrade()
+        {
+            if (*mtime, *size) == version {
+                return Ok(open);
+            }
+            drop(registry);
+            if Instant::now() > deadline {
+                return Err(Error::Open(
+                    "an older version of the file is still being read; retry later".into(),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+            continue;
+        }
+        // Opened while holding the registry, so no other thread opens the same file meanwhile.
+        let open = Arc::new(OpenFile::open(path)?);
+        registry.retain(|_, (_, _, w)| w.strong_count() > 0);
+        registry.insert(id, (version.0, version.1, Arc::downgrade(&open)));
+        return Ok(open);
+    }
 }
 
 impl NetcdfSource {
     /// Opens `path` and reads its metadata. Blocking: call from a blocking context.
     ///
+    /// With a `cache`, the read engine learns where each variable's bytes are and reads them
+    /// later without the library (through that shared cache); variables it cannot decode, and
+    /// every variable without a cache, are read through the library.
+    ///
     /// # Errors
     /// When the library cannot open the file or its metadata cannot be represented.
-    pub fn open(path: &Path) -> Result<Self> {
+    pub fn open(path: &Path, cache: Option<&ChunkCache>) -> Result<Self> {
+        let file = open_shared(path)?;
+        let engine = match cache {
+            Some(cache) if !file.layouts.is_empty() => {
+                let vars = file
+                    .layouts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (p, layout))| {
+                        let var = Arc::new(EngineVar {
+                            layout: layout.clone(),
+                            var: u32::try_from(i).unwrap_or(u32::MAX),
+                        });
+                        (p.clone(), var)
+                    })
+                    .collect();
+                Some(Arc::new(EngineSide {
+                    file: Arc::new(EngineFile {
+                        storage: Arc::new(FileStorage::open(path)?),
+                        cache: cache.clone(),
+                        file_id: engine::next_file_id(),
+                    }),
+                    vars,
+                }))
+            }
+            _ => None,
+        };
+        Ok(Self {
+            dataset: Arc::clone(&file.dataset),
+            file,
+            engine,
+        })
+    }
+}
+
+impl OpenFile {
+    /// Opens `path` with the library and learns its model and engine layouts.
+    fn open(path: &Path) -> Result<Self> {
         let cpath = CString::new(path.as_os_str().as_encoded_bytes())
             .map_err(|_| Error::Open("path contains a NUL byte".into()))?;
+        // HDF5 layouts are learned before netCDF opens the file (see `engine::hdf5::scan_file`).
+        let hdf5_scan = if catalog_kind(path) == Some(FileKind::Hdf5) {
+            locked(|| engine::hdf5::scan_file(path))
+                .map_err(|e| tracing::debug!(error = %e, "no HDF5 layouts"))
+                .ok()
+        } else {
+            None
+        };
         let mut ncid = 0;
         // SAFETY: valid C string and out-pointer.
         locked(|| check(unsafe { nc::nc_open(cpath.as_ptr(), nc::NC_NOWRITE, &mut ncid) }))
             .map_err(|e| Error::Open(e.to_string()))?;
+        // From here on the handle is closed on every path (Drop).
         let mut file = OpenFile {
             ncid,
             vars: HashMap::new(),
+            dataset: Arc::new(Dataset {
+                name: String::new(),
+                format: Format::NetCdf3Classic,
+                root: Group::default(),
+            }),
+            layouts: Vec::new(),
         };
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let dataset = locked(|| Reader::new(ncid).read_dataset(name, &mut file.vars))?;
-        Ok(Self {
-            dataset: Arc::new(dataset),
-            file: Arc::new(file),
-        })
+        file.layouts = engine_layouts(path, &dataset, hdf5_scan).unwrap_or_else(|e| {
+            tracing::debug!(error = %e, "the read engine leaves this file to the library");
+            Vec::new()
+        });
+        file.dataset = Arc::new(dataset);
+        Ok(file)
     }
 }
 
@@ -795,12 +931,39 @@ impl OpenFile {
     }
 }
 
+impl NetcdfSource {
+    /// Whether the read engine (rather than the library) reads the variable at `path`.
+    #[must_use]
+    pub fn uses_engine(&self, path: &str) -> bool {
+        self.engine
+            .as_ref()
+            .is_some_and(|e| e.vars.contains_key(path))
+    }
+}
+
 impl Source for NetcdfSource {
     fn dataset(&self) -> &Arc<Dataset> {
         &self.dataset
     }
 
     fn read(&self, path: &str, slab: &Hyperslab) -> ByteStream {
+        if let Some(engine) = &self.engine
+            && let (Some(ev), Some(var)) = (engine.vars.get(path), self.file.vars.get(path))
+        {
+            if let Err(e) = Hyperslab::new(slab.ranges().to_vec(), &var.shape) {
+                return error_stream(e.into());
+            }
+            return engine::read(Arc::clone(&engine.file), Arc::clone(ev), slab);
+        }
+        self.read_with_library(path, slab)
+    }
+}
+
+impl NetcdfSource {
+    /// Reads through netCDF-C even where the engine could: the fallback path, and the truth the
+    /// engine is tested against.
+    #[must_use]
+    pub fn read_with_library(&self, path: &str, slab: &Hyperslab) -> ByteStream {
         let Some(var) = self.file.vars.get(path) else {
             return error_stream(Error::NoSuchVariable(path.to_owned()));
         };
@@ -862,4 +1025,116 @@ pub(crate) fn pieces_stream(
             std::task::Poll::Pending => std::task::Poll::Pending,
         }
     })
+}
+
+/// Whether the engine can copy values of `dtype` as raw fixed-size elements.
+fn engine_type(dtype: &DataType) -> Option<usize> {
+    match dtype {
+        DataType::Structure(_) | DataType::String | DataType::Opaque(_) | DataType::VLen(_) => None,
+        t => t.fixed_size(),
+    }
+}
+
+/// Engine layouts of the variables the engine can read, by variable path: from the netCDF-3
+/// header, or from the HDF5 chunk index of a netCDF-4 file.
+fn engine_layouts(
+    path: &Path,
+    ds: &Dataset,
+    hdf5_scan: Option<HashMap<String, ChunkLayout>>,
+) -> Result<Vec<(String, ChunkLayout)>> {
+    match ds.format {
+        Format::NetCdf3Classic | Format::NetCdf364BitOffset | Format::NetCdf5 => {
+            nc3_layouts(path, ds)
+        }
+        Format::NetCdf4 | Format::NetCdf4Classic | Format::Hdf5 => {
+            Ok(hdf5_layouts(ds, hdf5_scan.unwrap_or_default()))
+        }
+    }
+}
+
+fn catalog_kind(path: &Path) -> Option<FileKind> {
+    crate::catalog::sniff(path).ok().flatten()
+}
+
+fn nc3_layouts(path: &Path, ds: &Dataset) -> Result<Vec<(String, ChunkLayout)>> {
+    let storage = FileStorage::open(path)?;
+    let file_len = std::fs::metadata(path)?.len();
+    let mut want = 64 * 1024u64;
+    let header = loop {
+        let n = want.min(file_len);
+        let buf = storage.read_at(0, usize::try_from(n).unwrap_or(usize::MAX))?;
+        match engine::nc3::parse(&buf)? {
+            Some(h) => break h,
+            None if n < file_len => want = want.saturating_mul(4),
+            None => return Err(Error::Corrupt("truncated netCDF-3 header".into())),
+        }
+    };
+    let stride = header.record_stride();
+    let mut out = Vec::new();
+    for v in &ds.root.variables {
+        let (Some(hv), Some(elem)) = (
+            header.vars.iter().find(|h| h.name == v.name),
+            engine_type(&v.dtype),
+        ) else {
+            continue;
+        };
+        if engine::nc3::type_size(hv.nc_type) != Some(elem) || hv.dimids.len() != v.dims.len() {
+            continue;
+        }
+        let record = header.is_record(hv);
+        // Fixed dimensions must agree with what the library reported.
+        let fixed_agree = hv
+            .dimids
+            .iter()
+            .zip(&v.dims)
+            .skip(usize::from(record))
+            .all(|(&id, d)| header.dims.get(id).copied() == Some(d.len as u64));
+        if !fixed_agree {
+            continue;
+        }
+        let fill = v.fill_bytes().unwrap_or_else(|| vec![0; elem]);
+        out.push((
+            v.path.clone(),
+            ChunkLayout::contiguous(
+                &v.shape(),
+                elem,
+                true,
+                Some(hv.begin),
+                record.then_some(stride),
+                fill,
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+fn hdf5_layouts(
+    ds: &Dataset,
+    mut scan: HashMap<String, ChunkLayout>,
+) -> Vec<(String, ChunkLayout)> {
+    let mut out = Vec::new();
+    for v in ds.all_variables() {
+        let Some(elem) = engine_type(&v.dtype) else {
+            continue;
+        };
+        let (group, name) = crate::model::split_path(&v.path).unwrap_or(("/", &v.name));
+        // netCDF-4 stores a variable named like a dimension it does not use under a prefixed
+        // name.
+        let candidates = [
+            v.path.clone(),
+            Group::child_path(group, &format!("_nc4_non_coord_{name}")),
+        ];
+        let Some(mut layout) = candidates.iter().find_map(|p| scan.remove(p)) else {
+            continue;
+        };
+        // A netCDF-4 variable with fewer records than its unlimited dimension has a smaller
+        // HDF5 extent; the library fills the rest, so it reads such variables.
+        if layout.shape != v.shape() || layout.elem_size != elem {
+            tracing::debug!(variable = %v.path, "shape or type differs from HDF5: library read");
+            continue;
+        }
+        layout.fill = v.fill_bytes().unwrap_or_else(|| vec![0; elem]);
+        out.push((v.path.clone(), layout));
+    }
+    out
 }

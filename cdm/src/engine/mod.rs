@@ -1,0 +1,456 @@
+//! The read engine: reads variables without the netCDF / HDF5 library lock.
+//!
+//! The libraries are used once per file, at open, to learn where each variable's bytes are
+//! ([`layout::ChunkLayout`]: the HDF5 chunk index, contiguous offsets, the netCDF-3 header's
+//! offsets and record stride, the filter pipeline). A read then:
+//!
+//! 1. cuts the hyperslab into *pieces* of about [`PIECE_BYTES`] of output, aligned to chunk
+//!    boundaries, in C order;
+//! 2. for each piece, finds the chunks it touches, fetches the missing ones with positional reads
+//!    (nearby ranges coalesced), decodes them on the blocking pool in parallel (bounded by the
+//!    number of cores), and keeps them in the shared [`cache::ChunkCache`];
+//! 3. copies the selected elements out of the chunks — or, when a piece is exactly one whole
+//!    chunk, hands out the cached buffer itself without copying;
+//! 4. yields the pieces in order, at most [`READ_AHEAD`] in flight, so memory stays bounded and a
+//!    slow or departed client stops the reads.
+
+pub mod cache;
+pub mod filters;
+pub mod hdf5;
+pub mod layout;
+pub mod nc3;
+pub mod storage;
+
+use std::sync::{Arc, LazyLock};
+
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+
+use crate::error::{Error, Result};
+use crate::hyperslab::{Hyperslab, Range};
+use crate::source::ByteStream;
+use cache::{ChunkCache, ChunkKey};
+use layout::{ChunkLayout, ChunkLoc};
+use storage::Storage;
+
+/// Output bytes per piece.
+pub const PIECE_BYTES: usize = 4 << 20;
+/// Pieces assembled ahead of the consumer.
+pub const READ_AHEAD: usize = 3;
+
+/// Decodes running at once: one per core, so decoding never starves the async workers.
+static DECODE_SLOTS: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+});
+
+/// One file as the engine sees it: its bytes, its identity in the cache.
+#[derive(Debug)]
+pub struct EngineFile {
+    /// The file's bytes.
+    pub storage: Arc<dyn Storage>,
+    /// The shared chunk cache.
+    pub cache: ChunkCache,
+    /// Unique per opened file version.
+    pub file_id: u64,
+}
+
+/// Hands out file ids, so a reopened (possibly rewritten) file never meets stale chunks.
+pub fn next_file_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// One variable the engine can read.
+#[derive(Debug)]
+pub struct EngineVar {
+    /// Where its bytes are.
+    pub layout: ChunkLayout,
+    /// Its number within the file (part of the cache key).
+    pub var: u32,
+}
+
+/// Reads `slab` of `var` as a stream of canonical buffers. `slab` must already be validated
+/// against the variable's shape.
+#[must_use]
+pub fn read(file: Arc<EngineFile>, var: Arc<EngineVar>, slab: &Hyperslab) -> ByteStream {
+    let pieces = plan_pieces(&var.layout, slab.ranges(), PIECE_BYTES);
+    let stream = futures::stream::iter(pieces)
+        .map(move |piece| {
+            let file = Arc::clone(&file);
+            let var = Arc::clone(&var);
+            async move { assemble(file, var, piece).await }
+        })
+        .buffered(READ_AHEAD)
+        .try_filter(|b| futures::future::ready(!b.is_empty()));
+    Box::pin(stream)
+}
+
+/// Cuts `ranges` into pieces of at most about `target` output bytes, in C order, each lying in
+/// one chunk along the dimension it is split on.
+fn plan_pieces(layout: &ChunkLayout, ranges: &[Range], target: usize) -> Vec<Vec<Range>> {
+    let rank = ranges.len();
+    let total: usize = ranges.iter().map(|r| r.count).product::<usize>() * layout.elem_size;
+    if rank == 0 || total == 0 {
+        return if total == 0 && rank > 0 {
+            vec![]
+        } else {
+            vec![ranges.to_vec()]
+        };
+    }
+    // Split dimension: the outermost whose single step (all dims inside it) fits the target.
+    let mut inner = layout.elem_size;
+    let mut d = rank - 1;
+    loop {
+        let next = inner.saturating_mul(ranges[d].count);
+        if d == 0 || next > target {
+            break;
+        }
+        // The whole of dim d fits: try one level further out.
+        inner = next;
+        d -= 1;
+    }
+    // `inner` is the byte size of one index of dim `d` (everything inside it).
+    let along = &ranges[d];
+    let max_per_piece = (target / inner.max(1)).max(1);
+    let chunk_d = layout.chunk.get(d).copied().unwrap_or(1).max(1);
+
+    // Runs of selected indices of dim `d` that share a chunk, at most `max_per_piece` long.
+    let mut runs: Vec<(usize, usize)> = Vec::new(); // (first j, count)
+    let mut j = 0;
+    while j < along.count {
+        let chunk_of = (along.start + j * along.stride) / chunk_d;
+        let mut n = 1;
+        while j + n < along.count
+            && n < max_per_piece
+            && (along.start + (j + n) * along.stride) / chunk_d == chunk_of
+        {
+            n += 1;
+        }
+        runs.push((j, n));
+        j += n;
+    }
+
+    let outer = &ranges[..d];
+    let outer_total: usize = outer.iter().map(|r| r.count).product();
+    let mut pieces = Vec::with_capacity(outer_total * runs.len());
+    let mut idx = vec![0usize; d];
+    for _ in 0..outer_total {
+        for &(j0, n) in &runs {
+            let mut p = Vec::with_capacity(rank);
+            for (k, r) in outer.iter().enumerate() {
+                p.push(Range {
+                    start: r.start + idx[k] * r.stride,
+                    count: 1,
+                    stride: 1,
+                });
+            }
+            p.push(Range {
+                start: along.start + j0 * along.stride,
+                count: n,
+                stride: if n == 1 { 1 } else { along.stride },
+            });
+            p.extend_from_slice(&ranges[d + 1..]);
+            pieces.push(p);
+        }
+        for k in (0..d).rev() {
+            idx[k] += 1;
+            if idx[k] < outer[k].count {
+                break;
+            }
+            idx[k] = 0;
+        }
+    }
+    pieces
+}
+
+/// The chunk-grid positions along one dimension that hold at least one selected index.
+fn chunks_along(r: &Range, chunk: usize) -> Vec<usize> {
+    let mut out: Vec<usize> = Vec::new();
+    if r.stride >= chunk {
+        for i in r.indices() {
+            let c = i / chunk;
+            if out.last() != Some(&c) {
+                out.push(c);
+            }
+        }
+    } else if r.count > 0 {
+        out.extend(r.start / chunk..=r.last() / chunk);
+    }
+    out
+}
+
+/// Builds one piece's bytes.
+async fn assemble(file: Arc<EngineFile>, var: Arc<EngineVar>, piece: Vec<Range>) -> Result<Bytes> {
+    let layout = &var.layout;
+    let elem = layout.elem_size;
+    let out_len = piece.iter().map(|r| r.count).product::<usize>() * elem;
+    if out_len == 0 {
+        return Ok(Bytes::new());
+    }
+    // Every chunk the piece touches: the product of each dimension's chunk list.
+    let per_dim: Vec<Vec<usize>> = piece
+        .iter()
+        .zip(&layout.chunk)
+        .map(|(r, &c)| chunks_along(r, c.max(1)))
+        .collect();
+    let mut grids: Vec<Vec<usize>> = vec![vec![]];
+    for list in &per_dim {
+        grids = grids
+            .into_iter()
+            .flat_map(|g| {
+                list.iter().map(move |&c| {
+                    let mut h = g.clone();
+                    h.push(c);
+                    h
+                })
+            })
+            .collect();
+    }
+
+    // Read the stored bytes of chunks not in the cache, nearby ones together.
+    let keys: Vec<ChunkKey> = grids
+        .iter()
+        .map(|g| ChunkKey {
+            file: file.file_id,
+            var: var.var,
+            chunk: layout.linear(g),
+        })
+        .collect();
+    let locs: Vec<Option<ChunkLoc>> = grids.iter().map(|g| layout.locate(g)).collect();
+    let prefetched = prefetch(&file, &keys, &locs).await?;
+
+    // Decode (or take from the cache) every chunk, in parallel.
+    let chunks = futures::future::try_join_all(grids.iter().enumerate().map(|(i, g)| {
+        let stored = prefetched.get(i).cloned().flatten();
+        chunk_bytes(&file, layout, keys[i], locs[i], g, stored)
+    }))
+    .await?;
+
+    // A piece that is exactly one whole decoded chunk needs no copy.
+    if let [Some(bytes)] = chunks.as_slice()
+        && is_whole_chunk(layout, &grids[0], &piece)
+    {
+        return Ok(bytes.clone());
+    }
+
+    let copy = move |layout: &ChunkLayout| {
+        let mut out = vec![0u8; out_len];
+        for (g, chunk) in grids.iter().zip(&chunks) {
+            copy_from_chunk(layout, g, chunk.as_deref(), &piece, &mut out);
+        }
+        Bytes::from(out)
+    };
+    if out_len <= 256 * 1024 {
+        Ok(copy(layout))
+    } else {
+        // Large copies run on the blocking pool, off the async workers.
+        let var = Arc::clone(&var);
+        tokio::task::spawn_blocking(move || copy(&var.layout))
+            .await
+            .map_err(|_| Error::Interrupted)
+    }
+}
+
+/// Whether `piece` selects exactly the decoded chunk at `g`, in order.
+fn is_whole_chunk(layout: &ChunkLayout, g: &[usize], piece: &[Range]) -> bool {
+    let ext = layout.decoded_extent(g);
+    piece
+        .iter()
+        .zip(g.iter().zip(&layout.chunk))
+        .zip(&ext)
+        .all(|((r, (&gi, &c)), &e)| {
+            r.start == gi * c && r.count == e && (r.stride == 1 || r.count == 1)
+        })
+}
+
+/// Reads the stored bytes of the chunks that are neither cached nor absent.
+async fn prefetch(
+    file: &EngineFile,
+    keys: &[ChunkKey],
+    locs: &[Option<ChunkLoc>],
+) -> Result<Vec<Option<Bytes>>> {
+    let mut wanted: Vec<(usize, (u64, usize))> = Vec::new();
+    for (i, (key, loc)) in keys.iter().zip(locs).enumerate() {
+        if let Some(loc) = loc
+            && !file.cache.contains(key)
+        {
+            let size = usize::try_from(loc.size)
+                .map_err(|_| Error::Corrupt("chunk size too large".into()))?;
+            wanted.push((i, (loc.addr, size)));
+        }
+    }
+    let mut out = vec![None; keys.len()];
+    if wanted.len() < 2 {
+        // One chunk is read inside its own decode task; nothing to coalesce.
+        return Ok(out);
+    }
+    let storage = Arc::clone(&file.storage);
+    let ranges: Vec<(u64, usize)> = wanted.iter().map(|(_, r)| *r).collect();
+    let parts = tokio::task::spawn_blocking(move || storage.read_ranges(&ranges))
+        .await
+        .map_err(|_| Error::Interrupted)??;
+    for ((i, _), bytes) in wanted.into_iter().zip(parts) {
+        out[i] = Some(bytes);
+    }
+    Ok(out)
+}
+
+/// The decoded bytes of one chunk (`None` if it was never written), from the cache or decoded
+/// now from `stored` (or read now if not prefetched).
+async fn chunk_bytes(
+    file: &EngineFile,
+    layout: &ChunkLayout,
+    key: ChunkKey,
+    loc: Option<ChunkLoc>,
+    g: &[usize],
+    stored: Option<Bytes>,
+) -> Result<Option<Bytes>> {
+    let Some(loc) = loc else {
+        return Ok(None);
+    };
+    let decoded_len = layout.decoded_len(g);
+    let storage = Arc::clone(&file.storage);
+    let pipeline = layout.pipeline.clone();
+    let (elem, big_endian) = (layout.elem_size, layout.big_endian);
+    let load = async move {
+        let _slot = DECODE_SLOTS
+            .acquire()
+            .await
+            .map_err(|_| Error::Interrupted)?;
+        tokio::task::spawn_blocking(move || -> Result<Bytes> {
+            let stored = match stored {
+                Some(b) => b,
+                None => storage.read_at(
+                    loc.addr,
+                    usize::try_from(loc.size)
+                        .map_err(|_| Error::Corrupt("chunk size too large".into()))?,
+                )?,
+            };
+            let mut decoded = if pipeline.is_empty() {
+                if stored.len() != decoded_len {
+                    return Err(Error::Corrupt(format!(
+                        "chunk holds {} bytes, expected {decoded_len}",
+                        stored.len()
+                    )));
+                }
+                if !big_endian || elem == 1 {
+                    return Ok(stored);
+                }
+                stored.to_vec()
+            } else {
+                pipeline.decode(&stored, loc.mask, decoded_len)?
+            };
+            if big_endian && elem > 1 {
+                for e in decoded.chunks_exact_mut(elem) {
+                    e.reverse();
+                }
+            }
+            Ok(Bytes::from(decoded))
+        })
+        .await
+        .map_err(|_| Error::Interrupted)?
+    };
+    file.cache
+        .get_or_load(key, load)
+        .await
+        .map(Some)
+        .map_err(|e| Error::unshare(&e))
+}
+
+/// Copies the elements of `piece` that lie in the chunk at `g` into `out` (the piece's C-order
+/// buffer); fills them with the fill value when the chunk was never written.
+fn copy_from_chunk(
+    layout: &ChunkLayout,
+    g: &[usize],
+    chunk: Option<&[u8]>,
+    piece: &[Range],
+    out: &mut [u8],
+) {
+    let elem = layout.elem_size;
+    let rank = piece.len();
+    if rank == 0 {
+        match chunk {
+            Some(c) => out.copy_from_slice(&c[..elem]),
+            None => out.copy_from_slice(&layout.fill),
+        }
+        return;
+    }
+    let ext = layout.decoded_extent(g);
+    // Per dimension: the piece-relative indices j0..=j1 inside the chunk, and where they are.
+    let mut j0 = vec![0usize; rank];
+    let mut n = vec![0usize; rank];
+    for d in 0..rank {
+        let r = &piece[d];
+        let origin = g[d] * layout.chunk[d];
+        let end = origin + ext[d]; // exclusive
+        let first = if origin <= r.start {
+            0
+        } else {
+            (origin - r.start).div_ceil(r.stride)
+        };
+        if first >= r.count || r.start + first * r.stride >= end {
+            return;
+        }
+        let last_in = ((end - 1 - r.start) / r.stride).min(r.count - 1);
+        j0[d] = first;
+        n[d] = last_in - first + 1;
+    }
+    // Element strides of the chunk buffer and of the output.
+    let mut cs = vec![1usize; rank];
+    let mut os = vec![1usize; rank];
+    for d in (0..rank - 1).rev() {
+        cs[d] = cs[d + 1] * ext[d + 1];
+        os[d] = os[d + 1] * piece[d + 1].count;
+    }
+    let last = rank - 1;
+    let contiguous_inner = piece[last].stride == 1 || n[last] == 1;
+    let mut idx = vec![0usize; rank]; // offsets within n[], for dims 0..last
+    loop {
+        let mut c_off = 0usize;
+        let mut o_off = 0usize;
+        for d in 0..last {
+            let j = j0[d] + idx[d];
+            let pos = piece[d].start + j * piece[d].stride - g[d] * layout.chunk[d];
+            c_off += pos * cs[d];
+            o_off += j * os[d];
+        }
+        let j = j0[last];
+        let pos = piece[last].start + j * piece[last].stride - g[last] * layout.chunk[last];
+        c_off += pos;
+        o_off += j;
+        let count = n[last];
+        match chunk {
+            Some(c) if contiguous_inner => {
+                out[o_off * elem..(o_off + count) * elem]
+                    .copy_from_slice(&c[c_off * elem..(c_off + count) * elem]);
+            }
+            Some(c) => {
+                let step = piece[last].stride;
+                for k in 0..count {
+                    let src = (c_off + k * step) * elem;
+                    let dst = (o_off + k) * elem;
+                    out[dst..dst + elem].copy_from_slice(&c[src..src + elem]);
+                }
+            }
+            None => {
+                for k in 0..count {
+                    let dst = (o_off + k) * elem;
+                    out[dst..dst + elem].copy_from_slice(&layout.fill);
+                }
+            }
+        }
+        // Next row.
+        let mut d = last;
+        loop {
+            if d == 0 {
+                return;
+            }
+            d -= 1;
+            idx[d] += 1;
+            if idx[d] < n[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+}
