@@ -18,7 +18,9 @@
 //!   one field named like the variable and `_edu.ucar.isvlen="1"`; a vlen of compounds lists
 //!   the compound's fields.
 //! - Coordinate variables as `<Map>`s of the variables that use their dimension.
-//! - Attributes typed as in the file, global ones at the root, a group's before its variables.
+//! - Attributes typed as in the file, global ones at the root, a group's before its variables,
+//!   each value as `<Value>text</Value>` — except a single value holding `& < > " ' \`, which
+//!   goes in a `value` XML attribute, the one form netcdf-c reads without mangling.
 //!   Text (`char`) attributes become `String`: pydap cannot read a text `Char` attribute, and
 //!   every DAP4 server does the same. Enum attributes (a `_FillValue`) are written as the
 //!   constants' names, which netcdf-c converts back. Attributes of opaque, compound and vlen
@@ -350,8 +352,26 @@ impl Dmr<'_> {
         if values.is_empty() {
             return self.empty("Attribute", &attrs);
         }
+        if let [single] = values.as_slice() {
+            if single.contains(['&', '<', '>', '"', '\'', '\\']) {
+                // netcdf-c re-escapes the text of a <Value> (`"` comes back as `&quot;`) and
+                // drops its backslashes, but takes a `value` XML attribute as it is; pydap and
+                // netCDF-Java read that form too. libdap does not: getdap4 omits these.
+                let inline = [
+                    ("name", a.name.as_str()),
+                    ("type", type_name),
+                    ("value", single.as_str()),
+                ];
+                return self.empty("Attribute", &inline);
+            }
+        }
         self.open("Attribute", &attrs)?;
         for v in &values {
+            if v.is_empty() {
+                // An empty <Value></Value> reads as None in pydap.
+                self.empty("Value", &[("value", "")])?;
+                continue;
+            }
             // `<Value>text</Value>`: the one form libdap, netcdf-c and pydap all read.
             self.w.write_event(Event::Start(BytesStart::new("Value")))?;
             self.w
