@@ -6,11 +6,11 @@
 //! expression := clause (';' clause)*            empty clauses are skipped
 //! clause     := name '=' subscript               a shared-dimension constraint: /lat=[0:2:10]
 //!             | selector
-//! selector   := path subscript* fields?          /g/v[0:2][], /s.f, /s{f;g}
+//! selector   := segment ('.' segment)* fields?   /g/v[0:2][], /s[1].f, /s{f;g}
+//! segment    := name subscript*                  '.' steps into a Structure's fields
 //! fields     := '{' selector (';' selector)* '}'
 //! subscript  := '[' ']' | '[' slice (',' slice)* ']'      [] is the whole dimension
 //! slice      := n | n ':' m | n ':' s ':' m | n ':' | n ':' s ':'   (stop inclusive)
-//! path       := segment ('.' segment)*           '.' steps into a Structure's fields
 //! ```
 //!
 //! A `\` escapes the next character of a name. Filters (`|`) and server functions (`f(…)`) are
@@ -53,13 +53,33 @@ pub enum Clause {
 /// A variable or field reference with its slices and, for Structures, its chosen fields.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Selector {
-    /// The name split at unescaped dots: `["/g/s", "f"]` for `/g/s.f`. The first segment holds
-    /// the group path and the variable's name; later ones name fields.
-    pub path: Vec<String>,
-    /// One entry per `[…]`, slowest dimension first; may be fewer than the dimensions.
-    pub subscripts: Vec<Subscript>,
+    /// The name split at unescaped dots, each part with its own subscripts: `/g/s[1].f` is
+    /// `[("/g/s", [1]), ("f", [])]`. The first segments hold the group path and the variable's
+    /// name (which may itself contain dots); later ones name fields.
+    pub path: Vec<Segment>,
     /// `{…}`: the fields to keep, or `None` for all of them.
     pub fields: Option<Vec<Selector>>,
+}
+
+impl Selector {
+    /// The name as written, without subscripts.
+    #[must_use]
+    pub fn name(&self) -> String {
+        self.path
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(".")
+    }
+}
+
+/// One dot-separated part of a selector.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Segment {
+    /// The name, with escapes removed.
+    pub name: String,
+    /// One entry per `[…]` after it, slowest dimension first; may be fewer than the dimensions.
+    pub subscripts: Vec<Subscript>,
 }
 
 /// The slices inside one pair of brackets; empty for `[]` (the whole dimension). More than one
@@ -173,10 +193,6 @@ fn segment(input: &str) -> Parsed<'_, String> {
     Ok((&input[end..], trimmed.to_owned()))
 }
 
-/// A name split at unescaped dots.
-fn path(input: &str) -> Parsed<'_, Vec<String>> {
-    separated_list1(char('.'), segment).parse(input)
-}
 
 fn number(input: &str) -> Parsed<'_, u64> {
     let (rest, digits) = expecting(
@@ -280,19 +296,17 @@ fn fields(input: &str) -> Parsed<'_, Vec<Selector>> {
     Ok((rest, list))
 }
 
-fn selector(input: &str) -> Parsed<'_, Selector> {
-    let (rest, path) = path(input)?;
+fn subscripted_segment(input: &str) -> Parsed<'_, Segment> {
+    let (rest, name) = segment(input)?;
     refuse_function(rest)?;
     let (rest, subscripts) = subscripts(rest)?;
+    Ok((rest, Segment { name, subscripts }))
+}
+
+fn selector(input: &str) -> Parsed<'_, Selector> {
+    let (rest, path) = separated_list1(char('.'), subscripted_segment).parse(input)?;
     let (rest, fields) = opt(fields).parse(rest)?;
-    Ok((
-        rest,
-        Selector {
-            path,
-            subscripts,
-            fields,
-        },
-    ))
+    Ok((rest, Selector { path, fields }))
 }
 
 /// `name(` starts a server function call, which fathom does not run.
@@ -310,14 +324,14 @@ fn clause(input: &str) -> Parsed<'_, Clause> {
     let (rest, sel) = selector(input)?;
     let after = rest.trim_start();
     if let Some(after_eq) = after.strip_prefix('=') {
-        if sel.path.len() != 1 || !sel.subscripts.is_empty() || sel.fields.is_some() {
+        if sel.path.len() != 1 || !sel.path[0].subscripts.is_empty() || sel.fields.is_some() {
             return Err(nom::Err::Failure(Failure {
                 at: rest,
                 expected: "a plain dimension name before '='".into(),
             }));
         }
         let (rest, sub) = expecting("a subscript like [0:2:10] after '='", subscript)(after_eq)?;
-        let name = sel.path.into_iter().next().unwrap_or_default();
+        let name = sel.name();
         return Ok((
             rest,
             Clause::Dimension {
@@ -404,12 +418,19 @@ fn failure(text: &str, f: &Failure<'_>) -> Error {
 mod tests {
     use super::*;
 
+    /// A selector whose last segment carries `subscripts`.
     fn sel(path: &[&str], subscripts: Vec<Subscript>) -> Clause {
-        Clause::Variable(Selector {
-            path: path.iter().map(|s| (*s).to_owned()).collect(),
-            subscripts,
-            fields: None,
-        })
+        let mut path: Vec<Segment> = path
+            .iter()
+            .map(|s| Segment {
+                name: (*s).to_owned(),
+                subscripts: vec![],
+            })
+            .collect();
+        if let Some(last) = path.last_mut() {
+            last.subscripts = subscripts;
+        }
+        Clause::Variable(Selector { path, fields: None })
     }
 
     fn s(start: u64, stride: u64, stop: Option<u64>) -> Slice {
@@ -454,13 +475,20 @@ mod tests {
             panic!("not a variable: {:?}", e.clauses[2]);
         };
         let fields = structure.fields.as_ref().expect("fields");
-        assert_eq!(fields[0].path, vec!["x"]);
-        assert_eq!(fields[1].path, vec!["inner"]);
+        assert_eq!(fields[0].name(), "x");
+        assert_eq!(fields[1].name(), "inner");
         assert_eq!(
-            fields[1].fields.as_ref().map(|f| f[0].path.clone()),
-            Some(vec!["y".to_owned()])
+            fields[1].fields.as_ref().map(|f| f[0].name()),
+            Some("y".to_owned())
         );
         assert_eq!(e.clauses[3], sel(&["/s", "x"], vec![]));
+        // Subscripts may follow any segment.
+        let e = parse("/s[1:2].f[0]").expect("valid");
+        let Clause::Variable(v) = &e.clauses[0] else {
+            panic!("not a variable");
+        };
+        assert_eq!(v.path[0].subscripts, vec![vec![s(1, 1, Some(2))]]);
+        assert_eq!(v.path[1].subscripts, vec![vec![s(0, 1, Some(0))]]);
     }
 
     #[test]

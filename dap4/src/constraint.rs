@@ -363,52 +363,116 @@ fn default_selections(
         .collect()
 }
 
+/// One step into a Structure: a field name and the subscripts written after it.
+struct FieldStep<'a> {
+    name: String,
+    subscripts: &'a [Subscript],
+}
+
+/// The variable a selector names, the subscripts of the variable, and the field steps after
+/// it.
+fn resolve<'d, 's>(
+    ds: &'d Dataset,
+    selector: &'s Selector,
+) -> Result<(&'d Variable, &'s [Subscript], Vec<FieldStep<'s>>)> {
+    let segments = &selector.path;
+    let names: Vec<&str> = segments.iter().map(|s| s.name.as_str()).collect();
+    // Names may contain dots: the longest leading run of segments that names a variable wins.
+    for k in (1..=segments.len()).rev() {
+        let Some(variable) = ds.variable(&absolute(&names[..k].join("."))) else {
+            continue;
+        };
+        if let Some(early) = segments[..k - 1].iter().find(|s| !s.subscripts.is_empty()) {
+            return Err(Error::Constraint(format!(
+                "subscripts after '{}' inside the name {}",
+                early.name,
+                absolute(&selector.name())
+            )));
+        }
+        let steps = segments[k..]
+            .iter()
+            .map(|s| FieldStep {
+                name: s.name.clone(),
+                subscripts: &s.subscripts,
+            })
+            .collect();
+        return Ok((variable, &segments[k - 1].subscripts, steps));
+    }
+    // pydap names a field of a nested Structure like a group member (`/s/inner.f`): accept a
+    // Structure variable followed by `/`-separated fields.
+    let first = &segments[0];
+    let full = absolute(&first.name);
+    for (i, _) in full.match_indices('/').skip(1) {
+        let Some(variable) = ds.variable(&full[..i]) else {
+            continue;
+        };
+        if !matches!(variable.dtype, DataType::Structure(_)) {
+            continue;
+        }
+        let mut steps: Vec<FieldStep<'_>> = full[i + 1..]
+            .split('/')
+            .map(|name| FieldStep {
+                name: name.to_owned(),
+                subscripts: &[],
+            })
+            .collect();
+        if let Some(last) = steps.last_mut() {
+            last.subscripts = &first.subscripts;
+        }
+        steps.extend(segments[1..].iter().map(|s| FieldStep {
+            name: s.name.clone(),
+            subscripts: &s.subscripts,
+        }));
+        return Ok((variable, &[], steps));
+    }
+    Err(Error::UnknownName(absolute(&selector.name())))
+}
+
 fn bind_selector(
     ds: &Dataset,
     selector: &Selector,
     dimensions: &HashMap<String, DimSelection>,
 ) -> Result<Projection> {
-    // Names may contain dots: the longest leading run of segments that names a variable wins.
-    let segments = &selector.path;
-    let (variable, field_path) = (1..=segments.len())
-        .rev()
-        .find_map(|k| {
-            ds.variable(&absolute(&segments[..k].join(".")))
-                .map(|v| (v, &segments[k..]))
-        })
-        .ok_or_else(|| Error::UnknownName(absolute(&segments.join("."))))?;
-
-    if selector.subscripts.len() > variable.dims.len() {
+    let (variable, subscripts, steps) = resolve(ds, selector)?;
+    if subscripts.len() > variable.dims.len() {
         return Err(Error::Slice {
             name: variable.path.clone(),
             source: HyperslabError::WrongRank {
                 expected: variable.dims.len(),
-                got: selector.subscripts.len(),
+                got: subscripts.len(),
             },
         });
     }
     let mut dims = default_selections(variable, dimensions);
     let mut sliced = vec![false; dims.len()];
-    for (i, subscript) in selector.subscripts.iter().enumerate() {
+    for (i, subscript) in subscripts.iter().enumerate() {
         if !subscript.is_empty() {
-            dims[i] =
-                DimSelection::from_subscript(subscript, variable.dims[i].len, &variable.path)?;
+            dims[i] = DimSelection::from_subscript(subscript, variable.dims[i].len, &variable.path)?;
             sliced[i] = true;
         }
     }
-
-    let fields = if field_path.is_empty() && selector.fields.is_none() {
-        FieldSelection::All
-    } else {
-        let DataType::Structure(st) = &variable.dtype else {
+    let fields = match &variable.dtype {
+        _ if steps.is_empty() && selector.fields.is_none() => FieldSelection::All,
+        DataType::Structure(st) => {
+            select_path(st, &steps, selector.fields.as_deref(), &variable.path)?
+        }
+        // A vlen's Sequence has one field, named like the variable: that field is all of it.
+        DataType::VLen(v)
+            if !matches!(v.base, DataType::Structure(_))
+                && selector.fields.is_none()
+                && steps.len() == 1
+                && steps[0].name == variable.name
+                && steps[0].subscripts.iter().all(Vec::is_empty) =>
+        {
+            FieldSelection::All
+        }
+        _ => {
             return Err(Error::UnknownName(format!(
-                "{}.{}: {} is not a Structure",
-                variable.path,
-                field_path.join("."),
+                "{}: {} has no fields",
+                absolute(&selector.name()),
                 variable.path
             )));
-        };
-        select_path(st, field_path, selector.fields.as_deref(), &variable.path)?
+        }
     };
     Ok(Projection {
         variable: variable.clone(),
@@ -418,10 +482,32 @@ fn bind_selector(
     })
 }
 
+/// Subscripts on a field are accepted only when they select the whole field: Structures are
+/// returned element by element, and fathom does not cut inside them.
+fn check_field_subscripts(subscripts: &[Subscript], shape: &[usize], name: &str) -> Result<()> {
+    if subscripts.len() > shape.len() {
+        return Err(Error::Slice {
+            name: name.to_owned(),
+            source: HyperslabError::WrongRank {
+                expected: shape.len(),
+                got: subscripts.len(),
+            },
+        });
+    }
+    for (sub, &len) in subscripts.iter().zip(shape) {
+        if DimSelection::from_subscript(sub, len, name)? != DimSelection::full(len) {
+            return Err(Error::NotSupported(format!(
+                "taking part of the field {name} (only whole Structure fields are returned)"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The selection made by a dotted field path followed by an optional `{…}` list.
 fn select_path(
     st: &StructureType,
-    path: &[String],
+    path: &[FieldStep<'_>],
     braces: Option<&[Selector]>,
     context: &str,
 ) -> Result<FieldSelection> {
@@ -431,13 +517,15 @@ fn select_path(
             Some(list) => {
                 let mut sel = FieldSelection::Some(Vec::new());
                 for s in list {
-                    if !s.subscripts.is_empty() {
-                        return Err(Error::NotSupported(format!(
-                            "slicing the field {context}.{} of a Structure",
-                            s.path.join(".")
-                        )));
-                    }
-                    sel = sel.merge(select_path(st, &s.path, s.fields.as_deref(), context)?);
+                    let steps: Vec<FieldStep<'_>> = s
+                        .path
+                        .iter()
+                        .map(|seg| FieldStep {
+                            name: seg.name.clone(),
+                            subscripts: &seg.subscripts,
+                        })
+                        .collect();
+                    sel = sel.merge(select_path(st, &steps, s.fields.as_deref(), context)?);
                 }
                 Ok(sel)
             }
@@ -446,17 +534,17 @@ fn select_path(
     let index = st
         .fields
         .iter()
-        .position(|f| f.name == *first)
-        .ok_or_else(|| Error::UnknownName(format!("{context}.{first}")))?;
+        .position(|f| f.name == first.name)
+        .ok_or_else(|| Error::UnknownName(format!("{context}.{}", first.name)))?;
     let field = &st.fields[index];
-    let inner_context = format!("{context}.{first}");
+    let inner_context = format!("{context}.{}", first.name);
+    check_field_subscripts(first.subscripts, &field.shape, &inner_context)?;
     let inner = match &field.dtype {
         DataType::Structure(inner) => select_path(inner, rest, braces, &inner_context)?,
         _ if rest.is_empty() && braces.is_none() => FieldSelection::All,
         _ => {
             return Err(Error::UnknownName(format!(
-                "{inner_context}.{}: {inner_context} is not a Structure",
-                rest.join(".")
+                "{inner_context}: {inner_context} has no fields"
             )));
         }
     };
@@ -631,7 +719,15 @@ mod tests {
         );
         assert!(matches!(bind("/s.zz"), Err(Error::UnknownName(n)) if n == "/s.zz"));
         assert!(matches!(bind("/sst.x"), Err(Error::UnknownName(_))));
-        assert!(matches!(bind("/s{n[0]}"), Err(Error::NotSupported(_))));
+        assert!(matches!(bind("/s{p{b[0]}}"), Err(Error::NotSupported(_))));
+        // Whole-field subscripts (pydap sends them) and pydap's `/` between nested fields.
+        let c = bind("/s.p.b[0:1:1]").expect("binds");
+        assert_eq!(c, bind("/s.p.b").expect("binds"));
+        let c = bind("/s/p.b").expect("binds");
+        assert_eq!(c, bind("/s.p.b").expect("binds"));
+        assert!(matches!(bind("/s.n[0]"), Err(Error::Slice { .. })));
+        assert!(matches!(bind("/s.p[0].a"), Err(Error::Slice { .. })));
+        assert!(matches!(bind("/a[0].b"), Err(Error::Constraint(_))));
     }
 
     #[test]
