@@ -41,7 +41,9 @@ impl DimSelection {
     /// # Errors
     /// [`Error::Slice`] when a slice does not fit.
     pub fn from_subscript(subscript: &Subscript, len: usize, name: &str) -> Result<Self> {
-        if subscript.is_empty() {
+        // An empty dimension has no index to get wrong: whatever is asked selects nothing
+        // (pydap asks for `[0:1:2**63-2]` when it cannot say "none").
+        if subscript.is_empty() || len == 0 {
             return Ok(Self::full(len));
         }
         let slice_error = |source| Error::Slice {
@@ -55,13 +57,7 @@ impl DimSelection {
         for s in subscript {
             let stop = match s.stop {
                 Some(stop) => signed(stop)?,
-                // `[n:]`: to the end; an empty dimension has no end to go to.
-                None if len == 0 => {
-                    return Err(slice_error(HyperslabError::OutOfRange {
-                        index: s.start,
-                        len,
-                    }));
-                }
+                // `[n:]`: to the end.
                 None => signed(len as u64 - 1)?,
             };
             let range = Range::from_dap(signed(s.start)?, signed(s.stride)?, stop, len)
@@ -738,6 +734,15 @@ mod tests {
             assert!(matches!(bind(bad), Err(Error::Slice { .. })), "{bad}");
         }
         assert!(matches!(bind("/lat[1];/lat[2]"), Err(Error::Constraint(_))));
+        let huge = vec![crate::ce::Slice {
+            start: 0,
+            stride: 1,
+            stop: Some((1 << 63) - 2),
+        }];
+        assert_eq!(
+            DimSelection::from_subscript(&huge, 0, "/empty").expect("nothing to select"),
+            DimSelection::full(0)
+        );
         assert!(bind("/lat[1];/lat[1]").is_ok());
     }
 
