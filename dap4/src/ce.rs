@@ -193,7 +193,6 @@ fn segment(input: &str) -> Parsed<'_, String> {
     Ok((&input[end..], trimmed.to_owned()))
 }
 
-
 fn number(input: &str) -> Parsed<'_, u64> {
     let (rest, digits) = expecting(
         "a non-negative index",

@@ -443,7 +443,8 @@ fn bind_selector(
     let mut sliced = vec![false; dims.len()];
     for (i, subscript) in subscripts.iter().enumerate() {
         if !subscript.is_empty() {
-            dims[i] = DimSelection::from_subscript(subscript, variable.dims[i].len, &variable.path)?;
+            dims[i] =
+                DimSelection::from_subscript(subscript, variable.dims[i].len, &variable.path)?;
             sliced[i] = true;
         }
     }

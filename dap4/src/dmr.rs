@@ -352,18 +352,18 @@ impl Dmr<'_> {
         if values.is_empty() {
             return self.empty("Attribute", &attrs);
         }
-        if let [single] = values.as_slice() {
-            if single.contains(['&', '<', '>', '"', '\'', '\\']) {
-                // netcdf-c re-escapes the text of a <Value> (`"` comes back as `&quot;`) and
-                // drops its backslashes, but takes a `value` XML attribute as it is; pydap and
-                // netCDF-Java read that form too. libdap does not: getdap4 omits these.
-                let inline = [
-                    ("name", a.name.as_str()),
-                    ("type", type_name),
-                    ("value", single.as_str()),
-                ];
-                return self.empty("Attribute", &inline);
-            }
+        if let [single] = values.as_slice()
+            && single.contains(['&', '<', '>', '"', '\'', '\\'])
+        {
+            // netcdf-c re-escapes the text of a <Value> (`"` comes back as `&quot;`) and drops
+            // its backslashes, but takes a `value` XML attribute as it is; pydap and
+            // netCDF-Java read that form too. libdap does not: getdap4 omits these.
+            let inline = [
+                ("name", a.name.as_str()),
+                ("type", type_name),
+                ("value", single.as_str()),
+            ];
+            return self.empty("Attribute", &inline);
         }
         self.open("Attribute", &attrs)?;
         for v in &values {

@@ -15,28 +15,31 @@
 //!
 //! # Checksum policy
 //!
-//! A CRC32 (zlib polynomial, over every byte of the variable as sent, counts included,
-//! little-endian) follows each top-level variable **unless the request says
-//! `dap4.checksum=false`**. With `dap4.checksum=false` there are no CRCs and the DMR chunk
-//! carries the non-standard flag `0x08` ([`chunk::flags::NO_CHECKSUM`]). No
-//! `_DAP4_Checksum_CRC32` attribute is written, so the DMR never waits for the data.
+//! 1. A CRC32 (zlib polynomial, little-endian) follows each top-level variable, over every byte
+//!    of it as sent (string and opaque counts included), **unless the request says
+//!    `dap4.checksum=false`**.
+//! 2. With `dap4.checksum=false` there are no CRCs, and the DMR chunk carries the
+//!    non-standard flag `0x08` ([`chunk::flags::NO_CHECKSUM`]).
+//! 3. When a `dap4.ce` projects more than one variable and CRCs are on, the DMR announces each
+//!    CRC in a `_DAP4_Checksum_CRC32` attribute ([`data::needs_announced_checksums`]); the
+//!    CRCs come from a first, streaming read of the values ([`data::checksums`]). No other
+//!    response waits for its data before the DMR goes out.
 //!
-//! This is the one policy all the clients read, because they disagree on what a missing
-//! `dap4.checksum` means:
+//! This is the one policy every client reads, because they disagree on what they expect:
 //!
-//! | client | `dap4.checksum` absent | `=true` | `=false` |
-//! |---|---|---|---|
-//! | netcdf-c 4.9.0 (Debian `ncdump`) | expects CRCs unless the first chunk has `0x08`; verifies them | same | same |
-//! | netcdf-c ≥ 4.9.3 (4.10.1 in the netCDF4 wheel) | expects CRCs (`DEFAULT_CHECKSUM_STATE` 1) | expects CRCs | expects none; ignores `0x08` |
-//! | pydap 3.5.9 | never absent: it always sends the key | reads 4 bytes after each variable | still skips 4 bytes after each variable, but asks for one variable at a time |
+//! | client | expects CRCs |
+//! |---|---|
+//! | netcdf-c 4.9.0 (Debian `ncdump`) | after every variable unless the first chunk has flag `0x08`; verifies them |
+//! | netcdf-c ≥ 4.9.3 (4.10.1 in the netCDF4 wheel) | only where `_DAP4_Checksum_CRC32` announces them (its per-variable responses never see the query's key); ignores `0x08`; asks for one variable at a time unless the URL has a `dap4.ce` |
+//! | pydap 3.5.9 | always sends the key, one variable per request; with `true` reads the 4 bytes after each variable as its CRC |
+//! | libdap 3.20 (`getdap4`) | always, whatever it asked |
 //!
-//! (netcdf-c 4.9.0 `libdap4/d4chunk.c` `CHECKSUMHACK` and `d4data.c` `NCD4_checkChecksums`;
-//! 4.10.1 `d4file.c` `NCD4_applychecksumcontrols`, `d4data.c` `NCD4_inferChecksums`; pydap
-//! 3.5.9 `handlers/dap.py` `unpack_dap4_data`, `BaseProxyDap4.__getitem__`, and batch mode
-//! forcing `dap4.checksum=true`.) Sending CRCs only on `=true` breaks netcdf-c 4.10.1 without
-//! the key; always sending them breaks netcdf-c 4.10.1 with `=false` as soon as a response
-//! holds two variables. `tests/clients/test_dap4_checksums.py` runs every combination, and
-//! `CONFORMANCE.md` records the results.
+//! (netcdf-c 4.9.0 `libdap4/d4chunk.c` `CHECKSUMHACK`, `d4data.c` `NCD4_checkChecksums`;
+//! 4.10.1 `d4varx.c` `getvarx`, `d4file.c` `NCD4_applychecksumcontrols`, `d4data.c`
+//! `NCD4_inferChecksums`; pydap 3.5.9 `handlers/dap.py` `unpack_dap4_data`; libdap
+//! `D4Group.cc` `deserialize`.) `tests/clients/test_dap4_checksums.py` runs every combination
+//! and shows, through a proxy that alters one thing, which client each part of the policy is
+//! for; `CONFORMANCE.md` records it.
 
 pub mod ce;
 pub mod chunk;

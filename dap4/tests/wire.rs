@@ -96,15 +96,11 @@ fn top_level_variables(dmr: &str) -> Vec<String> {
         };
         let Some(e) = start else { continue };
         let tag = e.name().as_ref().to_owned();
-        let name = e
-            .try_get_attribute("name")
-            .ok()
-            .flatten()
-            .map(|a| {
-                a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                    .expect("attribute")
-                    .into_owned()
-            });
+        let name = e.try_get_attribute("name").ok().flatten().map(|a| {
+            a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .expect("attribute")
+                .into_owned()
+        });
         if inside_variable > 0 {
             if !empty {
                 inside_variable += 1;
@@ -204,7 +200,8 @@ async fn data_bytes_equal_tds_for_every_type() {
         }
         assert_eq!(ours, tds_data, "{stem}");
         // And the whole response holds the same bytes when TDS's order is ours.
-        let (_, whole) = dmr_and_data(&encode(Arc::clone(&source), &Constraint::all(&ds), false).await);
+        let (_, whole) =
+            dmr_and_data(&encode(Arc::clone(&source), &Constraint::all(&ds), false).await);
         assert_eq!(whole.len(), tds_data.len(), "{stem}");
         compared += 1;
     }
@@ -216,7 +213,11 @@ async fn data_bytes_equal_tds_for_every_type() {
 #[tokio::test]
 async fn constrained_data_equals_tds() {
     let cases = [
-        ("test_atomic_array", 1, "/vu8[1][0:2:2];/vd[1];/vs[1][0];/vo[0][1]"),
+        (
+            "test_atomic_array",
+            1,
+            "/vu8[1][0:2:2];/vd[1];/vs[1][0];/vo[0][1]",
+        ),
         ("test_atomic_array", 2, "/v16[0:1,3]"),
         ("test_atomic_array", 3, "/v16[3,0:1]"),
         ("test_one_vararray", 4, "/t[1]"),
@@ -269,7 +270,8 @@ impl Source for MemorySource {
 /// data chunk bytes, CRC included.
 #[tokio::test]
 async fn crc32_matches_hyrax() {
-    let path = conformance().join("pydap-3.5.10/src/pydap/tests/data/daps/coads_climatology.nc.dap");
+    let path =
+        conformance().join("pydap-3.5.10/src/pydap/tests/data/daps/coads_climatology.nc.dap");
     let wire = std::fs::read(path).expect("Hyrax response");
     let (_, hyrax_data) = dmr_and_data(&wire);
     assert_eq!(hyrax_data.len(), 16 * 4 + 4);
@@ -308,7 +310,12 @@ async fn crc32_matches_hyrax() {
 /// of its bytes as TDS sends them; without, the first chunk says so with flag 0x08.
 #[tokio::test]
 async fn checksums_follow_each_variable() {
-    for stem in ["test_atomic_types", "test_groups1", "test_struct_array", "test_vlen2"] {
+    for stem in [
+        "test_atomic_types",
+        "test_groups1",
+        "test_struct_array",
+        "test_vlen2",
+    ] {
         let wire = std::fs::read(raw_dir().join(format!("{stem}.nc.dap"))).expect("raw");
         let (tds_dmr, _) = dmr_and_data(&wire);
         let source = open(&nc_file(stem));
@@ -318,13 +325,19 @@ async fn checksums_follow_each_variable() {
             let c = bind(&ds, &path);
             let (_, var_bytes) = dmr_and_data(&encode(Arc::clone(&source), &c, false).await);
             // The variable is one TDS sends (same bytes, checked above).
-            assert!(top_level_variables(&tds_dmr).contains(&path), "{stem}: {path}");
+            assert!(
+                top_level_variables(&tds_dmr).contains(&path),
+                "{stem}: {path}"
+            );
             expected.extend_from_slice(&var_bytes);
             expected.extend_from_slice(&crc32fast::hash(&var_bytes).to_le_bytes());
         }
         let with = encode(Arc::clone(&source), &Constraint::all(&ds), true).await;
         assert_eq!(dmr_and_data(&with).1, expected, "{stem}");
-        assert_eq!(chunk::split(&with).expect("framed")[0].flags, flags::LITTLE_ENDIAN);
+        assert_eq!(
+            chunk::split(&with).expect("framed")[0].flags,
+            flags::LITTLE_ENDIAN
+        );
         let without = encode(Arc::clone(&source), &Constraint::all(&ds), false).await;
         assert_eq!(
             chunk::split(&without).expect("framed")[0].flags,

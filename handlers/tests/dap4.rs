@@ -66,7 +66,11 @@ fn crc32(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -127,7 +131,10 @@ fn assert_dap4_error(r: &Reply, status: u16, needle: &str) {
         r.headers
     );
     let text = r.text();
-    assert!(text.contains(&format!("<Error httpcode=\"{status}\">")), "{text}");
+    assert!(
+        text.contains(&format!("<Error httpcode=\"{status}\">")),
+        "{text}"
+    );
     assert!(text.contains(needle), "{needle:?} not in {text}");
     let root = root();
     assert!(!text.contains(root.to_string_lossy().as_ref()), "{text}");
@@ -179,7 +186,9 @@ async fn dmr_and_dmr_xml_are_one_document_with_dap4_names() {
 async fn dmr_nests_groups_and_marks_unlimited_dimensions_and_maps() {
     let server = serve(&root()).await;
     let dmr = get(server.addr, "/groups.nc.dmr").await.text();
-    let forecast = dmr.find("<Group name=\"forecast\">").expect("forecast group");
+    let forecast = dmr
+        .find("<Group name=\"forecast\">")
+        .expect("forecast group");
     let surface = dmr.find("<Group name=\"surface\">").expect("nested group");
     assert!(forecast < surface);
     assert!(dmr.contains("<Dim name=\"/forecast/lead_time\"/>"), "{dmr}");
@@ -269,7 +278,12 @@ async fn large_variables_stream_in_bounded_chunks() {
         assert!(d.len() <= dap4::data::CHUNK_BYTES);
     }
     assert_eq!(data_chunks.last().map(|(f, _)| *f), Some(0x05));
-    let values = little_f32s(&data_chunks.iter().flat_map(|(_, d)| d.clone()).collect::<Vec<_>>());
+    let values = little_f32s(
+        &data_chunks
+            .iter()
+            .flat_map(|(_, d)| d.clone())
+            .collect::<Vec<_>>(),
+    );
     assert_eq!(values.len(), BIG_LEN);
     assert!(values.iter().enumerate().all(|(i, &v)| v == big_value(i)));
 }
@@ -291,7 +305,11 @@ async fn a_failure_after_the_dmr_is_an_error_chunk() {
 #[tokio::test]
 async fn constraints_arrive_in_every_encoding() {
     let server = serve(&root()).await;
-    let plain = get(server.addr, "/classic.nc.dap?dap4.ce=/temperature[1:2:3][0:2][5];/lat[1:]").await;
+    let plain = get(
+        server.addr,
+        "/classic.nc.dap?dap4.ce=/temperature[1:2:3][0:2][5];/lat[1:]",
+    )
+    .await;
     let (_, dmr, want) = dap_parts(&plain);
     assert!(dmr.contains("<Dim size=\"2\"/>"), "{dmr}");
     assert!(dmr.contains("<Dim size=\"5\"/>"), "{dmr}");
@@ -310,16 +328,36 @@ async fn constraints_arrive_in_every_encoding() {
 #[tokio::test]
 async fn shared_dimension_constraints_resize_the_dimension() {
     let server = serve(&root()).await;
-    let r = get(server.addr, "/classic.nc.dmr?dap4.ce=/lat=[0:2:5];/temperature;/lat").await;
+    let r = get(
+        server.addr,
+        "/classic.nc.dmr?dap4.ce=/lat=[0:2:5];/temperature;/lat",
+    )
+    .await;
     let dmr = r.text();
     assert_eq!(r.status, 200, "{dmr}");
-    assert!(dmr.contains("<Dimension name=\"lat\" size=\"3\"/>"), "{dmr}");
-    assert!(dmr.contains("<Dim name=\"/lat\"/>"), "{dmr}");
-    assert!(!dmr.contains("name=\"pressure\""), "only what was asked for");
-    let (_, _, data) = dap_parts(
-        &get(server.addr, "/classic.nc.dap?dap4.ce=/lat=[0:2:5];/lat&dap4.checksum=false").await,
+    assert!(
+        dmr.contains("<Dimension name=\"lat\" size=\"3\"/>"),
+        "{dmr}"
     );
-    let (_, _, all) = dap_parts(&get(server.addr, "/classic.nc.dap?dap4.ce=/lat&dap4.checksum=false").await);
+    assert!(dmr.contains("<Dim name=\"/lat\"/>"), "{dmr}");
+    assert!(
+        !dmr.contains("name=\"pressure\""),
+        "only what was asked for"
+    );
+    let (_, _, data) = dap_parts(
+        &get(
+            server.addr,
+            "/classic.nc.dap?dap4.ce=/lat=[0:2:5];/lat&dap4.checksum=false",
+        )
+        .await,
+    );
+    let (_, _, all) = dap_parts(
+        &get(
+            server.addr,
+            "/classic.nc.dap?dap4.ce=/lat&dap4.checksum=false",
+        )
+        .await,
+    );
     let all = little_f32s(&all);
     assert_eq!(little_f32s(&data), vec![all[0], all[2], all[4]]);
 }
@@ -331,9 +369,21 @@ async fn bad_requests_get_dap4_errors() {
         ("/classic.nc.dap?dap4.ce=/lat[", 400, "bad constraint"),
         ("/classic.nc.dmr?dap4.ce=/nope", 400, "/nope"),
         ("/classic.nc.dap?dap4.ce=/lat[6]", 400, "out of range"),
-        ("/classic.nc.dap?dap4.ce=/lat[4:2]", 400, "greater than stop"),
-        ("/classic.nc.dap?dap4.ce=/lat[0][0]", 400, "wrong number of dimensions"),
-        ("/classic.nc.dap?dap4.ce=/temperature[0]&dap4.ce=/lat", 400, "more than once"),
+        (
+            "/classic.nc.dap?dap4.ce=/lat[4:2]",
+            400,
+            "greater than stop",
+        ),
+        (
+            "/classic.nc.dap?dap4.ce=/lat[0][0]",
+            400,
+            "wrong number of dimensions",
+        ),
+        (
+            "/classic.nc.dap?dap4.ce=/temperature[0]&dap4.ce=/lat",
+            400,
+            "more than once",
+        ),
         ("/classic.nc.dap?dap4.checksum=maybe", 400, "true or false"),
         // Clients percent-encode `|` and `>` (hyper refuses them raw).
         ("/classic.nc.dap?dap4.ce=/lat%7Clat%3E0", 501, "filters"),
@@ -357,7 +407,10 @@ async fn dsr_lists_the_dap4_responses() {
     assert_eq!(r.header("content-type"), Some(dap4::media::DSR));
     let text = r.text();
     for suffix in [".dmr", ".dap", ".dsr"] {
-        assert!(text.contains(&format!("href=\"/groups.nc{suffix}\"")), "{text}");
+        assert!(
+            text.contains(&format!("href=\"/groups.nc{suffix}\"")),
+            "{text}"
+        );
     }
 }
 
