@@ -6,6 +6,7 @@ What a client cannot show for reasons of its own (listed in test_dap4_common.com
 in dap4/CONFORMANCE.md) is set aside explicitly; everything else must be identical.
 """
 
+import contextlib
 import random
 import subprocess
 import urllib.request
@@ -28,6 +29,13 @@ from test_dap4_common import (  # noqa: F401  (fixtures)
     user_type_kind,
     walk_variables,
 )
+
+
+@pytest.fixture
+def closing():
+    """Closes what a test opens: HDF5 refuses to reopen a file a stale handle still holds."""
+    with contextlib.ExitStack() as stack:
+        yield stack
 
 
 def host(server):
@@ -124,9 +132,9 @@ def attribute_matches(name, local, remote):
 
 
 @pytest.mark.parametrize("name", ALL_FILES)
-def test_netcdf4_python_reads_values_and_attributes(dap4_server, dap4_root, name):
-    local = netCDF4.Dataset(dap4_root / name)
-    remote = netCDF4.Dataset(f"{dap4_server.url}/{name}#dap4")
+def test_netcdf4_python_reads_values_and_attributes(dap4_server, dap4_root, closing, name):
+    local = closing.enter_context(netCDF4.Dataset(dap4_root / name))
+    remote = closing.enter_context(netCDF4.Dataset(f"{dap4_server.url}/{name}#dap4"))
     for ds in (local, remote):
         ds.set_auto_maskandscale(False)
     rng = seeded(name)
@@ -248,9 +256,9 @@ def pydap_attr_matches(local, remote):
 
 @pytest.mark.parametrize("checksums", [True, False], ids=["checksums", "no-checksums"])
 @pytest.mark.parametrize("name", ALL_FILES)
-def test_pydap_reads_values_and_hyperslabs(dap4_server, dap4_root, name, checksums):
+def test_pydap_reads_values_and_hyperslabs(dap4_server, dap4_root, closing, name, checksums):
     ds = open_url(f"{dap4_server.url}/{name}", protocol="dap4", checksums=checksums)
-    local = netCDF4.Dataset(dap4_root / name)
+    local = closing.enter_context(netCDF4.Dataset(dap4_root / name))
     local.set_auto_maskandscale(False)
     rng = seeded(name)
     ignored = {"path", "Maps", "_DAP4_Checksum_CRC32"}
@@ -314,14 +322,16 @@ def no_retry_sleep(monkeypatch):
 
 
 @pytest.mark.parametrize("name, group", XARRAY_CASES)
-def test_xarray_dap4_url_reads_what_the_file_holds(dap4_server, dap4_root, no_retry_sleep, name, group):
-    local = xr.open_dataset(dap4_root / name, engine="netcdf4", group=group, mask_and_scale=False, decode_times=False)
+def test_xarray_dap4_url_reads_what_the_file_holds(dap4_server, dap4_root, no_retry_sleep, closing, name, group):
+    local = closing.enter_context(
+        xr.open_dataset(dap4_root / name, engine="netcdf4", group=group, mask_and_scale=False, decode_times=False)
+    )
     # PYDAP BUG 1: pydap cannot decode non-ASCII strings; leave those variables out.
     skip = [v for v in local.variables if local[v].dtype.kind in "OU" and not all(str(s).isascii() for s in np.ravel(local[v].values))]
-    remote = xr.open_dataset(
+    remote = closing.enter_context(xr.open_dataset(
         f"dap4://{host(dap4_server)}/{name}", engine="pydap", group=group,
         mask_and_scale=False, decode_times=False, drop_variables=skip,
-    )
+    ))
     rng = seeded(f"{name}{group}")
     compared = 0
     for v in local.variables:
@@ -342,8 +352,10 @@ def test_xarray_dap4_url_reads_what_the_file_holds(dap4_server, dap4_root, no_re
     assert compared
     # And decoded the CF way: masked, scaled, times; pydap has no float32 attributes, so the
     # scaled values may come back as float64.
-    local = xr.open_dataset(dap4_root / name, engine="netcdf4", group=group)
-    remote = xr.open_dataset(f"dap4://{host(dap4_server)}/{name}", engine="pydap", group=group, drop_variables=skip)
+    local = closing.enter_context(xr.open_dataset(dap4_root / name, engine="netcdf4", group=group))
+    remote = closing.enter_context(
+        xr.open_dataset(f"dap4://{host(dap4_server)}/{name}", engine="pydap", group=group, drop_variables=skip)
+    )
     for v in local.data_vars:
         if v in skip or local[v].dtype.kind in "SOU":
             continue
