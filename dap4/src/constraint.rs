@@ -20,6 +20,9 @@ use cdm::{DataType, Dataset, Hyperslab, HyperslabError, Range, StructureType, Va
 use crate::ce::{Clause, Expression, Selector, Subscript};
 use crate::error::{Error, Result};
 
+/// The most hyperslabs one projection may need (index lists multiply them).
+const MAX_READS: usize = 1 << 16;
+
 /// The indices selected along one dimension: one or more ranges, read one after the other (more
 /// than one only for an index list like `[0:1,3]`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -171,6 +174,16 @@ impl Projection {
             return Ok(vec![self.slab(ranges, &shape)?]);
         };
         // Every index of dimensions 0..k, each piece of dimension k, the rest whole.
+        let reads = self.dims[..k]
+            .iter()
+            .map(DimSelection::count)
+            .try_fold(self.dims[k].pieces.len(), usize::checked_mul);
+        if reads.is_none_or(|n| n > MAX_READS) {
+            return Err(Error::NotSupported(format!(
+                "{}: index lists that need more than {MAX_READS} separate reads",
+                self.variable.path
+            )));
+        }
         let outer: Vec<Vec<usize>> = self.dims[..k]
             .iter()
             .map(|d| d.pieces.iter().flat_map(Range::indices).collect())
@@ -778,5 +791,22 @@ mod tests {
         assert_eq!(c.projections[0].hyperslabs().expect("slabs").len(), 4);
         let c = bind("/sst[0:1,3]").expect("binds");
         assert_eq!(c.projections[0].hyperslabs().expect("slabs").len(), 2);
+        // A list that would need too many reads is refused, not planned.
+        let many: Vec<String> = (0..11).map(|i| i.to_string()).collect();
+        let list = many.join(",");
+        let text = format!("/g/v[0,1,2][{list}]");
+        let c = bind(&text).expect("binds");
+        assert_eq!(
+            c.projections[0].hyperslabs().expect("33 reads").len(),
+            3 * 11
+        );
+        let mut big = dataset();
+        big.root.groups[0].dimensions[0].len = 1 << 20;
+        big.root.groups[0].variables[0].dims[0].len = 1 << 20;
+        let e = Constraint::bind(&big, &parse("/g/v[][0,2]").expect("parses")).expect("binds");
+        assert!(matches!(
+            e.projections[0].hyperslabs(),
+            Err(Error::NotSupported(_))
+        ));
     }
 }

@@ -50,10 +50,17 @@ pub(crate) async fn respond(req: &DatasetRequest) -> Result<Response<Body>, Hand
                 .body(streaming(body))
                 .map_err(|e| HandlerError::Internal(e.to_string()))
         }
-        ResponseKind::Dsr => whole(
-            dap4::media::DSR,
-            Bytes::from(dap4::dmr::services(&req.url_path, XOPENDAP_SERVER)),
-        ),
+        ResponseKind::Dsr => {
+            let href: Vec<String> = req
+                .url_path
+                .split('/')
+                .map(crate::listing::encode_component)
+                .collect();
+            whole(
+                dap4::media::DSR,
+                Bytes::from(dap4::dmr::services(&href.join("/"), XOPENDAP_SERVER)),
+            )
+        }
         other => Err(HandlerError::NotFound(format!(
             "{other:?} is not a DAP4 response"
         ))),

@@ -35,7 +35,7 @@ fn classic_floats(n: usize) -> Vec<u8> {
     fn name(out: &mut Vec<u8>, s: &str) {
         out.extend_from_slice(&(s.len() as u32).to_be_bytes());
         out.extend_from_slice(s.as_bytes());
-        while out.len() % 4 != 0 {
+        while !out.len().is_multiple_of(4) {
             out.push(0);
         }
     }
