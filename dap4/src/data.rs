@@ -120,6 +120,31 @@ pub async fn checksums(source: &Arc<dyn Source>, constraint: &Constraint) -> Res
     Ok(out)
 }
 
+/// A lower bound of the `.dap` data size for `constraint`, DMR chunk excepted: exact for
+/// fixed-size types; strings, opaques and vlens count their 8-byte length prefixes only. Chunk
+/// headers and CRCs included. Computed from the constraint alone, before anything is read, so a
+/// response over a size limit is refused up front.
+///
+/// # Errors
+/// When a projection does not fit its variable.
+pub fn size_at_least(constraint: &Constraint, checksums: bool) -> Result<u64> {
+    let mut total = 0u64;
+    for p in &constraint.projections {
+        let var = plan(p)?;
+        let count: u64 = var.slabs.iter().map(|s| s.len() as u64).sum();
+        let data = match var.expected {
+            Some(n) => n as u64,
+            None => count.saturating_mul(8),
+        };
+        total = total.saturating_add(data);
+        if checksums {
+            total = total.saturating_add(4);
+        }
+    }
+    // One 4-byte header per chunk of at most CHUNK_BYTES.
+    Ok(total.saturating_add(4 * (total / CHUNK_BYTES as u64 + 1)))
+}
+
 fn plan(p: &Projection) -> Result<Pending> {
     let slabs: VecDeque<Hyperslab> = p.hyperslabs()?.into();
     let count: usize = slabs.iter().map(Hyperslab::len).sum();

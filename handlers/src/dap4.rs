@@ -31,6 +31,15 @@ pub(crate) async fn respond(req: &DatasetRequest) -> Result<Response<Body>, Hand
             let constraint = dap4::bind(ds, &query).map_err(to_handler_error)?;
             let source = req.entry.source();
             let checksums = query.checksums();
+            // The limit is checked before anything is read, even the checksum pre-read: the
+            // data's size follows from the constraint (a lower bound for strings and vlens).
+            if req.max_response_bytes > 0 {
+                let size =
+                    dap4::data::size_at_least(&constraint, checksums).map_err(to_handler_error)?;
+                if size > req.max_response_bytes {
+                    return Err(crate::too_large(req, size, req.max_response_bytes));
+                }
+            }
             let dmr = if dap4::data::needs_announced_checksums(&constraint, checksums) {
                 let crcs = dap4::data::checksums(source, &constraint)
                     .await

@@ -142,6 +142,8 @@ pub(crate) struct DatasetRequest {
     pub(crate) query: Option<String>,
     /// The dataset's URL path (`/folder/file.nc`), for links and messages.
     pub(crate) url_path: String,
+    /// The largest data response allowed, in bytes (0: no limit).
+    pub(crate) max_response_bytes: u64,
 }
 
 /// Serves connections from `listener` until `shutdown` resolves, then waits (up to the
@@ -463,6 +465,7 @@ async fn dataset_response<B>(
         entry,
         query: query.map(str::to_owned),
         url_path: url_path.to_owned(),
+        max_response_bytes: state.config.max_response_bytes,
     };
     let mut response = match kind {
         ResponseKind::Dds
@@ -508,16 +511,21 @@ fn check_size(
     if length <= max {
         return Ok(());
     }
+    Err(too_large(req, length, max))
+}
+
+/// The 413 for a response of `length` bytes over the limit `max`, saying how to ask for less.
+pub(crate) fn too_large(req: &DatasetRequest, length: u64, max: u64) -> HandlerError {
     let name = req.url_path.rsplit('/').next().unwrap_or_default();
     let example = match req.kind {
         ResponseKind::Dap => format!("{name}.dap?dap4.ce=/var[0:9]"),
         _ => format!("{name}.dods?var[0:1:9]"),
     };
-    Err(HandlerError::TooLarge(format!(
+    HandlerError::TooLarge(format!(
         "this response would be {length} bytes, more than this server's limit of {max} bytes. \
 Ask for less: name only the variables you need and a range of each dimension, \
 e.g. {example}; see {name}.html to build a request"
-    )))
+    ))
 }
 
 fn page_response(req: &DatasetRequest) -> Result<Response<Body>, HandlerError> {

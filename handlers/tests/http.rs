@@ -374,6 +374,32 @@ async fn a_too_large_request_is_413_before_any_data_is_read() {
         get(server.addr, "/samples/chunked.nc.das").await.status,
         200
     );
+
+    // DAP4 is limited the same way, before any read (the multi-variable answer would otherwise
+    // read everything once to announce its checksums), with a DAP4 error document.
+    let before = metric(server.addr, misses).await;
+    for target in [
+        "/samples/chunked.nc.dap?dap4.ce=/wind_speed",
+        "/samples/chunked.nc.dap?dap4.ce=/precip;/wind_speed&dap4.checksum=true",
+        "/samples/chunked.nc.dap",
+    ] {
+        let r = get(server.addr, target).await;
+        assert_eq!(r.status, 413, "{target}");
+        let text = r.text();
+        assert!(text.contains("<Error httpcode=\"413\""), "{text}");
+        assert!(text.contains("chunked.nc.dap?dap4.ce=/var[0:9]"), "{text}");
+    }
+    assert_eq!(
+        metric(server.addr, misses).await,
+        before,
+        "data was read for DAP4"
+    );
+    let small = get(
+        server.addr,
+        "/samples/chunked.nc.dap?dap4.ce=/precip%5B0%5D%5B0:9%5D%5B0:9%5D",
+    )
+    .await;
+    assert_eq!(small.status, 200);
 }
 
 #[tokio::test]
