@@ -98,6 +98,27 @@ pub fn split_elements<'a>(dtype: &DataType, mut buf: &'a [u8]) -> Result<Vec<&'a
     Ok(out)
 }
 
+/// The integer held in the first bytes of `bytes` as a value of the integer type `dtype` (an
+/// enumeration's base type), read little-endian or in the host's order.
+#[must_use]
+pub fn integer_value(dtype: &DataType, bytes: &[u8; 8], little_endian: bool) -> i128 {
+    let size = dtype.fixed_size().unwrap_or(8).min(8);
+    let mut b = *bytes;
+    if !little_endian && cfg!(target_endian = "big") {
+        b[..size].reverse();
+    }
+    match dtype {
+        DataType::Int8 => i128::from(i8::from_le_bytes([b[0]])),
+        DataType::UInt8 => i128::from(b[0]),
+        DataType::Int16 => i128::from(i16::from_le_bytes([b[0], b[1]])),
+        DataType::UInt16 => i128::from(u16::from_le_bytes([b[0], b[1]])),
+        DataType::Int32 => i128::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        DataType::UInt32 => i128::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        DataType::Int64 => i128::from(i64::from_le_bytes(b)),
+        _ => i128::from(u64::from_le_bytes(b)),
+    }
+}
+
 /// Appends `s` in the canonical string encoding.
 pub fn push_string(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(&(s.len() as u64).to_le_bytes());

@@ -69,6 +69,68 @@ pub struct EngineVar {
     pub var: u32,
 }
 
+/// The engine's view of one open file: its bytes and the layouts of the variables it reads.
+/// Each format source keeps one next to its library handle.
+#[derive(Debug)]
+pub struct EngineReader {
+    file: Arc<EngineFile>,
+    vars: std::collections::HashMap<String, Arc<EngineVar>>,
+}
+
+impl EngineReader {
+    /// The engine for the file at `path`, reading the variables in `layouts` (by variable path;
+    /// their order numbers them in the cache keys) through `cache`. `None` when there is no
+    /// variable to read.
+    ///
+    /// # Errors
+    /// When the file cannot be opened for positional reads.
+    pub fn new(
+        path: &std::path::Path,
+        cache: &ChunkCache,
+        layouts: impl IntoIterator<Item = (String, ChunkLayout)>,
+    ) -> Result<Option<Self>> {
+        let vars: std::collections::HashMap<String, Arc<EngineVar>> = layouts
+            .into_iter()
+            .enumerate()
+            .map(|(i, (path, layout))| {
+                let var = EngineVar {
+                    layout,
+                    var: u32::try_from(i).unwrap_or(u32::MAX),
+                };
+                (path, Arc::new(var))
+            })
+            .collect();
+        if vars.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Self {
+            file: Arc::new(EngineFile {
+                storage: Arc::new(storage::FileStorage::open(path)?),
+                cache: cache.clone(),
+                file_id: next_file_id(),
+            }),
+            vars,
+        }))
+    }
+
+    /// Whether the engine reads the variable at `path`.
+    #[must_use]
+    pub fn reads(&self, path: &str) -> bool {
+        self.vars.contains_key(path)
+    }
+
+    /// `slab` of the variable at `path`, checked against its shape; `None` when the engine does
+    /// not read that variable (the library does).
+    #[must_use]
+    pub fn read(&self, path: &str, slab: &Hyperslab) -> Option<ByteStream> {
+        let var = self.vars.get(path)?;
+        if let Err(e) = Hyperslab::new(slab.ranges().to_vec(), &var.layout.shape) {
+            return Some(crate::source::error_stream(e.into()));
+        }
+        Some(read(Arc::clone(&self.file), Arc::clone(var), slab))
+    }
+}
+
 /// Reads `slab` of `var` as a stream of canonical buffers. `slab` must already be validated
 /// against the variable's shape.
 #[must_use]

@@ -90,12 +90,11 @@ use hdf5_sys::h5s::{
 
 use crate::engine::cache::ChunkCache;
 use crate::engine::layout::ChunkLayout;
-use crate::engine::storage::FileStorage;
-use crate::engine::{self, EngineFile, EngineVar};
+use crate::engine::{self, EngineReader};
 use crate::error::{Error, Result};
 use crate::hyperslab::{Hyperslab, Range};
 use crate::model::Dataset;
-use crate::source::{ByteStream, Source, error_stream};
+use crate::source::{ByteStream, Source, blocking_pieces, error_stream};
 use types::{Mapped, Native};
 
 /// The group attribute listing what was left out of the model, one `name: why` line each.
@@ -114,11 +113,6 @@ const HIDDEN_ATTRIBUTES: [&str; 7] = [
 
 /// How netCDF-C marks a dimension scale that is a dimension without a variable.
 const NETCDF_DIM_ONLY: &str = "This is a netCDF dimension but not a netCDF variable";
-
-/// Bytes per library read piece.
-const PIECE_BYTES: usize = 1 << 20;
-/// Pieces read ahead of the consumer.
-const READ_AHEAD: usize = 2;
 
 /// Whether the HDF5 file at `path` is netCDF-4 by content (see the module docs). Opens and
 /// closes the file: call it only where nothing else in the process has it open (inside the
@@ -445,14 +439,7 @@ pub struct Hdf5Source {
     dataset: Arc<Dataset>,
     file: Arc<Hdf5File>,
     /// The read engine's view of the file, when it reads some variables.
-    engine: Option<Arc<EngineSide>>,
-}
-
-/// What the engine needs to read this source's variables.
-#[derive(Debug)]
-struct EngineSide {
-    file: Arc<EngineFile>,
-    vars: HashMap<String, Arc<EngineVar>>,
+    engine: Option<Arc<EngineReader>>,
 }
 
 impl Hdf5Source {
@@ -476,29 +463,17 @@ impl Hdf5Source {
         cache: Option<&ChunkCache>,
     ) -> Result<Self> {
         let engine = match cache {
-            Some(cache) if file.vars.values().any(|v| v.engine_layout.is_some()) => {
-                let mut vars = HashMap::new();
-                let mut paths: Vec<&String> = file.vars.keys().collect();
-                paths.sort();
-                for (i, p) in paths.into_iter().enumerate() {
-                    if let Some(layout) = &file.vars[p].engine_layout {
-                        let var = Arc::new(EngineVar {
-                            layout: layout.clone(),
-                            var: u32::try_from(i).unwrap_or(u32::MAX),
-                        });
-                        vars.insert(p.clone(), var);
-                    }
-                }
-                Some(Arc::new(EngineSide {
-                    file: Arc::new(EngineFile {
-                        storage: Arc::new(FileStorage::open(path)?),
-                        cache: cache.clone(),
-                        file_id: engine::next_file_id(),
-                    }),
-                    vars,
-                }))
+            Some(cache) => {
+                // Numbered in path order, so a variable keeps its number across opens.
+                let mut layouts: Vec<(String, ChunkLayout)> = file
+                    .vars
+                    .iter()
+                    .filter_map(|(p, v)| Some((p.clone(), v.engine_layout.clone()?)))
+                    .collect();
+                layouts.sort_by(|a, b| a.0.cmp(&b.0));
+                EngineReader::new(path, cache, layouts)?.map(Arc::new)
             }
-            _ => None,
+            None => None,
         };
         Ok(Self {
             dataset: Arc::clone(&file.dataset),
@@ -510,9 +485,7 @@ impl Hdf5Source {
     /// Whether the read engine (rather than the library) reads the variable at `path`.
     #[must_use]
     pub fn uses_engine(&self, path: &str) -> bool {
-        self.engine
-            .as_ref()
-            .is_some_and(|e| e.vars.contains_key(path))
+        self.engine.as_ref().is_some_and(|e| e.reads(path))
     }
 
     /// Reads through the HDF5 library even where the engine could: the fallback path, and the
@@ -525,26 +498,13 @@ impl Hdf5Source {
         if let Err(e) = Hyperslab::new(slab.ranges().to_vec(), &var.shape) {
             return error_stream(e.into());
         }
-        let elem = var.mapped.dtype.fixed_size().unwrap_or(64).max(1);
-        let pieces = slab.split((PIECE_BYTES / elem).max(1));
-        let expected = pieces.len();
+        let elem = var.mapped.dtype.fixed_size().unwrap_or(64);
         let file = Arc::clone(&self.file);
         let path = path.to_owned();
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes>>(READ_AHEAD);
-        tokio::task::spawn_blocking(move || {
-            let Some(var) = file.vars.get(&path) else {
-                return;
-            };
-            for piece in pieces {
-                let result = file.read_piece(var, &piece);
-                let failed = result.is_err();
-                // A closed channel means the consumer went away: stop reading.
-                if tx.blocking_send(result).is_err() || failed {
-                    return;
-                }
-            }
-        });
-        Box::pin(super::netcdf::pieces_stream(rx, expected))
+        blocking_pieces(slab, elem, move |piece| match file.vars.get(&path) {
+            Some(var) => file.read_piece(var, piece),
+            None => Err(Error::NoSuchVariable(path.clone())),
+        })
     }
 }
 
@@ -554,13 +514,8 @@ impl Source for Hdf5Source {
     }
 
     fn read(&self, path: &str, slab: &Hyperslab) -> ByteStream {
-        if let Some(engine) = &self.engine
-            && let (Some(ev), Some(var)) = (engine.vars.get(path), self.file.vars.get(path))
-        {
-            if let Err(e) = Hyperslab::new(slab.ranges().to_vec(), &var.shape) {
-                return error_stream(e.into());
-            }
-            return engine::read(Arc::clone(&engine.file), Arc::clone(ev), slab);
+        if let Some(stream) = self.engine.as_ref().and_then(|e| e.read(path, slab)) {
+            return stream;
         }
         self.read_with_library(path, slab)
     }

@@ -21,14 +21,14 @@ use crate::encoding::push_string;
 use crate::engine::cache::ChunkCache;
 use crate::engine::layout::ChunkLayout;
 use crate::engine::storage::{FileStorage, Storage as _};
-use crate::engine::{self, EngineFile, EngineVar};
+use crate::engine::{self, EngineReader};
 use crate::error::{Error, Result};
 use crate::hyperslab::Hyperslab;
 use crate::model::{
     AttrValue, Attribute, DataType, Dataset, Dimension, EnumMember, EnumType, Field, Format, Group,
     OpaqueType, Storage, StructureType, VLenType, VarDim, Variable,
 };
-use crate::source::{ByteStream, Source, error_stream};
+use crate::source::{ByteStream, Source, blocking_pieces, error_stream};
 
 unsafe extern "C" {
     /// Frees the memory that strings and vlens inside `count` values of `xtype` point to (not the
@@ -36,11 +36,6 @@ unsafe extern "C" {
     fn nc_reclaim_data(ncid: c_int, xtype: nc::nc_type, memory: *mut c_void, count: usize)
     -> c_int;
 }
-
-/// Bytes per read piece: large enough to amortise a library call, small enough to stream.
-const PIECE_BYTES: usize = 1 << 20;
-/// Pieces read ahead of the consumer.
-const READ_AHEAD: usize = 2;
 
 /// Turns a netCDF status into a `Result`.
 fn check(status: c_int) -> Result<()> {
@@ -205,14 +200,7 @@ pub struct NetcdfSource {
     dataset: Arc<Dataset>,
     file: Arc<OpenFile>,
     /// The read engine's view of the file, when it reads some variables.
-    engine: Option<Arc<EngineSide>>,
-}
-
-/// What the engine needs to read this source's variables.
-#[derive(Debug)]
-struct EngineSide {
-    file: Arc<EngineFile>,
-    vars: HashMap<String, Arc<EngineVar>>,
+    engine: Option<Arc<EngineReader>>,
 }
 
 impl NetcdfSource {
@@ -236,29 +224,10 @@ impl NetcdfSource {
         cache: Option<&ChunkCache>,
     ) -> Result<Self> {
         let engine = match cache {
-            Some(cache) if !file.layouts.is_empty() => {
-                let vars = file
-                    .layouts
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (p, layout))| {
-                        let var = Arc::new(EngineVar {
-                            layout: layout.clone(),
-                            var: u32::try_from(i).unwrap_or(u32::MAX),
-                        });
-                        (p.clone(), var)
-                    })
-                    .collect();
-                Some(Arc::new(EngineSide {
-                    file: Arc::new(EngineFile {
-                        storage: Arc::new(FileStorage::open(path)?),
-                        cache: cache.clone(),
-                        file_id: engine::next_file_id(),
-                    }),
-                    vars,
-                }))
+            Some(cache) => {
+                EngineReader::new(path, cache, file.layouts.iter().cloned())?.map(Arc::new)
             }
-            _ => None,
+            None => None,
         };
         Ok(Self {
             dataset: Arc::clone(&file.dataset),
@@ -612,7 +581,7 @@ impl Reader {
                     })?;
                     members.push(EnumMember {
                         name: name_from(&mbuf),
-                        value: integer_value(&base_type, &value),
+                        value: crate::encoding::integer_value(&base_type, &value, false),
                     });
                 }
                 Ok((
@@ -806,21 +775,6 @@ fn read_storage(grpid: c_int, varid: c_int, rank: usize) -> Result<Storage> {
     Ok(storage)
 }
 
-/// The integer stored in `bytes` (native order) as a value of integer type `dtype`.
-fn integer_value(dtype: &DataType, bytes: &[u8; 8]) -> i128 {
-    let b = *bytes;
-    match dtype {
-        DataType::Int8 => i128::from(i8::from_ne_bytes([b[0]])),
-        DataType::UInt8 => i128::from(b[0]),
-        DataType::Int16 => i128::from(i16::from_ne_bytes([b[0], b[1]])),
-        DataType::UInt16 => i128::from(u16::from_ne_bytes([b[0], b[1]])),
-        DataType::Int32 => i128::from(i32::from_ne_bytes([b[0], b[1], b[2], b[3]])),
-        DataType::UInt32 => i128::from(u32::from_ne_bytes([b[0], b[1], b[2], b[3]])),
-        DataType::Int64 => i128::from(i64::from_ne_bytes(b)),
-        _ => i128::from(u64::from_ne_bytes(b)),
-    }
-}
-
 /// Calls a netCDF "list of ids" function twice: once for the count, once for the ids.
 fn ids(mut f: impl FnMut(*mut c_int, *mut c_int) -> c_int) -> Result<Vec<c_int>> {
     let mut n = 0;
@@ -885,9 +839,7 @@ impl NetcdfSource {
     /// Whether the read engine (rather than the library) reads the variable at `path`.
     #[must_use]
     pub fn uses_engine(&self, path: &str) -> bool {
-        self.engine
-            .as_ref()
-            .is_some_and(|e| e.vars.contains_key(path))
+        self.engine.as_ref().is_some_and(|e| e.reads(path))
     }
 }
 
@@ -897,13 +849,8 @@ impl Source for NetcdfSource {
     }
 
     fn read(&self, path: &str, slab: &Hyperslab) -> ByteStream {
-        if let Some(engine) = &self.engine
-            && let (Some(ev), Some(var)) = (engine.vars.get(path), self.file.vars.get(path))
-        {
-            if let Err(e) = Hyperslab::new(slab.ranges().to_vec(), &var.shape) {
-                return error_stream(e.into());
-            }
-            return engine::read(Arc::clone(&engine.file), Arc::clone(ev), slab);
+        if let Some(stream) = self.engine.as_ref().and_then(|e| e.read(path, slab)) {
+            return stream;
         }
         self.read_with_library(path, slab)
     }
@@ -920,61 +867,14 @@ impl NetcdfSource {
         if let Err(e) = Hyperslab::new(slab.ranges().to_vec(), &var.shape) {
             return error_stream(e.into());
         }
-        let elem = var.dtype.fixed_size().unwrap_or(64).max(1);
-        let pieces = slab.split((PIECE_BYTES / elem).max(1));
-        let expected = pieces.len();
+        let elem = var.dtype.fixed_size().unwrap_or(64);
         let file = Arc::clone(&self.file);
         let path = path.to_owned();
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes>>(READ_AHEAD);
-        tokio::task::spawn_blocking(move || {
-            let Some(var) = file.vars.get(&path) else {
-                return;
-            };
-            for piece in pieces {
-                let result = file.read_piece(var, &piece);
-                let failed = result.is_err();
-                // A closed channel means the consumer went away: stop reading.
-                if tx.blocking_send(result).is_err() || failed {
-                    return;
-                }
-            }
-        });
-        Box::pin(pieces_stream(rx, expected))
+        blocking_pieces(slab, elem, move |piece| match file.vars.get(&path) {
+            Some(var) => file.read_piece(var, piece),
+            None => Err(Error::NoSuchVariable(path.clone())),
+        })
     }
-}
-
-/// Adapts the reader's channel to a stream that ends with [`Error::Interrupted`] if the reader
-/// stopped before sending all `expected` pieces, so a consumer never mistakes a failed read for a
-/// short one.
-pub(crate) fn pieces_stream(
-    mut rx: tokio::sync::mpsc::Receiver<Result<Bytes>>,
-    expected: usize,
-) -> impl futures::Stream<Item = Result<Bytes>> + Send + 'static {
-    let mut received = 0usize;
-    let mut done = false;
-    futures::stream::poll_fn(move |cx| {
-        if done {
-            return std::task::Poll::Ready(None);
-        }
-        match rx.poll_recv(cx) {
-            std::task::Poll::Ready(Some(item)) => {
-                received += 1;
-                if item.is_err() {
-                    done = true;
-                }
-                std::task::Poll::Ready(Some(item))
-            }
-            std::task::Poll::Ready(None) => {
-                done = true;
-                if received < expected {
-                    std::task::Poll::Ready(Some(Err(Error::Interrupted)))
-                } else {
-                    std::task::Poll::Ready(None)
-                }
-            }
-            std::task::Poll::Pending => std::task::Poll::Pending,
-        }
-    })
 }
 
 /// Whether the engine can copy values of `dtype` as raw fixed-size elements.

@@ -278,21 +278,6 @@ fn take_hdf5_string(p: *mut c_char) -> Option<String> {
     Some(s)
 }
 
-/// The integer in the first `size` little-endian bytes of `bytes`, as a value of `dtype`.
-fn integer_value(dtype: &DataType, bytes: &[u8; 8]) -> i128 {
-    let b = *bytes;
-    match dtype {
-        DataType::Int8 => i128::from(i8::from_le_bytes([b[0]])),
-        DataType::UInt8 => i128::from(b[0]),
-        DataType::Int16 => i128::from(i16::from_le_bytes([b[0], b[1]])),
-        DataType::UInt16 => i128::from(u16::from_le_bytes([b[0], b[1]])),
-        DataType::Int32 => i128::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-        DataType::UInt32 => i128::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-        DataType::Int64 => i128::from(i64::from_le_bytes(b)),
-        _ => i128::from(u64::from_le_bytes(b)),
-    }
-}
-
 /// The model integer type and native memory type for an HDF5 integer of `size` bytes.
 fn integer_type(size: usize, signed: bool) -> Result<(DataType, TypeId), String> {
     use hdf5::globals as g;
@@ -505,7 +490,7 @@ impl TypeMapper {
             )?;
             members.push(EnumMember {
                 name,
-                value: integer_value(&base_dtype, &value),
+                value: crate::encoding::integer_value(&base_dtype, &value, true),
             });
         }
         let dtype = self.intern(t, group, hint, |name, path| {
