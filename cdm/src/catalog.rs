@@ -4,6 +4,7 @@
 //! Each [`CatalogEntry`] also keeps the protocol renderings of its unconstrained metadata (DDS,
 //! DAS, DMR), made once per file version.
 
+use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
 use std::io::Read;
@@ -118,6 +119,8 @@ pub struct CatalogEntry {
     modified: SystemTime,
     size: u64,
     rendered: Mutex<HashMap<&'static str, Bytes>>,
+    /// Per-protocol views of the dataset (a DAP2 mapping, …), built once per file version.
+    extensions: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
 }
 
 impl fmt::Debug for CatalogEntry {
@@ -171,6 +174,29 @@ impl CatalogEntry {
         let bytes = render()?;
         self.lock_rendered().insert(key, bytes.clone());
         Ok(bytes)
+    }
+
+    /// The value of type `T` kept with this file version, made by `init` the first time. A
+    /// protocol keeps its own view of the dataset here, so that per-request work stays small.
+    pub fn extension<T: Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> Arc<T> {
+        let lock = || {
+            self.extensions
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some(v) = lock().get(&TypeId::of::<T>()).cloned()
+            && let Ok(v) = v.downcast::<T>()
+        {
+            return v;
+        }
+        // Built outside the lock: two requests may build it at once, and one of them wins.
+        let value = Arc::new(init());
+        let stored = Arc::clone(
+            lock()
+                .entry(TypeId::of::<T>())
+                .or_insert_with(|| Arc::clone(&value) as Arc<dyn Any + Send + Sync>),
+        );
+        stored.downcast::<T>().unwrap_or(value)
     }
 
     fn lock_rendered(&self) -> std::sync::MutexGuard<'_, HashMap<&'static str, Bytes>> {
@@ -269,6 +295,7 @@ impl Catalog {
                         modified,
                         size,
                         rendered: Mutex::new(HashMap::new()),
+                        extensions: Mutex::new(HashMap::new()),
                     }))
                 })
                 .map_err(|e: Arc<Error>| Error::unshare(&e))

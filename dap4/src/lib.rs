@@ -48,7 +48,7 @@ pub mod data;
 pub mod dmr;
 pub mod error;
 pub mod query;
-mod xml;
+pub mod xml;
 
 pub use constraint::Constraint;
 pub use error::{Error, Result, error_document};

@@ -14,7 +14,7 @@ fn is_xml_char(c: char) -> bool {
 
 /// `s` with every character XML cannot carry replaced by U+FFFD.
 #[must_use]
-pub(crate) fn clean(s: &str) -> Cow<'_, str> {
+pub fn clean(s: &str) -> Cow<'_, str> {
     if s.chars().all(is_xml_char) {
         Cow::Borrowed(s)
     } else {
@@ -28,8 +28,14 @@ pub(crate) fn clean(s: &str) -> Cow<'_, str> {
 
 /// `s` escaped for element text content.
 #[must_use]
-pub(crate) fn text(s: &str) -> String {
+pub fn text(s: &str) -> String {
     quick_xml::escape::partial_escape(clean(s)).into_owned()
+}
+
+/// `s` escaped for attribute values and text alike (quotes included).
+#[must_use]
+pub fn escape(s: &str) -> String {
+    quick_xml::escape::escape(clean(s)).into_owned()
 }
 
 #[cfg(test)]
@@ -42,5 +48,6 @@ mod tests {
         assert_eq!(clean("a\u{1}b\u{0}"), "a\u{FFFD}b\u{FFFD}");
         assert_eq!(text("<a & b>\r"), "&lt;a &amp; b&gt;&#13;");
         assert_eq!(text("Καλημέα"), "Καλημέα");
+        assert_eq!(escape("a\"b'<\u{1}"), "a&quot;b&apos;&lt;\u{FFFD}");
     }
 }

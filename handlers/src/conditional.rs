@@ -136,25 +136,7 @@ pub(crate) fn http_date(t: SystemTime) -> String {
 
 /// An RFC 3339 UTC date-time (`2024-05-01T12:00:00Z`) for catalogs and JSON listings.
 pub(crate) fn iso_date(t: SystemTime) -> String {
-    let secs = unix_secs(t);
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    humantime::format_rfc3339_seconds(t.max(std::time::UNIX_EPOCH)).to_string()
 }
 
 /// What a `Range` header asks of a body of `len` bytes.

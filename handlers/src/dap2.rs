@@ -4,11 +4,9 @@
 //! looks for, the exact `Content-Length`, the cached metadata renderings, and the mapping of
 //! protocol errors to statuses (through [`HandlerError`]).
 
-use std::sync::{Arc, Mutex, Weak};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
 
 use bytes::Bytes;
-use cdm::Dataset;
 use dap2::Dap2Dataset;
 use futures::StreamExt;
 use http::header;
@@ -51,50 +49,10 @@ impl From<dap2::Error> for HandlerError {
     }
 }
 
-/// The DAP2 view of each open dataset, built once per file version: netCDF-C asks for one
-/// `.dods` per row of a large variable, so per-request work must stay small. Entries die with
-/// their dataset (the catalog drops a file's `Arc<Dataset>` when it changes or is evicted).
-static MAPPED: Mutex<Vec<(Weak<Dataset>, Arc<Dap2Dataset>)>> = Mutex::new(Vec::new());
-
-fn mapped(dataset: &Arc<Dataset>) -> Arc<Dap2Dataset> {
-    let mut cache = MAPPED
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    cache.retain(|(w, _)| w.strong_count() > 0);
-    if let Some((_, m)) = cache
-        .iter()
-        .find(|(w, _)| w.upgrade().is_some_and(|d| Arc::ptr_eq(&d, dataset)))
-    {
-        return Arc::clone(m);
-    }
-    let m = Arc::new(dap2::map_dataset(dataset));
-    cache.push((Arc::downgrade(dataset), Arc::clone(&m)));
-    m
-}
-
-/// An HTTP date (RFC 9110 IMF-fixdate) for `Last-Modified`.
-fn http_date(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let weekday = WEEKDAYS[usize::try_from(days.rem_euclid(7)).unwrap_or(0)];
-    let month_name = MONTHS[usize::try_from(month - 1).unwrap_or(0)];
-    format!("{weekday}, {day:02} {month_name} {year} {h:02}:{m:02}:{s:02} GMT")
+/// The DAP2 view of the dataset, built once per file version and kept with it: netCDF-C asks
+/// for one `.dods` per row of a large variable, so per-request work must stay small.
+pub(crate) fn mapped(entry: &cdm::CatalogEntry) -> Arc<Dap2Dataset> {
+    entry.extension(|| dap2::map_dataset(entry.dataset()))
 }
 
 fn response(
@@ -106,7 +64,10 @@ fn response(
 ) -> Result<http::Response<Body>, HandlerError> {
     with_dap2_headers(http::Response::builder(), description)
         .header(header::CONTENT_TYPE, content_type)
-        .header(header::LAST_MODIFIED, http_date(req.entry.modified()))
+        .header(
+            header::LAST_MODIFIED,
+            crate::conditional::http_date(req.entry.modified()),
+        )
         .header(header::CONTENT_LENGTH, length)
         .body(body)
         .map_err(|e| HandlerError::Internal(e.to_string()))
@@ -129,8 +90,7 @@ fn text(
 
 /// Answers a DAP2 request for a dataset.
 pub(crate) async fn respond(req: &DatasetRequest) -> Result<http::Response<Body>, HandlerError> {
-    let dataset = req.entry.dataset();
-    let ds = mapped(dataset);
+    let ds = mapped(&req.entry);
     // An empty query (`x.dds?`) is no constraint.
     let query = req.query.as_deref().filter(|q| !q.trim().is_empty());
     match req.kind {
@@ -190,17 +150,5 @@ pub(crate) async fn respond(req: &DatasetRequest) -> Result<http::Response<Body>
         other => Err(HandlerError::NotImplemented(format!(
             "{other:?} is not a DAP2 response"
         ))),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn http_dates_are_imf_fixdate() {
-        assert_eq!(http_date(UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 GMT");
-        let t = UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
-        assert_eq!(http_date(t), "Tue, 14 Nov 2023 22:13:20 GMT");
     }
 }

@@ -529,7 +529,7 @@ e.g. {example}; see {name}.html to build a request"
 }
 
 fn page_response(req: &DatasetRequest) -> Result<Response<Body>, HandlerError> {
-    let ds = ::dap2::map_dataset(req.entry.dataset());
+    let ds = dap2::mapped(&req.entry);
     let bytes = match req.kind {
         ResponseKind::Html => pages::form(req, &ds),
         ResponseKind::Info => {

@@ -18,20 +18,7 @@ const NS: &str = "http://www.unidata.ucar.edu/namespaces/thredds/InvCatalog/v1.0
 
 /// Escapes text for XML content and attribute values.
 fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // Control characters other than tab / newline cannot appear in XML 1.0.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
+    dap4::xml::escape(s)
 }
 
 /// The folder's path from the root, encoded, without leading or trailing slash (`a/b%20c`).
