@@ -17,6 +17,8 @@ pub(crate) struct Validators {
     pub(crate) etag: HeaderValue,
     /// The source file's modification time, when there is one.
     pub(crate) modified: Option<SystemTime>,
+    /// `modified` as an HTTP date, formatted once.
+    last_modified: Option<HeaderValue>,
 }
 
 /// Seconds since the epoch (HTTP dates have a one-second resolution).
@@ -35,6 +37,7 @@ impl Validators {
         Self {
             etag: HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"0\"")),
             modified: Some(modified),
+            last_modified: date_value(modified),
         }
     }
 
@@ -49,6 +52,7 @@ impl Validators {
         Self {
             etag: HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("W/\"0\"")),
             modified: Some(modified),
+            last_modified: date_value(modified),
         }
     }
 
@@ -61,6 +65,7 @@ impl Validators {
         Self {
             etag: HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("W/\"0\"")),
             modified: None,
+            last_modified: None,
         }
     }
 
@@ -91,11 +96,8 @@ impl Validators {
     /// Adds `ETag` and `Last-Modified` (unless the response set its own).
     pub(crate) fn apply(&self, headers: &mut HeaderMap) {
         headers.insert(header::ETAG, self.etag.clone());
-        if let Some(m) = self.modified
-            && !headers.contains_key(header::LAST_MODIFIED)
-            && let Ok(v) = HeaderValue::from_str(&http_date(m))
-        {
-            headers.insert(header::LAST_MODIFIED, v);
+        if let Some(v) = &self.last_modified {
+            headers.insert(header::LAST_MODIFIED, v.clone());
         }
     }
 
@@ -127,6 +129,10 @@ impl Validators {
 /// An entity tag for weak comparison: without `W/`.
 fn weak_form(tag: &str) -> &str {
     tag.strip_prefix("W/").unwrap_or(tag)
+}
+
+fn date_value(t: SystemTime) -> Option<HeaderValue> {
+    HeaderValue::from_str(&http_date(t)).ok()
 }
 
 /// An HTTP date (IMF-fixdate).

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use dap2::Dap2Dataset;
 use futures::StreamExt;
-use http::header;
+use http::header::{self, HeaderName, HeaderValue};
 use http::response::Builder;
 
 use crate::DatasetRequest;
@@ -26,12 +26,25 @@ pub(crate) const XDAP: &str = "3.2";
 
 /// Adds the headers every DAP2 response carries (netCDF-Java refuses a response without
 /// `XDODS-Server` or `XDAP`).
-pub(crate) fn with_dap2_headers(builder: Builder, description: &str) -> Builder {
+pub(crate) fn with_dap2_headers(builder: Builder, description: &'static str) -> Builder {
+    // Static names and values: these headers go out with every DAP2 response.
     builder
-        .header("Content-Description", description)
-        .header("XDODS-Server", XDODS_SERVER)
-        .header("XOPeNDAP-Server", XOPENDAP_SERVER)
-        .header("XDAP", XDAP)
+        .header(
+            HeaderName::from_static("content-description"),
+            HeaderValue::from_static(description),
+        )
+        .header(
+            HeaderName::from_static("xdods-server"),
+            HeaderValue::from_static(XDODS_SERVER),
+        )
+        .header(
+            HeaderName::from_static("xopendap-server"),
+            HeaderValue::from_static(XOPENDAP_SERVER),
+        )
+        .header(
+            HeaderName::from_static("xdap"),
+            HeaderValue::from_static(XDAP),
+        )
 }
 
 impl From<dap2::Error> for HandlerError {
@@ -55,37 +68,24 @@ pub(crate) fn mapped(entry: &cdm::CatalogEntry) -> Arc<Dap2Dataset> {
     entry.extension(|| dap2::map_dataset(entry.dataset()))
 }
 
+/// A DAP2 response. `Last-Modified` (and the `ETag`) are added with the validators, for every
+/// dataset response alike.
 fn response(
-    req: &DatasetRequest,
-    description: &str,
-    content_type: &str,
+    description: &'static str,
+    content_type: &'static str,
     length: u64,
     body: Body,
 ) -> Result<http::Response<Body>, HandlerError> {
     with_dap2_headers(http::Response::builder(), description)
-        .header(header::CONTENT_TYPE, content_type)
-        .header(
-            header::LAST_MODIFIED,
-            crate::conditional::http_date(req.entry.modified()),
-        )
+        .header(header::CONTENT_TYPE, HeaderValue::from_static(content_type))
         .header(header::CONTENT_LENGTH, length)
         .body(body)
         .map_err(|e| HandlerError::Internal(e.to_string()))
 }
 
-fn text(
-    req: &DatasetRequest,
-    description: &str,
-    bytes: Bytes,
-) -> Result<http::Response<Body>, HandlerError> {
+fn text(description: &'static str, bytes: Bytes) -> Result<http::Response<Body>, HandlerError> {
     let len = bytes.len() as u64;
-    response(
-        req,
-        description,
-        "text/plain; charset=utf-8",
-        len,
-        full(bytes),
-    )
+    response(description, "text/plain; charset=utf-8", len, full(bytes))
 }
 
 /// Answers a DAP2 request for a dataset.
@@ -104,7 +104,7 @@ pub(crate) async fn respond(req: &DatasetRequest) -> Result<http::Response<Body>
                     Bytes::from(dap2::dds::print_dds(&ds, &projected))
                 }
             };
-            text(req, "dods_dds", body)
+            text("dods_dds", body)
         }
         ResponseKind::Das => {
             // libdap answers a DAS whatever the constraint; it is still checked so that a bad
@@ -115,7 +115,7 @@ pub(crate) async fn respond(req: &DatasetRequest) -> Result<http::Response<Body>
             let body = req
                 .entry
                 .rendered("das", || Ok::<_, HandlerError>(Bytes::from(dap2::das(&ds))))?;
-            text(req, "dods_das", body)
+            text("dods_das", body)
         }
         ResponseKind::Dods => {
             let projected = dap2::constrain(&ds, query)?;
@@ -130,7 +130,6 @@ pub(crate) async fn respond(req: &DatasetRequest) -> Result<http::Response<Body>
                 })
             });
             response(
-                req,
                 "dods_data",
                 "application/octet-stream",
                 length,
@@ -141,11 +140,11 @@ pub(crate) async fn respond(req: &DatasetRequest) -> Result<http::Response<Body>
             let projected = dap2::constrain(&ds, query)?;
             let text_body =
                 dap2::ascii::ascii(req.entry.source().as_ref(), &ds, &projected).await?;
-            text(req, "dods_data", Bytes::from(text_body))
+            text("dods_data", Bytes::from(text_body))
         }
         ResponseKind::Version => {
             let body = format!("Core version: {XDODS_SERVER}\nServer version: {XOPENDAP_SERVER}\n");
-            text(req, "dods_version", Bytes::from(body))
+            text("dods_version", Bytes::from(body))
         }
         other => Err(HandlerError::NotImplemented(format!(
             "{other:?} is not a DAP2 response"

@@ -452,11 +452,7 @@ async fn dataset_response<B>(
         other => HandlerError::from(other),
     })?;
     let query = req.uri().query();
-    let validators = Validators::of_rendering(
-        entry.modified(),
-        entry.size(),
-        &[Kind::Dataset(kind).label(), query.unwrap_or("")],
-    );
+    let validators = rendering_validators(&entry, kind, query);
     if validators.not_modified(req.headers()) {
         return Ok(validators.not_modified_response());
     }
@@ -488,6 +484,36 @@ async fn dataset_response<B>(
     }
     validators.apply(response.headers_mut());
     Ok(response)
+}
+
+/// The validators of a dataset's response: those of the unconstrained responses are made once
+/// per file version (metadata requests are the hottest path), the rest per request.
+fn rendering_validators(
+    entry: &cdm::CatalogEntry,
+    kind: ResponseKind,
+    query: Option<&str>,
+) -> Validators {
+    let make = |q: &str| {
+        Validators::of_rendering(
+            entry.modified(),
+            entry.size(),
+            &[Kind::Dataset(kind).label(), q],
+        )
+    };
+    match query {
+        Some(q) if !q.is_empty() => make(q),
+        _ => {
+            type PerKind = std::sync::Mutex<std::collections::HashMap<&'static str, Validators>>;
+            let cache = entry.extension(PerKind::default);
+            let mut cache = cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            cache
+                .entry(Kind::Dataset(kind).label())
+                .or_insert_with(|| make(""))
+                .clone()
+        }
+    }
 }
 
 /// Refuses a data response whose `Content-Length` (computed from the constraint before any

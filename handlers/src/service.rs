@@ -57,8 +57,10 @@ where
     S: tower::Service<Request<B>, Response = Response<CompressionBody<Body>>, Error = Infallible>,
 {
     let started = Instant::now();
-    let method = req.method().clone();
-    let uri = req.uri().clone();
+    // The request line is kept only when the access log will print it.
+    let logged = tracing::enabled!(target: "access", tracing::Level::INFO)
+        .then(|| (req.method().clone(), req.uri().clone()));
+    let path_protocol = Protocol::of_path(req.uri().path());
     let cors = &state.cors;
     let allowed_origin = if cors.enabled() {
         cors.allow(req.headers().get(header::ORIGIN))
@@ -73,8 +75,7 @@ where
         // Until a response exists: a client that leaves while waiting for a slot is counted as
         // nginx's 499 (client closed request).
         status: 499,
-        method,
-        uri,
+        logged,
         peer,
         started,
         bytes: 0,
@@ -95,10 +96,7 @@ where
                     Err(never) => match never {},
                 }
             }
-            Err(e) => {
-                let protocol = Protocol::of_path(guard.uri.path());
-                e.into_response(protocol).map(Either::Right)
-            }
+            Err(e) => e.into_response(path_protocol).map(Either::Right),
         }
     };
     if let Some(origin) = allowed_origin {
@@ -142,8 +140,8 @@ struct Guard {
     state: Arc<AppState>,
     kind: Kind,
     status: u16,
-    method: Method,
-    uri: Uri,
+    /// The request's method and URI, when the access log is on.
+    logged: Option<(Method, Uri)>,
     peer: SocketAddr,
     started: Instant,
     bytes: u64,
@@ -158,11 +156,14 @@ impl Drop for Guard {
         let m = &self.state.metrics;
         m.record(self.kind, self.status, self.bytes, elapsed);
         m.in_flight(false);
+        let Some((method, uri)) = &self.logged else {
+            return;
+        };
         tracing::info!(
             target: "access",
             peer = %self.peer,
-            method = %self.method,
-            uri = %self.uri,
+            method = %method,
+            uri = %uri,
             status = self.status,
             kind = self.kind.label(),
             bytes = self.bytes,
