@@ -34,13 +34,16 @@ use layout::{ChunkLayout, ChunkLoc};
 use storage::Storage;
 
 /// Output bytes per piece.
-pub const PIECE_BYTES: usize = 4 << 20;
-/// Pieces assembled ahead of the consumer.
-pub const READ_AHEAD: usize = 3;
+pub const PIECE_BYTES: usize = 1 << 20;
+/// Pieces assembled ahead of the consumer: with [`PIECE_BYTES`], what one response holds at
+/// most besides the shared cache (4 MiB), so memory does not grow with the response.
+pub const READ_AHEAD: usize = 4;
 
-/// Decodes running at once: one per core, so decoding never starves the async workers.
+/// Decodes running at once: one per core and one more, so a decode waiting on its read does not
+/// leave a core idle (measured: 2 slots 0.23 s, 3 slots 0.21 s for the 187 MB `x_wind` on two
+/// cores, cold).
 static DECODE_SLOTS: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
-    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()) + 1)
 });
 
 /// One file as the engine sees it: its bytes, its identity in the cache.
