@@ -152,6 +152,7 @@ class Server:
 def start_fathom(cache_mb: int) -> Server:
     port = free_port()
     binary = REPO / "target" / "release" / "fathom"
+    # No access log: the peers write none either (it costs fathom about 5 µs a request).
     env = dict(os.environ, FATHOM_LOG="warn", FATHOM_CHUNK_CACHE_BYTES=str(cache_mb << 20))
     proc = subprocess.Popen(
         [str(binary), "serve", str(DATA), "--bind", f"127.0.0.1:{port}"],
@@ -240,14 +241,16 @@ def start_dars() -> Server | None:
     if not binary:
         return None
     port = free_port()
+    # dars keeps a database in its working folder: give it a temporary one.
+    tmp = Path(tempfile.mkdtemp(prefix="fathom-bench-dars-"))
     proc = subprocess.Popen(
         [binary, "-a", f"127.0.0.1:{port}", str(DATA)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env=dict(os.environ, RUST_LOG="warn"),
+        env=dict(os.environ, RUST_LOG="warn"), cwd=tmp,
     )
     url = f"http://127.0.0.1:{port}/data"
     wait_http(url + "/", 120)
-    return Server("dars", url, proc)
+    return Server("dars", url, proc, cleanup=lambda: shutil.rmtree(tmp, ignore_errors=True))
 
 
 WRK_RE = {
