@@ -344,6 +344,23 @@ def concurrent_downloads(url: str, clients: int, pid: int) -> dict:
     }
 
 
+def wait_idle(limit: float = 90.0) -> None:
+    """Waits (up to `limit` s) until the machine is idle, so one server's backlog (pydap keeps
+    working through requests wrk gave up on) does not slow the next measurement."""
+
+    def busy_idle():
+        f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return sum(f) - f[3] - f[4], f[3] + f[4]
+
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        b0, i0 = busy_idle()
+        time.sleep(0.5)
+        b1, i1 = busy_idle()
+        if (i1 - i0) / max(1, (b1 - b0) + (i1 - i0)) > 0.9:
+            return
+
+
 def url_for(server: Server, path: str) -> str:
     return f"{server.base_url}/{path}"
 
@@ -415,6 +432,7 @@ def main():
                     pass
                 url = url_for(s, path)
                 pid = s.pid or 0
+                wait_idle()
                 try:
                     if kind == "wrk":
                         conns = 32
