@@ -454,6 +454,13 @@ def main():
                 except Exception as e:  # a peer that fails a case is reported, not fatal
                     r = {"failed": str(e)}
                 results[name][s.name] = r
+                if s.name == "pydap" and r.get("errors"):
+                    # Its worker would go on through the requests wrk gave up on for minutes,
+                    # loading the machine during the next measurement: start a fresh one.
+                    s.stop()
+                    fresh = start_pydap()
+                    if fresh:
+                        servers[servers.index(s)] = fresh
                 print(f"{name:34} {s.name:7} {json.dumps({k: v for k, v in r.items() if k != 'cpu'}, default=str)}",
                       file=sys.stderr)
     finally:
