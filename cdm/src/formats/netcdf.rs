@@ -23,7 +23,7 @@ use crate::engine::layout::ChunkLayout;
 use crate::engine::storage::{FileStorage, Storage as _};
 use crate::engine::{self, EngineReader};
 use crate::error::{Error, Result};
-use crate::hyperslab::Hyperslab;
+use crate::hyperslab::{Hyperslab, Range};
 use crate::model::{
     AttrValue, Attribute, DataType, Dataset, Dimension, EnumMember, EnumType, Field, Format, Group,
     OpaqueType, Storage, StructureType, VLenType, VarDim, Variable,
@@ -790,6 +790,75 @@ fn ids(mut f: impl FnMut(*mut c_int, *mut c_int) -> c_int) -> Result<Vec<c_int>>
 impl OpenFile {
     /// Reads one piece with the library and converts it to the canonical encoding.
     fn read_piece(&self, var: &VarHandle, slab: &Hyperslab) -> Result<Bytes> {
+        let netcdf4 = matches!(
+            self.dataset.format,
+            Format::NetCdf4 | Format::NetCdf4Classic
+        );
+        if netcdf4 && slab.ranges().iter().any(|r| r.stride > 1 && r.count > 1) {
+            return self.read_strided_piece(var, slab);
+        }
+        self.read_piece_as_given(var, slab)
+    }
+
+    /// A strided piece of a netCDF-4 variable, without asking the library for a stride.
+    ///
+    /// netCDF-C 4.9.0 returns only fill values for a strided `nc_get_vars` that reaches past the
+    /// records a variable has actually written (a variable with fewer records than its
+    /// unlimited dimension), where a stride-1 read of the same region is right. So the dims
+    /// before the last strided one are read one index at a time, the last strided one as its
+    /// stride-1 span, and the selected rows are kept.
+    fn read_strided_piece(&self, var: &VarHandle, slab: &Hyperslab) -> Result<Bytes> {
+        let ranges = slab.ranges();
+        let Some(d) = ranges.iter().rposition(|r| r.stride > 1 && r.count > 1) else {
+            return self.read_piece_as_given(var, slab);
+        };
+        let along = ranges[d];
+        let span = Range {
+            start: along.start,
+            count: along.last() - along.start + 1,
+            stride: 1,
+        };
+        // Elements in one index of dim `d` (everything inside it).
+        let row: usize = ranges[d + 1..].iter().map(|r| r.count).product();
+        let mut out = Vec::new();
+        let outer = &ranges[..d];
+        let mut idx = vec![0usize; d];
+        let total: usize = outer.iter().map(|r| r.count).product();
+        for _ in 0..total {
+            let mut sub: Vec<Range> = outer
+                .iter()
+                .zip(&idx)
+                .map(|(r, &i)| Range {
+                    start: r.start + i * r.stride,
+                    count: 1,
+                    stride: 1,
+                })
+                .collect();
+            sub.push(span);
+            sub.extend_from_slice(&ranges[d + 1..]);
+            let block = self.read_piece_as_given(var, &Hyperslab::new(sub, &var.shape)?)?;
+            // Keep rows 0, stride, 2·stride, … of the span.
+            let mut pos = 0usize;
+            for r in 0..span.count {
+                let len = crate::encoding::elements_len(&var.dtype, row, &block[pos..])?;
+                if r % along.stride == 0 {
+                    out.extend_from_slice(&block[pos..pos + len]);
+                }
+                pos += len;
+            }
+            for k in (0..d).rev() {
+                idx[k] += 1;
+                if idx[k] < outer[k].count {
+                    break;
+                }
+                idx[k] = 0;
+            }
+        }
+        Ok(Bytes::from(out))
+    }
+
+    /// Reads one piece with the library exactly as given.
+    fn read_piece_as_given(&self, var: &VarHandle, slab: &Hyperslab) -> Result<Bytes> {
         let n = slab.len();
         let elem = var.native.size();
         let mut raw = vec![0u8; n * elem];
