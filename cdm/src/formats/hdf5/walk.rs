@@ -291,6 +291,19 @@ impl Walker {
             return Err("no elements (a null dataspace)".into());
         }
         let ds_shape = space.shape();
+        // A filter this HDF5 library cannot decode (a plugin not installed, such as h5py's
+        // LZF) would fail every read: leave the dataset out and say why, rather than serve a
+        // variable that only errors.
+        if let Some(f) = ds
+            .filters()
+            .iter()
+            .find(|f| !hdf5::filters::Filter::get_info(f.id()).decode_enabled)
+        {
+            return Err(format!(
+                "data compressed with HDF5 filter {} ({f:?}), which this server cannot decode",
+                f.id()
+            ));
+        }
         let dtype = ds.dtype().map_err(|_| "a type HDF5 cannot describe")?;
         let mapped = self.types.map(dtype.id(), group_path, name)?;
 
