@@ -162,9 +162,10 @@ fn ranges(selectors: &[Selector], dims: &[Dim], what: &str) -> Result<Vec<Range>
         .enumerate()
         .map(|(i, d)| match selectors.get(i) {
             None => Ok(Range::full(d.len)),
-            // pydap asks for `[0:1:2**63-2]` on an empty dimension; the only sensible answer is
-            // nothing, rather than an error that stops xarray opening the dataset.
-            Some(s) if d.len == 0 && s.start == 0 && s.stride >= 1 => Ok(Range::full(0)),
+            // pydap asks for `[0:1:2**63-2]` (or `[1:2:2**63-2]` for a strided slice) on an
+            // empty dimension; the only sensible answer is nothing, as DAP4 answers, rather
+            // than an error that stops xarray opening the dataset.
+            Some(s) if d.len == 0 && s.start >= 0 && s.stride >= 1 => Ok(Range::full(0)),
             Some(s) => {
                 let stop = match s.stop {
                     Stop::Index(i) => i,

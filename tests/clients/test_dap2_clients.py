@@ -387,3 +387,20 @@ def test_xarray_reads_what_netcdf4_reads(server, path):
                     same(got, lv.isel(index).values, f"{path.name}:{dap}{index}")
         local.close()
     remote.close()
+
+
+def test_strided_slices_of_an_empty_record_dimension_select_nothing(serve, tmp_path):
+    """pydap turns `v[1::2]` of an empty dimension into `[1:2:2**63-2]`; that selects nothing,
+    as DAP4 answers, instead of an error that stops the client."""
+    import netCDF4
+    from pydap.client import open_url
+
+    path = tmp_path / "norecords.nc"
+    with netCDF4.Dataset(path, "w", format="NETCDF3_CLASSIC") as f:
+        f.createDimension("time", None)
+        f.createDimension("x", 4)
+        f.createVariable("v", "f4", ("time", "x"))
+    server = serve([path])
+    v = open_url(f"{server.url}/norecords.nc")["v"]
+    assert np.asarray(v[1::2, 1::2]).shape == (0, 2)
+    assert np.asarray(v[:]).shape == (0, 4)
