@@ -60,6 +60,7 @@ impl Error {
             Self::Corrupt(m) => Self::Corrupt(m.clone()),
             Self::Unsupported(m) => Self::Unsupported(m.clone()),
             Self::Interrupted => Self::Interrupted,
+            Self::Open(m) => Self::Open(m.clone()),
             other => Self::Open(other.to_string()),
         }
     }

@@ -254,7 +254,10 @@ impl OpenFile {
         let mut ncid = 0;
         // SAFETY: valid C string and out-pointer.
         locked(|| check(unsafe { nc::nc_open(cpath.as_ptr(), nc::NC_NOWRITE, &mut ncid) }))
-            .map_err(|e| Error::Open(e.to_string()))?;
+            .map_err(|e| match e {
+                Error::NetCdf { message, .. } => Error::Open(message),
+                other => other,
+            })?;
         // From here on the handle is closed on every path (Drop).
         let mut file = OpenFile {
             ncid,
