@@ -140,6 +140,24 @@ pub fn parse(raw_query: &str) -> Result<Constraint, Error> {
     if text.is_empty() {
         return Ok(Constraint::default());
     }
+    // Function calls nest by recursion: bound the depth so a hostile expression cannot exhaust
+    // the stack.
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for c in text.chars() {
+        match c {
+            '(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            ')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    if deepest > MAX_NESTING {
+        return Err(Error::Syntax(format!(
+            "the constraint expression nests calls more than {MAX_NESTING} levels deep"
+        )));
+    }
     match all_consuming(constraint).parse(text) {
         Ok((_, c)) => {
             check_indices(&c)?;
@@ -157,6 +175,9 @@ pub fn parse(raw_query: &str) -> Result<Constraint, Error> {
         }
     }
 }
+
+/// The deepest nesting of function calls a constraint may have.
+pub const MAX_NESTING: usize = 32;
 
 /// Index overflow is recorded as `i64::MIN` by the number parser; report it here.
 fn check_indices(c: &Constraint) -> Result<(), Error> {
@@ -440,6 +461,13 @@ mod tests {
         );
         let c = parse("test(\"netcdf_test\")").expect("parses");
         assert!(matches!(&c.projections[0], Projection::Call(f) if f.name == "test"));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_parsing() {
+        let deep = format!("{}x{}", "f(".repeat(50_000), ")".repeat(50_000));
+        assert!(matches!(parse(&deep), Err(Error::Syntax(m)) if m.contains("nests")));
+        assert!(parse(&"(".repeat(50_000)).is_err());
     }
 
     #[test]

@@ -354,6 +354,13 @@ fn clause(input: &str) -> Parsed<'_, Clause> {
 /// [`Error::Constraint`] with the position of the first problem, or [`Error::NotSupported`]
 /// for filters and function calls.
 pub fn parse(text: &str) -> Result<Expression> {
+    // Field lists nest by recursion: a bound on their depth keeps a hostile expression from
+    // exhausting the stack (structures nest a few levels in real files).
+    if nesting_depth(text, '{', '}') > MAX_NESTING {
+        return Err(Error::Constraint(format!(
+            "field selections nest more than {MAX_NESTING} levels deep"
+        )));
+    }
     let mut clauses = Vec::new();
     let mut rest = text;
     loop {
@@ -386,6 +393,23 @@ pub fn parse(text: &str) -> Result<Expression> {
             }
         }
     }
+}
+
+/// The deepest field-list nesting a constraint may have.
+pub const MAX_NESTING: usize = 32;
+
+/// The greatest number of `open` characters not yet closed at any point of `text`.
+fn nesting_depth(text: &str, open: char, close: char) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    for c in text.chars() {
+        if c == open {
+            depth += 1;
+            max = max.max(depth);
+        } else if c == close {
+            depth = depth.saturating_sub(1);
+        }
+    }
+    max
 }
 
 fn failure(text: &str, f: &Failure<'_>) -> Error {
@@ -522,6 +546,18 @@ mod tests {
                 other => panic!("{bad}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_parsing() {
+        let deep = format!("x{}{}", "{x".repeat(20_000), "}".repeat(20_000));
+        assert!(matches!(parse(&deep), Err(Error::Constraint(m)) if m.contains("nest")));
+        let fine = format!(
+            "s{}{}",
+            "{x".repeat(MAX_NESTING - 1),
+            "}".repeat(MAX_NESTING - 1)
+        );
+        assert!(parse(&fine).is_ok());
     }
 
     #[test]
