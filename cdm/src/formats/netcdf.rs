@@ -292,7 +292,13 @@ struct Reader {
     types: HashMap<nc::nc_type, (DataType, Native)>,
     /// The group each user-defined type is defined in, by id.
     type_groups: HashMap<nc::nc_type, (c_int, String)>,
+    /// How deep inside nested user-defined types the reader is now.
+    type_depth: usize,
 }
+
+/// User-defined types nested deeper than this are refused: real files nest a few levels, and
+/// every reader and encoder walks a type recursively.
+const MAX_TYPE_DEPTH: usize = 32;
 
 impl Reader {
     fn new(ncid: c_int) -> Self {
@@ -301,6 +307,7 @@ impl Reader {
             dims: HashMap::new(),
             types: HashMap::new(),
             type_groups: HashMap::new(),
+            type_depth: 0,
         }
     }
 
@@ -521,7 +528,15 @@ impl Reader {
         if let Some(t) = self.types.get(&xtype) {
             return Ok(t.clone());
         }
-        let t = self.user_type(xtype)?;
+        if self.type_depth >= MAX_TYPE_DEPTH {
+            return Err(Error::Unsupported(format!(
+                "types nested more than {MAX_TYPE_DEPTH} levels deep"
+            )));
+        }
+        self.type_depth += 1;
+        let t = self.user_type(xtype);
+        self.type_depth -= 1;
+        let t = t?;
         self.types.insert(xtype, t.clone());
         Ok(t)
     }

@@ -234,7 +234,13 @@ pub(crate) struct TypeMapper {
     committed: HashMap<String, DataType>,
     /// User-defined types by the path of the group that lists them.
     groups: HashMap<String, GroupTypes>,
+    /// How deep inside nested types [`TypeMapper::map`] is now.
+    depth: usize,
 }
+
+/// Types nested deeper than this (compounds of compounds of …) are not served: real files nest
+/// a few levels, and every reader and encoder walks a type recursively.
+pub(crate) const MAX_TYPE_DEPTH: usize = 32;
 
 /// A library call's return value checked for failure.
 fn ok<T: PartialOrd + Default>(v: T, what: &str) -> Result<T, String> {
@@ -301,6 +307,18 @@ impl TypeMapper {
     /// # Errors
     /// A short description of what cannot be represented (references, time types, …).
     pub(crate) fn map(&mut self, t: hid_t, group: &str, hint: &str) -> Result<Mapped, String> {
+        if self.depth >= MAX_TYPE_DEPTH {
+            return Err(format!(
+                "types nested more than {MAX_TYPE_DEPTH} levels deep"
+            ));
+        }
+        self.depth += 1;
+        let mapped = self.map_type(t, group, hint);
+        self.depth -= 1;
+        mapped
+    }
+
+    fn map_type(&mut self, t: hid_t, group: &str, hint: &str) -> Result<Mapped, String> {
         // SAFETY: `t` is a valid datatype id (the caller's); every call below is checked.
         let class = unsafe { H5Tget_class(t) };
         // SAFETY: as above.
