@@ -25,8 +25,10 @@ use crate::Error;
 use crate::constraint::{MemberSel, Projected, VarSel};
 use crate::mapping::{Dap2Dataset, Element, Node, NumKind};
 
-/// The most canonical bytes read ahead for string-bearing variables in one response.
-pub const READ_AHEAD_LIMIT: usize = 512 << 20;
+/// The most canonical bytes read ahead for string-bearing variables in one response: what one
+/// response may hold in memory beyond the streaming window, so 64 concurrent ones stay within
+/// a few GB. Larger string data gets a 413 saying to subset it (DAP4 streams it instead).
+pub const READ_AHEAD_LIMIT: usize = 64 << 20;
 
 /// The bytes one number takes on the wire.
 #[must_use]
