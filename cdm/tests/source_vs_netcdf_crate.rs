@@ -30,16 +30,6 @@ fn truth(file: &std::path::Path, path: &str, slab: &Hyperslab) -> Vec<u8> {
     let var = f
         .variable(path.trim_start_matches('/'))
         .expect("variable exists");
-    let extents: Vec<netcdf::Extent> = slab
-        .ranges()
-        .iter()
-        .map(|r| netcdf::Extent::SliceCount {
-            start: r.start,
-            count: r.count,
-            stride: isize::try_from(r.stride).expect("small stride"),
-        })
-        .collect();
-    let extents = netcdf::Extents::Extent(extents);
     match var.vartype() {
         netcdf::types::NcVariableType::String => {
             // One element at a time: the crate reads strings singly.
@@ -67,7 +57,48 @@ fn truth(file: &std::path::Path, path: &str, slab: &Hyperslab) -> Vec<u8> {
             }
             out
         }
-        _ => var.get_raw_values(extents).expect("raw read"),
+        _ => {
+            // The stride-1 box around the selection, then the selected elements: netCDF-C 4.9.0
+            // answers strided reads past a variable's written records with fill values, so the
+            // truth must not ask it for a stride.
+            let boxed: Vec<netcdf::Extent> = slab
+                .ranges()
+                .iter()
+                .map(|r| netcdf::Extent::SliceCount {
+                    start: r.start,
+                    count: r.last() - r.start + 1,
+                    stride: 1,
+                })
+                .collect();
+            let raw = var
+                .get_raw_values(netcdf::Extents::Extent(boxed))
+                .expect("raw read");
+            let elem = var.vartype().size();
+            let spans: Vec<usize> = slab
+                .ranges()
+                .iter()
+                .map(|r| r.last() - r.start + 1)
+                .collect();
+            let mut out = Vec::with_capacity(slab.len() * elem);
+            let mut idx = vec![0usize; slab.rank()];
+            for _ in 0..slab.len() {
+                let offset = slab
+                    .ranges()
+                    .iter()
+                    .zip(&idx)
+                    .zip(&spans)
+                    .fold(0usize, |acc, ((r, &i), &span)| acc * span + i * r.stride);
+                out.extend_from_slice(&raw[offset * elem..(offset + 1) * elem]);
+                for d in (0..idx.len()).rev() {
+                    idx[d] += 1;
+                    if idx[d] < slab.ranges()[d].count {
+                        break;
+                    }
+                    idx[d] = 0;
+                }
+            }
+            out
+        }
     }
 }
 
