@@ -296,38 +296,43 @@ impl Hyperslab {
         }
         let split_dim = d - 1;
         let per_piece = (max_elements / inner.max(1)).max(1);
-        let outer: Vec<Range> = self.ranges[..split_dim].to_vec();
-        let mut pieces = Vec::new();
-        let mut idx = vec![0usize; outer.len()];
-        loop {
-            let split = &self.ranges[split_dim];
-            let mut done = 0;
-            while done < split.count {
-                let n = per_piece.min(split.count - done);
+        let count = self.ranges[split_dim].count;
+        let runs: Vec<(usize, usize)> = (0..count)
+            .step_by(per_piece)
+            .map(|j| (j, per_piece.min(count - j)))
+            .collect();
+        self.pieces_along(split_dim, &runs)
+    }
+
+    /// The selection cut along dimension `d`: for every selected index of the dimensions before
+    /// `d` (one at a time, in C order), one piece per run `(first, count)` of `d`'s selected
+    /// indices, with the dimensions after `d` whole. Runs must cover `d`'s selection in order;
+    /// the pieces then cover the whole selection in C order.
+    #[must_use]
+    pub fn pieces_along(&self, d: usize, runs: &[(usize, usize)]) -> Vec<Hyperslab> {
+        let outer = &self.ranges[..d];
+        let along = self.ranges[d];
+        let outer_total: usize = outer.iter().map(|r| r.count).product();
+        let mut pieces = Vec::with_capacity(outer_total.saturating_mul(runs.len()));
+        let mut idx = vec![0usize; d];
+        for _ in 0..outer_total {
+            for &(first, n) in runs {
                 let mut ranges = Vec::with_capacity(self.ranges.len());
-                for (k, r) in outer.iter().enumerate() {
-                    ranges.push(Range {
-                        start: r.start + idx[k] * r.stride,
-                        count: 1,
-                        stride: 1,
-                    });
-                }
+                ranges.extend(outer.iter().zip(&idx).map(|(r, &i)| Range {
+                    start: r.start + i * r.stride,
+                    count: 1,
+                    stride: 1,
+                }));
                 ranges.push(Range {
-                    start: split.start + done * split.stride,
+                    start: along.start + first * along.stride,
                     count: n,
-                    stride: if n == 1 { 1 } else { split.stride },
+                    stride: if n == 1 { 1 } else { along.stride },
                 });
-                ranges.extend_from_slice(&self.ranges[split_dim + 1..]);
+                ranges.extend_from_slice(&self.ranges[d + 1..]);
                 pieces.push(Hyperslab { ranges });
-                done += n;
             }
-            // Advance the odometer over the outer dimensions.
-            let mut k = outer.len();
-            loop {
-                if k == 0 {
-                    return pieces;
-                }
-                k -= 1;
+            // Next index of the outer dimensions (an odometer).
+            for k in (0..d).rev() {
                 idx[k] += 1;
                 if idx[k] < outer[k].count {
                     break;
@@ -335,6 +340,7 @@ impl Hyperslab {
                 idx[k] = 0;
             }
         }
+        pieces
     }
 }
 

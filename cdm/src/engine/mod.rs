@@ -138,28 +138,29 @@ impl EngineReader {
 /// against the variable's shape.
 #[must_use]
 pub fn read(file: Arc<EngineFile>, var: Arc<EngineVar>, slab: &Hyperslab) -> ByteStream {
-    let pieces = plan_pieces(&var.layout, slab.ranges(), PIECE_BYTES);
+    let pieces = plan_pieces(&var.layout, slab, PIECE_BYTES);
     let stream = futures::stream::iter(pieces)
         .map(move |piece| {
             let file = Arc::clone(&file);
             let var = Arc::clone(&var);
-            async move { assemble(file, var, piece).await }
+            async move { assemble(file, var, piece.into()).await }
         })
         .buffered(READ_AHEAD)
         .try_filter(|b| futures::future::ready(!b.is_empty()));
     Box::pin(stream)
 }
 
-/// Cuts `ranges` into pieces of at most about `target` output bytes, in C order, each lying in
+/// Cuts `slab` into pieces of at most about `target` output bytes, in C order, each lying in
 /// one chunk along the dimension it is split on.
-fn plan_pieces(layout: &ChunkLayout, ranges: &[Range], target: usize) -> Vec<Vec<Range>> {
+fn plan_pieces(layout: &ChunkLayout, slab: &Hyperslab, target: usize) -> Vec<Hyperslab> {
+    let ranges = slab.ranges();
     let rank = ranges.len();
-    let total: usize = ranges.iter().map(|r| r.count).product::<usize>() * layout.elem_size;
+    let total = slab.len() * layout.elem_size;
     if rank == 0 || total == 0 {
         return if total == 0 && rank > 0 {
             vec![]
         } else {
-            vec![ranges.to_vec()]
+            vec![slab.clone()]
         };
     }
     // Split dimension: the outermost whose single step (all dims inside it) fits the target.
@@ -194,38 +195,7 @@ fn plan_pieces(layout: &ChunkLayout, ranges: &[Range], target: usize) -> Vec<Vec
         runs.push((j, n));
         j += n;
     }
-
-    let outer = &ranges[..d];
-    let outer_total: usize = outer.iter().map(|r| r.count).product();
-    let mut pieces = Vec::with_capacity(outer_total * runs.len());
-    let mut idx = vec![0usize; d];
-    for _ in 0..outer_total {
-        for &(j0, n) in &runs {
-            let mut p = Vec::with_capacity(rank);
-            for (k, r) in outer.iter().enumerate() {
-                p.push(Range {
-                    start: r.start + idx[k] * r.stride,
-                    count: 1,
-                    stride: 1,
-                });
-            }
-            p.push(Range {
-                start: along.start + j0 * along.stride,
-                count: n,
-                stride: if n == 1 { 1 } else { along.stride },
-            });
-            p.extend_from_slice(&ranges[d + 1..]);
-            pieces.push(p);
-        }
-        for k in (0..d).rev() {
-            idx[k] += 1;
-            if idx[k] < outer[k].count {
-                break;
-            }
-            idx[k] = 0;
-        }
-    }
-    pieces
+    slab.pieces_along(d, &runs)
 }
 
 /// The chunk-grid positions along one dimension that hold at least one selected index.
