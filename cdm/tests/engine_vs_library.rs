@@ -3,12 +3,15 @@
 //! read by the engine equal the same hyperslabs read through netCDF-C; hot (cached) reads equal
 //! cold ones.
 
+mod common;
+
+use common::{runtime, slab_from};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use cdm::engine::cache::ChunkCache;
 use cdm::formats::netcdf::NetcdfSource;
-use cdm::{Hyperslab, Range, Source, read_all};
+use cdm::{Hyperslab, Source, read_all};
 use proptest::prelude::*;
 
 fn conformance_files() -> Vec<PathBuf> {
@@ -79,33 +82,6 @@ fn file_name(p: &Path) -> String {
         .unwrap_or_default()
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-/// A hyperslab of `shape` drawn from `seeds` (one triple per dimension).
-fn slab_from(shape: &[usize], seeds: &[(u32, u32, u32)]) -> Hyperslab {
-    let ranges = shape
-        .iter()
-        .zip(seeds.iter().cycle())
-        .map(|(&n, &(a, b, c))| {
-            if n == 0 {
-                return Range::full(0);
-            }
-            let start = a as usize % n;
-            let stride = 1 + (c as usize % 4);
-            let max_count = (n - start).div_ceil(stride);
-            let count = 1 + b as usize % max_count;
-            Range::new(start, count, stride, n).expect("fits by construction")
-        })
-        .collect();
-    Hyperslab::new(ranges, shape).expect("valid")
-}
-
 #[test]
 fn whole_variables_match_the_library() {
     let rt = runtime();
@@ -165,7 +141,7 @@ proptest! {
                 return Ok(());
             }
             let v = var_pick.get(&vars);
-            let slab = slab_from(&v.shape(), &seeds);
+            let slab = slab_from(&v.shape(), &seeds, 4);
             let want = rt.block_on(library_read(&pair.source, &v.path, &slab)).expect("library reads");
             let got = rt.block_on(read_all(&*pair.source, &v.path, &slab)).expect("engine reads");
             prop_assert_eq!(got, want, "{} {} {:?}", pair.name, v.path, slab);

@@ -1,6 +1,6 @@
 //! Library behaviours fathom works around, each with the file that shows it.
 
-use cdm::{Hyperslab, Range, Source, read_all};
+use cdm::{Hyperslab, Range, read_all};
 
 /// A netCDF-4 file whose variable `b` has 2 records of an unlimited dimension that `a` fills
 /// to 6: netCDF-C 4.9.0 returns only fill values for a strided read of `b` reaching past its
