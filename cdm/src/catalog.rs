@@ -1,6 +1,9 @@
 //! The metadata cache: file path → open [`Source`], invalidated when the file's modification time
 //! or size changes, so a rewritten file is never served stale.
 //!
+//! An `.ncml` file opens as a virtual dataset ([`crate::formats::ncml`]) whose members are opened
+//! through this same catalog; its entry is invalidated when the NcML file or any member changes.
+//!
 //! Each [`CatalogEntry`] also keeps the protocol renderings of its unconstrained metadata (DDS,
 //! DAS, DMR), made once per file version.
 
@@ -18,6 +21,7 @@ use bytes::Bytes;
 use crate::engine::cache::{CacheStats, ChunkCache};
 use crate::error::{Error, Result};
 use crate::formats::hdf5::{self, Hdf5Source};
+use crate::formats::ncml::{self, Dependencies};
 use crate::formats::netcdf::{self, NetcdfSource};
 use crate::formats::shared;
 use crate::model::Dataset;
@@ -124,6 +128,8 @@ pub struct CatalogEntry {
     extensions: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
     /// When the file on disk was last found unchanged, in nanoseconds since [`clock_epoch`].
     checked: AtomicU64,
+    /// For a virtual (NcML) dataset, the files it was built from: its version.
+    dependencies: Option<Arc<Dependencies>>,
 }
 
 /// How long a check that the file on disk is unchanged stays good. Under load the same file is
@@ -165,13 +171,20 @@ impl CatalogEntry {
         self.source.dataset()
     }
 
-    /// The file's modification time when it was opened.
+    /// For a virtual (NcML) dataset, the files and scans it was built from.
+    #[must_use]
+    pub fn dependencies(&self) -> Option<&Arc<Dependencies>> {
+        self.dependencies.as_ref()
+    }
+
+    /// The file's modification time when it was opened (for a virtual dataset, the newest of
+    /// its files').
     #[must_use]
     pub fn modified(&self) -> SystemTime {
         self.modified
     }
 
-    /// The file's size when it was opened.
+    /// The file's size when it was opened (for a virtual dataset, the sum of its files').
     #[must_use]
     pub fn size(&self) -> u64 {
         self.size
@@ -233,6 +246,9 @@ pub struct Catalog {
     chunks: ChunkCache,
     /// Lookups answered by an open entry (hits) or that opened the file (misses), for metrics.
     stats: Arc<CacheStats>,
+    /// The data root: NcML locations may not lead outside it. Without one, an NcML file's
+    /// locations must stay in its own folder.
+    root: Option<Arc<PathBuf>>,
 }
 
 impl fmt::Debug for Catalog {
@@ -252,7 +268,15 @@ impl Catalog {
             cache: moka::sync::Cache::new(capacity),
             chunks: ChunkCache::new(chunk_cache_bytes),
             stats: Arc::new(CacheStats::default()),
+            root: None,
         }
+    }
+
+    /// This catalog with the canonical data root that NcML locations must stay under.
+    #[must_use]
+    pub fn with_root(mut self, root: &Path) -> Self {
+        self.root = Some(Arc::new(root.to_path_buf()));
+        self
     }
 
     /// Hit and miss counters of the dataset cache.
@@ -285,6 +309,9 @@ impl Catalog {
     /// # Errors
     /// When the file cannot be read or is not a dataset.
     pub async fn open(&self, path: &Path) -> Result<Arc<CatalogEntry>> {
+        if ncml::is_ncml(path) {
+            return self.open_ncml(path, &[]).await;
+        }
         let key = path.to_path_buf();
         let cached = self.cache.get(&key);
         let now = now_nanos();
@@ -322,11 +349,55 @@ impl Catalog {
                         rendered: Mutex::new(HashMap::new()),
                         extensions: Mutex::new(HashMap::new()),
                         checked: AtomicU64::new(now_nanos()),
+                        dependencies: None,
                     }))
                 })
                 .map_err(|e: Arc<Error>| Error::unshare(&e))
         })
         .await
         .map_err(|_| Error::Interrupted)?
+    }
+}
+
+impl Catalog {
+    /// The NcML dataset at `path`, built if it is not cached or anything it was built from
+    /// changed. `chain` holds the NcML files that include this one (to refuse a cycle).
+    pub(crate) fn open_ncml<'a>(
+        &'a self,
+        path: &'a Path,
+        chain: &'a [PathBuf],
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Arc<CatalogEntry>>> + Send + 'a>>
+    {
+        Box::pin(async move {
+            let key = path.to_path_buf();
+            if let Some(entry) = self.cache.get(&key) {
+                if entry
+                    .dependencies
+                    .as_ref()
+                    .is_some_and(|d| d.unchanged(VALIDATION_WINDOW))
+                {
+                    self.stats.hits.fetch_add(1, Ordering::Relaxed);
+                    return Ok(entry);
+                }
+                self.cache.invalidate(&key);
+            }
+            self.stats.misses.fetch_add(1, Ordering::Relaxed);
+            let root = match &self.root {
+                Some(r) => r.as_ref().clone(),
+                None => path.parent().unwrap_or(Path::new("/")).to_path_buf(),
+            };
+            let (source, deps) = ncml::open(self, &root, path, chain).await?;
+            let entry = Arc::new(CatalogEntry {
+                source,
+                modified: deps.modified(),
+                size: deps.size(),
+                rendered: Mutex::new(HashMap::new()),
+                extensions: Mutex::new(HashMap::new()),
+                checked: AtomicU64::new(now_nanos()),
+                dependencies: Some(Arc::new(deps)),
+            });
+            self.cache.insert(key, Arc::clone(&entry));
+            Ok(entry)
+        })
     }
 }

@@ -39,6 +39,15 @@ pub enum Error {
     /// Something the model or a reader does not support.
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// An NcML file that cannot be made into a dataset: malformed, a member missing or
+    /// unreadable, members that do not agree. `file` is relative to the data root.
+    #[error("NcML {file}: {message}")]
+    Ncml {
+        /// The NcML (or member) file the problem is in.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A background read task ended without a result (it panicked or was cancelled).
     #[error("the read was interrupted")]
     Interrupted,
@@ -61,6 +70,10 @@ impl Error {
             Self::Unsupported(m) => Self::Unsupported(m.clone()),
             Self::Interrupted => Self::Interrupted,
             Self::Open(m) => Self::Open(m.clone()),
+            Self::Ncml { file, message } => Self::Ncml {
+                file: file.clone(),
+                message: message.clone(),
+            },
             other => Self::Open(other.to_string()),
         }
     }

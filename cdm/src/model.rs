@@ -604,6 +604,8 @@ pub enum Format {
     NetCdf4Classic,
     /// Plain HDF5.
     Hdf5,
+    /// An NcML virtual dataset (made of other datasets).
+    Ncml,
 }
 
 impl Format {
@@ -617,6 +619,7 @@ impl Format {
             Self::NetCdf4 => "netCDF-4",
             Self::NetCdf4Classic => "netCDF-4 classic model",
             Self::Hdf5 => "HDF5",
+            Self::Ncml => "NcML virtual dataset",
         }
     }
 }

@@ -36,7 +36,8 @@ pub(crate) fn html_escape(s: &str) -> String {
 pub(crate) enum EntryKind {
     /// A sub-folder.
     Folder,
-    /// A file fathom can serve over DAP (netCDF-3, netCDF-4 / HDF5, sniffed from its content).
+    /// A file fathom can serve over DAP (netCDF-3, netCDF-4 / HDF5, sniffed from its content; an
+    /// NcML virtual dataset, by its `.ncml` name).
     Dataset,
     /// Any other file: downloadable as it is.
     File,
@@ -85,7 +86,9 @@ fn read_folder_blocking(root: &Path, dir: &Path) -> Result<Vec<FolderEntry>, Han
         };
         let kind = if meta.is_dir() {
             EntryKind::Folder
-        } else if matches!(cdm::catalog::sniff(&real), Ok(Some(_))) {
+        } else if cdm::formats::ncml::is_ncml(&real)
+            || matches!(cdm::catalog::sniff(&real), Ok(Some(_)))
+        {
             EntryKind::Dataset
         } else {
             EntryKind::File

@@ -3,8 +3,10 @@
 //!
 //! - [`netcdf`]: netCDF-3 and netCDF-4 through netCDF-C.
 //! - [`hdf5`]: plain HDF5 through the HDF5 library (hdf5-metno).
+//! - [`ncml`]: NcML virtual datasets, made of other datasets (aggregations and edits).
 //! - `shared`: the one-open registry both go through, so no file is open twice in the process.
 
 pub mod hdf5;
+pub mod ncml;
 pub mod netcdf;
 pub(crate) mod shared;

@@ -986,6 +986,7 @@ fn engine_layouts(
         Format::NetCdf4 | Format::NetCdf4Classic | Format::Hdf5 => {
             Ok(hdf5_layouts(ds, hdf5_scan.unwrap_or_default()))
         }
+        Format::Ncml => Ok(Vec::new()),
     }
 }
 
