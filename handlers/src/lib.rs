@@ -101,9 +101,9 @@ impl AppState {
             ));
         }
         Ok(Self {
-            root,
             catalog: Catalog::new(config.catalog_capacity, config.chunk_cache_bytes)
                 .with_root(&root),
+            root,
             metrics: Metrics::default(),
             targets: moka::sync::Cache::builder()
                 .max_capacity(16_384)

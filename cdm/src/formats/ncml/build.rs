@@ -169,7 +169,7 @@ pub(crate) async fn build(
     elem: &NetcdfElem,
     name: &str,
 ) -> Result<VirtualSource> {
-    let mut work = eval(ctx, elem).await?;
+    let mut work = eval(ctx, elem, &[]).await?;
     work.ds.name = name.to_owned();
     work.ds.format = Format::Ncml;
     Ok(VirtualSource {
@@ -178,26 +178,76 @@ pub(crate) async fn build(
     })
 }
 
-fn eval<'a>(ctx: &'a Context<'a>, elem: &'a NetcdfElem) -> BoxFuture<'a, Result<Work>> {
+fn eval<'a>(
+    ctx: &'a Context<'a>,
+    elem: &'a NetcdfElem,
+    scope: &'a [Dimension],
+) -> BoxFuture<'a, Result<Work>> {
     Box::pin(async move {
         let mut work = if let Some(loc) = &elem.location {
             let path = ctx.resolve(loc)?;
             let source = ctx.open_location(&path).await?;
             let label = ctx.label_of(&path);
             work_of(&source, &label)
-        } else if let Some(agg) = &elem.aggregation {
-            aggregate(ctx, agg).await?
         } else {
+            // A virtual dataset sees the dimensions of the datasets it is nested in.
+            let mut ds = empty_dataset();
+            ds.root.dimensions = scope.to_vec();
             Work {
-                ds: empty_dataset(),
+                ds,
                 origins: HashMap::new(),
             }
         };
-        for edit in &elem.edits {
+        let split = elem.edits_before_aggregation.min(elem.edits.len());
+        let (before, after) = if elem.aggregation.is_some() {
+            elem.edits.split_at(split)
+        } else {
+            (&elem.edits[..], &[][..])
+        };
+        for edit in before {
+            apply(ctx, &mut work, edit)?;
+        }
+        if let Some(agg) = &elem.aggregation {
+            let dims = work.ds.root.dimensions.clone();
+            let result = aggregate(ctx, agg, &dims).await?;
+            merge(&mut work, result);
+        }
+        for edit in after {
             apply(ctx, &mut work, edit)?;
         }
         Ok(work)
     })
+}
+
+/// Adds what `work` lacks from `other` (the first comer wins, as in a union; the aggregation's
+/// length wins for a dimension it joined).
+fn merge(work: &mut Work, other: Work) {
+    let Work { ds, mut origins } = other;
+    for d in ds.root.dimensions {
+        match work
+            .ds
+            .root
+            .dimensions
+            .iter_mut()
+            .find(|x| x.name == d.name)
+        {
+            Some(x) => *x = d,
+            None => work.ds.root.dimensions.push(d),
+        }
+    }
+    for a in ds.root.attributes {
+        if work.ds.root.attribute(&a.name).is_none() {
+            work.ds.root.attributes.push(a);
+        }
+    }
+    for v in ds.root.variables {
+        if work.ds.root.variable(&v.name).is_none() {
+            if let Some(o) = origins.remove(&v.path) {
+                work.origins.insert(v.path.clone(), o);
+            }
+            work.ds.root.variables.push(v);
+        }
+    }
 }
 
 fn empty_dataset() -> Dataset {
@@ -246,7 +296,11 @@ struct Prepared {
     location: String,
 }
 
-fn aggregate<'a>(ctx: &'a Context<'a>, agg: &'a Aggregation) -> BoxFuture<'a, Result<Work>> {
+fn aggregate<'a>(
+    ctx: &'a Context<'a>,
+    agg: &'a Aggregation,
+    scope: &'a [Dimension],
+) -> BoxFuture<'a, Result<Work>> {
     Box::pin(async move {
         let dim = agg.dim_name.clone().unwrap_or_default();
         let needs_all = match agg.kind {
@@ -289,15 +343,14 @@ fn aggregate<'a>(ctx: &'a Context<'a>, agg: &'a Aggregation) -> BoxFuture<'a, Re
         }
 
         let mut futures = Vec::with_capacity(specs.len());
-        for (i, (elem, found, scan_ncoords)) in specs.into_iter().enumerate() {
+        for (i, spec) in specs.into_iter().enumerate() {
             futures.push(prepare(
                 ctx,
                 i,
-                elem,
-                found,
-                scan_ncoords,
+                spec,
                 needs_all || i == 0,
                 join_coord,
+                scope,
             ));
         }
         let prepared: Vec<Result<Prepared>> = futures::stream::iter(futures)
@@ -349,14 +402,17 @@ fn checked_scan(ctx: &Context<'_>, scan: &super::parse::ScanElem) -> Result<Scan
     })
 }
 
+/// One member as the aggregation lists it: its `<netcdf>` element, or a file a scan found (with
+/// the scan's `ncoords`).
+type MemberSpec<'a> = (Option<&'a NetcdfElem>, Option<Found>, Option<String>);
+
 async fn prepare(
     ctx: &Context<'_>,
     index: usize,
-    elem: Option<&NetcdfElem>,
-    found: Option<Found>,
-    scan_ncoords: Option<String>,
+    (elem, found, scan_ncoords): MemberSpec<'_>,
     open_now: bool,
     join_coord: Option<&str>,
+    scope: &[Dimension],
 ) -> Result<Prepared> {
     if let Some(f) = found {
         let location = ctx.label_of(&f.path);
@@ -377,7 +433,7 @@ async fn prepare(
     let location = elem
         .location
         .clone()
-        .unwrap_or_else(|| format!("member {index}"));
+        .unwrap_or_else(|| format!("Virtual_Dataset_{index}"));
     if elem.is_plain_file() {
         let path = ctx.resolve(elem.location.as_deref().unwrap_or_default())?;
         let needs = open_now || (elem.ncoords.is_none() && elem.coord_value.is_none());
@@ -392,7 +448,7 @@ async fn prepare(
         });
     }
     // A virtual, edited or nested member: built now.
-    let work = eval(ctx, elem).await?;
+    let work = eval(ctx, elem, scope).await?;
     let mut ds = work.ds;
     ds.format = Format::Ncml;
     let source: Arc<dyn Source> = Arc::new(VirtualSource {
@@ -1146,24 +1202,30 @@ fn edit_variable(ctx: &Context<'_>, work: &mut Work, v: &VariableElem) -> Result
             .unwrap_or_default()
     };
     let shape = shape_of(work);
+    let mut dtype = work
+        .ds
+        .root
+        .variable(&v.name)
+        .map(|x| x.dtype.clone())
+        .unwrap_or(DataType::Float64);
     if let Some(t) = &v.dtype {
         let want =
             values::data_type(t).map_err(|e| ctx.err(format!("variable {}: {e}", v.name)))?;
-        let have = work.ds.root.variable(&v.name).map(|x| x.dtype.clone());
-        if have.as_ref() != Some(&want) {
-            return Err(ctx.err(format!(
-                "variable {}: changing the type of an existing variable is not supported",
-                v.name
-            )));
+        if want != dtype {
+            // A new type only comes with new values (an explicit joinNew coordinate).
+            if v.values.is_none() {
+                return Err(ctx.err(format!(
+                    "variable {}: changing the type of an existing variable needs <values>",
+                    v.name
+                )));
+            }
+            dtype = want.clone();
+            if let Some(var) = work.ds.root.variables.iter_mut().find(|x| x.name == v.name) {
+                var.dtype = want;
+            }
         }
     }
     if let Some(vals) = &v.values {
-        let dtype = work
-            .ds
-            .root
-            .variable(&v.name)
-            .map(|x| x.dtype.clone())
-            .unwrap_or(DataType::Float64);
         let n: usize = shape.iter().product();
         let values = values_of(ctx, &v.name, &dtype, vals, n)?;
         work.origins
@@ -1255,6 +1317,9 @@ fn values_of(
             elem: 1,
             data: bytes.into(),
         }
+    } else if *dtype == DataType::String && n == 1 && vals.separator.is_none() {
+        // One string: the whole text.
+        Values::Strings(vec![vals.text.trim().to_owned()])
     } else {
         let toks = values::tokens(&vals.text, vals.separator.as_deref());
         values::encode(dtype, &toks).map_err(err)?

@@ -123,6 +123,8 @@ pub(crate) struct NetcdfElem {
     pub aggregation: Option<Aggregation>,
     /// The edits, in document order.
     pub edits: Vec<Edit>,
+    /// How many edits come before the aggregation: those apply before it is merged in.
+    pub edits_before_aggregation: usize,
 }
 
 impl NetcdfElem {
@@ -255,6 +257,7 @@ fn netcdf_elem(el: &Element, in_aggregation: bool) -> Result<NetcdfElem, String>
                     );
                 }
                 out.aggregation = Some(aggregation(child)?);
+                out.edits_before_aggregation = out.edits.len();
             }
             "dimension" => out.edits.push(Edit::Dimension {
                 name: required(child, "name")?,
@@ -309,7 +312,11 @@ fn aggregation(el: &Element) -> Result<Aggregation, String> {
     for child in &el.children {
         match child.name.as_str() {
             "netcdf" => out.members.push(netcdf_elem(child, true)?),
-            "variableAgg" => out.variable_agg.push(required(child, "name")?),
+            "variableAgg" => {
+                let name = required(child, "name")?;
+                out.variable_agg
+                    .push(name.trim_start_matches('/').to_owned());
+            }
             "scan" => out.scans.push(ScanElem {
                 location: required(child, "location")?,
                 suffix: child.attr("suffix").map(str::to_owned),

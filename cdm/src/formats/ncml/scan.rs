@@ -121,8 +121,8 @@ pub(crate) fn duration(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(n * secs).map_err(|_| format!("\"{text}\" is out of range"))
 }
 
-/// A `dateFormatMark`: `prefix#pattern`, the date being the characters of a file name after the
-/// prefix, read with a Java `SimpleDateFormat` pattern (`yyyy MM dd DDD HH mm ss`, literals).
+/// A `dateFormatMark`: `skip#pattern`, the date being the characters of a file name after as
+/// many characters as `skip` has (THREDDS counts them; it does not match them), read with a Java `SimpleDateFormat` pattern (`yyyy MM dd DDD HH mm ss`, literals).
 #[derive(Clone, Debug)]
 pub(crate) struct DateFormatMark {
     prefix: String,
@@ -194,7 +194,7 @@ impl DateFormatMark {
 
     /// The date in `name` as ISO 8601, or `None` when the name does not follow the mark.
     pub(crate) fn date_of(&self, name: &str) -> Option<String> {
-        let start = name.find(&self.prefix)? + self.prefix.len();
+        let start = name.char_indices().nth(self.prefix.chars().count())?.0;
         let mut rest = name.get(start..)?;
         let (mut y, mut mo, mut d, mut doy, mut h, mut mi, mut s) =
             (0i64, 1u32, 1u32, None, 0, 0, 0);
@@ -289,6 +289,11 @@ mod tests {
         assert_eq!(
             m.date_of("CG2006158_120000h_usfc.nc").as_deref(),
             Some("2006-06-07T12:00:00Z")
+        );
+        let m = DateFormatMark::parse("A_CG#yyyyDDD_HHmmss").expect("mark");
+        assert_eq!(
+            m.date_of("W_CG2006158_150000h_usfc.nc").as_deref(),
+            Some("2006-06-07T15:00:00Z")
         );
         let m = DateFormatMark::parse("sst_#yyyy-MM").expect("mark");
         assert_eq!(

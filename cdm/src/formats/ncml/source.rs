@@ -68,6 +68,8 @@ impl Member {
 }
 
 /// Where a variable's values come from.
+// One per variable of a virtual dataset: the size of the larger variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub(crate) enum Origin {
     /// Held in memory.
@@ -328,7 +330,7 @@ mod tests {
             [
                 (0, r(1, 1, 1)),
                 (1, r(0, 2, 2)),
-                (2, r(1, 1, 1)),
+                (2, r(0, 1, 1)),
                 (3, r(0, 1, 1))
             ]
         );

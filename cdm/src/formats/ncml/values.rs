@@ -94,10 +94,10 @@ impl Values {
 
     /// The elements `slab` selects from an array of `shape`, canonically encoded.
     pub(crate) fn select(&self, shape: &[usize], slab: &Hyperslab) -> Bytes {
-        if slab.is_full(shape) {
-            if let Self::Fixed { data, .. } = self {
-                return data.clone();
-            }
+        if slab.is_full(shape)
+            && let Self::Fixed { data, .. } = self
+        {
+            return data.clone();
         }
         let mut out = Vec::new();
         for i in flat_indices(shape, slab) {
