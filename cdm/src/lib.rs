@@ -8,10 +8,12 @@
 //!   parsers down to the readers.
 //! - [`source`]: the [`Source`] trait — a dataset's metadata and a streaming read of one
 //!   variable's hyperslab in the canonical encoding ([`encoding`] walks it).
-//! - [`formats`]: the readers (netCDF through netCDF-C).
+//! - [`formats`]: the readers (netCDF through netCDF-C, HDF5) and NcML virtual datasets, a
+//!   source made of other sources.
 //! - [`engine`]: the read engine — chunk index, lock-free positional reads, parallel decode,
 //!   the shared chunk cache, bounded-memory streaming.
-//! - [`catalog`]: the metadata cache from file path to open source, with content sniffing.
+//! - [`catalog`]: the metadata cache from file path to open source, with content sniffing;
+//!   `.ncml` files open as virtual datasets whose members go through the same cache.
 
 pub mod catalog;
 pub mod cdl;
