@@ -23,6 +23,9 @@ use crate::model::{
 };
 use crate::source::Source;
 
+/// The most values a `<values start increment>` may generate (they are held in memory).
+const MAX_WRITTEN_VALUES: usize = 16 << 20;
+
 /// How many members are opened at once while an aggregation is built.
 const OPEN_CONCURRENCY: usize = 8;
 
@@ -1202,6 +1205,21 @@ fn edit_variable(ctx: &Context<'_>, work: &mut Work, v: &VariableElem) -> Result
             .unwrap_or_default()
     };
     let shape = shape_of(work);
+    if let (Some(shape), Some(var)) = (&v.shape, work.ds.root.variable(&v.name)) {
+        let written: Vec<&str> = shape.split_whitespace().collect();
+        let names: Vec<String> = var
+            .dims
+            .iter()
+            .map(|d| d.name.clone().unwrap_or_else(|| d.len.to_string()))
+            .collect();
+        if written != names {
+            return Err(ctx.err(format!(
+                "variable {}: shape \"{shape}\" is not its shape ({})",
+                v.name,
+                names.join(" ")
+            )));
+        }
+    }
     let mut dtype = work
         .ds
         .root
@@ -1306,6 +1324,11 @@ fn values_of(
                 .map_err(|_| err(format!("npts \"{p}\" is not a count")))?,
             None => n,
         };
+        if count > MAX_WRITTEN_VALUES {
+            return Err(err(format!(
+                "{count} values are more than NcML may generate"
+            )));
+        }
         values::arithmetic(dtype, start, inc, count).map_err(err)?
     } else if *dtype == DataType::Char {
         let mut bytes = vals.text.trim().as_bytes().to_vec();
