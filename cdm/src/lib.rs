@@ -11,6 +11,8 @@
 //! - [`formats`]: the readers (netCDF through netCDF-C).
 //! - [`engine`]: the read engine — chunk index, lock-free positional reads, parallel decode,
 //!   the shared chunk cache, bounded-memory streaming.
+//! - [`fill`]: `_FillValue` / `missing_value` in the variable's own type, the policy both DAP
+//!   mappings apply to attributes of another type.
 //! - [`catalog`]: the metadata cache from file path to open source, with content sniffing.
 
 pub mod catalog;
@@ -18,6 +20,7 @@ pub mod cdl;
 pub mod encoding;
 pub mod engine;
 pub mod error;
+pub mod fill;
 pub mod formats;
 pub mod hyperslab;
 pub mod model;

@@ -17,7 +17,10 @@
 //! - Vlens as a `<Sequence>` (the DAP4 form netcdf-c and TDS use): a vlen of atomic values has
 //!   one field named like the variable and `_edu.ucar.isvlen="1"`; a vlen of compounds lists
 //!   the compound's fields.
-//! - Coordinate variables as `<Map>`s of the variables that use their dimension.
+//! - Coordinate variables as `<Map>`s of the variables that use their dimension, declared
+//!   first in their group so that every map target precedes its first use (libdap rejects a
+//!   `<Map>` to a variable it has not seen yet); a map to a coordinate variable in a subgroup,
+//!   which would come later, is left out.
 //! - Attributes typed as in the file, global ones at the root, a group's before its variables,
 //!   each value as `<Value>text</Value>` — except a single value holding `& < > " ' \`, which
 //!   goes in a `value` XML attribute, the one form netcdf-c reads without mangling.
@@ -213,7 +216,7 @@ impl Dmr<'_> {
         for a in &g.attributes {
             self.attribute(a)?;
         }
-        for v in &g.variables {
+        for v in crate::constraint::group_declaration_order(g) {
             if let Some(i) = self
                 .c
                 .projections
@@ -244,7 +247,8 @@ impl Dmr<'_> {
             })
             .collect();
         let maps = self.maps(v, &dims);
-        let mut attributes = std::borrow::Cow::Borrowed(v.attributes.as_slice());
+        // A `_FillValue` of another type would make netcdf-c refuse the whole DMR.
+        let mut attributes = cdm::fill::conformed_attributes(v);
         if let Some(crc) = crc {
             attributes.to_mut().push(Attribute::new(
                 CHECKSUM_ATTRIBUTE,
@@ -254,14 +258,22 @@ impl Dmr<'_> {
         self.declare(&v.name, &v.dtype, &dims, &attributes, &maps, &p.fields)
     }
 
-    /// Coordinate variables (in the response) of the dimensions `v` refers to by name.
+    /// Coordinate variables (in the response) of the dimensions `v` refers to by name, where
+    /// they are declared before `v`: in its group (coordinate variables come first there) or
+    /// an ancestor's. libdap rejects a `<Map>` to a variable declared later.
     fn maps(&self, v: &Variable, dims: &[DimRef]) -> Vec<String> {
+        let group_of = |path: &str| path.rfind('/').map_or("", |i| &path[..i]).to_owned();
+        let own_group = group_of(&v.path);
         dims.iter()
             .filter_map(|d| match d {
                 DimRef::Shared(path) => Some(path),
                 DimRef::Anonymous(_) => None,
             })
             .filter(|path| **path != v.path)
+            .filter(|path| {
+                let target_group = group_of(path);
+                own_group == target_group || own_group.starts_with(&format!("{target_group}/"))
+            })
             .filter(|path| {
                 self.ds.variable(path).is_some_and(Variable::is_coordinate) && self.c.projects(path)
             })
