@@ -28,6 +28,8 @@
 //!   every DAP4 server does the same. Enum attributes (a `_FillValue`) are written as the
 //!   constants' names, which netcdf-c converts back. Attributes of opaque, compound and vlen
 //!   types have no DAP4 form that netcdf-c accepts (it rejects the whole DMR) and are left out.
+//! - Attributes netCDF-4 reserves ([`NETCDF_RESERVED_ATTRIBUTES`], e.g. PyTables' `CLASS`) are
+//!   left out: netcdf-c refuses a DMR that has one, and hides them in local files.
 //! - Float attributes are printed so that they read back as the same value (a `Float32` as its
 //!   exact `f64` expansion: xarray compares `_FillValue` with the data exactly).
 
@@ -43,6 +45,18 @@ use crate::xml::clean;
 
 /// The DAP4 namespace.
 pub const NAMESPACE: &str = "http://xml.opendap.org/ns/DAP/4.0#";
+
+/// Attribute names netCDF-4 reserves for itself: netcdf-c's DAP4 client refuses the whole
+/// dataset when a DMR carries one ("NetCDF: String match to name in use", tested with Debian's
+/// netcdf-c 4.9.0), and netCDF-C and h5netcdf hide them in local files too. `CLASS` is on every
+/// node of a PyTables file (and on HDF5 dimension scales); the others are netCDF-4's own.
+pub const NETCDF_RESERVED_ATTRIBUTES: [&str; 5] = [
+    "CLASS",
+    "_IsNetcdf4",
+    "_SuperblockVersion",
+    "_Format",
+    "_Codecs",
+];
 
 /// The attribute that announces a variable's CRC32 (decimal) in the DMR of a `.dap` response.
 pub const CHECKSUM_ATTRIBUTE: &str = "_DAP4_Checksum_CRC32";
@@ -306,7 +320,10 @@ impl Dmr<'_> {
         attrs.insert(0, ("name", name));
         let writable: Vec<&Attribute> = attributes
             .iter()
-            .filter(|a| attribute_form(&a.value).is_some())
+            .filter(|a| {
+                attribute_form(&a.value).is_some()
+                    && !NETCDF_RESERVED_ATTRIBUTES.contains(&a.name.as_str())
+            })
             .collect();
         let has_members = matches!(dtype, DataType::Structure(_) | DataType::VLen(_));
         if !has_members && dims.is_empty() && writable.is_empty() && maps.is_empty() {
@@ -357,6 +374,9 @@ impl Dmr<'_> {
     }
 
     fn attribute(&mut self, a: &Attribute) -> Io {
+        if NETCDF_RESERVED_ATTRIBUTES.contains(&a.name.as_str()) {
+            return Ok(());
+        }
         let Some((type_name, values)) = attribute_form(&a.value) else {
             return Ok(());
         };
