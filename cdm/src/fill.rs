@@ -11,7 +11,8 @@
 //!   masks nothing locally either: the attribute is left out, and the String attribute
 //!   [`DROPPED_ATTRIBUTE`] says which one and why.
 //!
-//! Attributes of other variables, and other attributes, are returned unchanged.
+//! A text `missing_value`, attributes of other variables, and other attributes are returned
+//! unchanged.
 
 use std::borrow::Cow;
 
@@ -123,8 +124,12 @@ pub fn conformed_attributes(var: &Variable) -> Cow<'_, [Attribute]> {
     if !var.dtype.is_numeric() || matches!(var.dtype, DataType::Enum(_)) {
         return Cow::Borrowed(&var.attributes);
     }
+    // A text `missing_value` (fnoc1.nc has `missing_value = "-32767"`) is left as it is: no
+    // client reads it as a number, and none refuses it. A `_FillValue` must be a number.
     let mismatched = |a: &Attribute| {
-        MISSING_VALUE_ATTRIBUTES.contains(&a.name.as_str()) && a.value.dtype() != var.dtype
+        MISSING_VALUE_ATTRIBUTES.contains(&a.name.as_str())
+            && a.value.dtype() != var.dtype
+            && (a.name == "_FillValue" || numbers(&a.value).is_some())
     };
     if !var.attributes.iter().any(mismatched) {
         return Cow::Borrowed(&var.attributes);
@@ -223,6 +228,11 @@ mod tests {
         ] {
             assert_eq!(conformed_attributes(&fill(bad))[0].name, DROPPED_ATTRIBUTE);
         }
+        let text = var(
+            DataType::Int16,
+            vec![Attribute::new("missing_value", AttrValue::Char(b"-32767".to_vec()))],
+        );
+        assert!(matches!(conformed_attributes(&text), Cow::Borrowed(_)));
         let same = fill(AttrValue::UInt8(vec![7]));
         assert!(matches!(conformed_attributes(&same), Cow::Borrowed(_)));
         // NaN is a float value; 0.1 is no f32.
