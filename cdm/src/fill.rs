@@ -230,7 +230,10 @@ mod tests {
         }
         let text = var(
             DataType::Int16,
-            vec![Attribute::new("missing_value", AttrValue::Char(b"-32767".to_vec()))],
+            vec![Attribute::new(
+                "missing_value",
+                AttrValue::Char(b"-32767".to_vec()),
+            )],
         );
         assert!(matches!(conformed_attributes(&text), Cow::Borrowed(_)));
         let same = fill(AttrValue::UInt8(vec![7]));

@@ -71,11 +71,11 @@ impl StringPacker {
     /// The strings completed by `bytes`.
     fn pack(&mut self, bytes: &[u8]) -> Bytes {
         self.carry.extend_from_slice(bytes);
-        let whole = if self.len == 0 {
-            0
-        } else {
-            self.carry.len() / self.len * self.len
-        };
+        let whole = self
+            .carry
+            .len()
+            .checked_div(self.len)
+            .map_or(0, |n| n * self.len);
         let mut out = Vec::with_capacity(whole + 8 * (whole / self.len.max(1)));
         for chars in self.carry[..whole].chunks(self.len) {
             let text = chars

@@ -324,6 +324,9 @@ def compare_dumps(local: Dump, remote: Dump, opaque_sizes: dict) -> list:
             lvalues, rvalues = _unbrace(lvalues), _unbrace(rvalues)
         if kind == "compound" and local.has_array_field(ltype):
             continue
+        if ltype == "char" and local.vars[path][1] and rvalues is not None:
+            # DAP4 4: an empty string is the `string` fill value, which ncdump prints as `_`.
+            rvalues = re.sub(r"(?<![\w.\"])_(?![\w.\"])", '""', rvalues)
         note(f"{path} data", lvalues, rvalues)
     note("data variables", sorted(local.data), sorted(remote.data))
     return problems
