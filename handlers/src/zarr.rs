@@ -13,12 +13,12 @@ use cdm::engine::StoredChunks;
 use http::{HeaderMap, Response, StatusCode, header};
 use zarr::{ChunkEncoding, Key, Store};
 
+use crate::AppState;
 use crate::body::{Body, full};
 use crate::conditional::{RangeRequest, Validators, parse_range};
 use crate::error::HandlerError;
 use crate::paths;
 use crate::service::NoCompression;
-use crate::AppState;
 
 /// The suffix that turns a dataset path into its Zarr store.
 const SUFFIX: &str = ".zarr";
@@ -39,7 +39,9 @@ pub(crate) fn target(root: &Path, parts: &[String]) -> Option<ZarrTarget> {
         let stem = part.strip_suffix(SUFFIX).filter(|s| !s.is_empty())?;
         let mut dataset = parts[..i].to_vec();
         dataset.push(stem.to_owned());
-        let file = paths::resolve(root, &dataset).ok().filter(|p| p.is_file())?;
+        let file = paths::resolve(root, &dataset)
+            .ok()
+            .filter(|p| p.is_file())?;
         Some(ZarrTarget {
             file,
             key: parts[i + 1..].join("/"),
@@ -79,9 +81,13 @@ pub(crate) async fn respond(
         } => {
             let bytes = match array.encoding(format) {
                 ChunkEncoding::Stored => {
-                    let chunks = entry.source().stored_chunks(&array.var_path).ok_or_else(|| {
-                        HandlerError::Internal("the stored chunks are not available".into())
-                    })?;
+                    let chunks =
+                        entry
+                            .source()
+                            .stored_chunks(&array.var_path)
+                            .ok_or_else(|| {
+                                HandlerError::Internal("the stored chunks are not available".into())
+                            })?;
                     match chunks.stored(&grid).await? {
                         Some((bytes, 0)) => bytes,
                         Some(_) => {
@@ -157,7 +163,10 @@ fn ranged(
             );
             builder
                 .status(StatusCode::PARTIAL_CONTENT)
-                .header(header::CONTENT_RANGE, format!("bytes {start}-{}/{len}", end - 1))
+                .header(
+                    header::CONTENT_RANGE,
+                    format!("bytes {start}-{}/{len}", end - 1),
+                )
                 .header(header::CONTENT_LENGTH, end - start)
                 .body(full(bytes.slice(s..e)))
         }

@@ -300,7 +300,8 @@ impl Store {
     }
 
     fn put(&mut self, key: &str, doc: &Json) {
-        self.documents.insert(key.to_owned(), Bytes::from(doc.to_bytes()));
+        self.documents
+            .insert(key.to_owned(), Bytes::from(doc.to_bytes()));
     }
 
     /// Adds one variable; returns its `.zarray`, `.zattrs` and v3 `zarr.json`, or why Zarr
@@ -381,7 +382,9 @@ impl Store {
         let big_endian = |enc: ChunkEncoding| {
             enc == ChunkEncoding::Stored && elem_size > 1 && layout.is_some_and(|l| l.big_endian)
         };
-        let filters = passes.map(|l| l.pipeline.filters().to_vec()).unwrap_or_default();
+        let filters = passes
+            .map(|l| l.pipeline.filters().to_vec())
+            .unwrap_or_default();
         let level = v.storage.deflate.unwrap_or(1);
 
         // v2.
@@ -410,7 +413,10 @@ impl Store {
             ("zarr_format", Json::uint(2)),
             ("shape", Json::uints(&shape)),
             ("chunks", Json::uints(&chunk)),
-            ("dtype", Json::str(v2_dtype(&value_type, big_endian(array.v2)))),
+            (
+                "dtype",
+                Json::str(v2_dtype(&value_type, big_endian(array.v2))),
+            ),
             ("compressor", compressor),
             (
                 "fill_value",
@@ -485,7 +491,10 @@ impl Store {
         let data_type = match &value_type {
             DataType::Char => Json::obj([
                 ("name", Json::str("null_terminated_bytes")),
-                ("configuration", Json::obj([("length_bytes", Json::uint(1))])),
+                (
+                    "configuration",
+                    Json::obj([("length_bytes", Json::uint(1))]),
+                ),
             ]),
             DataType::String => Json::str("string"),
             t => Json::str(v3_numeric_name(t)),
@@ -593,7 +602,9 @@ fn stored_chunks_are_zarr(layout: &ChunkLayout, value_type: &DataType) -> bool {
     };
     let codecs_map = matches!(
         layout.pipeline.filters(),
-        [] | [Filter::Deflate] | [Filter::Shuffle { .. }] | [Filter::Shuffle { .. }, Filter::Deflate]
+        [] | [Filter::Deflate]
+            | [Filter::Shuffle { .. }]
+            | [Filter::Shuffle { .. }, Filter::Deflate]
     );
     !layout.clipped
         && !layout.shape.is_empty()
@@ -687,5 +698,314 @@ fn v3_numeric_name(t: &DataType) -> &'static str {
         DataType::UInt64 => "uint64",
         DataType::Float32 => "float32",
         _ => "float64",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use cdm::engine::filters::Pipeline;
+    use cdm::engine::layout::ChunkLoc;
+    use cdm::{Dimension, Field, Format, Storage, StructureType, VarDim, Variable};
+
+    use super::*;
+
+    fn dim(name: &str, len: usize) -> Dimension {
+        Dimension {
+            name: name.into(),
+            path: format!("/{name}"),
+            len,
+            unlimited: false,
+        }
+    }
+
+    fn var(path: &str, dtype: DataType, dims: &[&Dimension]) -> Variable {
+        Variable {
+            name: path.rsplit('/').next().unwrap_or_default().into(),
+            path: path.into(),
+            dtype,
+            dims: dims.iter().map(|d| VarDim::shared(d)).collect(),
+            attributes: vec![],
+            storage: Storage::default(),
+        }
+    }
+
+    fn sample() -> Dataset {
+        let (y, x) = (dim("y", 5), dim("x", 7));
+        let mut t = var("/t", DataType::Float32, &[&y, &x]);
+        t.attributes
+            .push(Attribute::new("units", AttrValue::Char(b"K".to_vec())));
+        t.attributes
+            .push(Attribute::new("_FillValue", AttrValue::Float32(vec![-1.0])));
+        t.storage.chunks = Some(vec![2, 4]);
+        let rec = DataType::Structure(Arc::new(StructureType {
+            name: "rec".into(),
+            path: "/rec".into(),
+            fields: vec![Field {
+                name: "a".into(),
+                dtype: DataType::Int32,
+                shape: vec![],
+            }],
+        }));
+        Dataset {
+            name: "s.nc".into(),
+            format: Format::NetCdf4,
+            root: Group {
+                name: String::new(),
+                path: "/".into(),
+                dimensions: vec![y.clone(), x.clone()],
+                variables: vec![
+                    t,
+                    var("/s", DataType::Int16, &[]),
+                    var("/names", DataType::String, &[&y]),
+                    var("/rec", rec, &[&y]),
+                ],
+                groups: vec![Group {
+                    name: "g".into(),
+                    path: "/g".into(),
+                    variables: vec![var("/g/c", DataType::Char, &[&y, &x])],
+                    ..Group::default()
+                }],
+                ..Group::default()
+            },
+        }
+    }
+
+    fn doc(store: &Store, key: &str) -> serde_json::Value {
+        match store.resolve(key) {
+            Some(Key::Document(d)) => serde_json::from_slice(d).expect("valid JSON"),
+            other => panic!("{key}: {other:?}"),
+        }
+    }
+
+    fn chunk(store: &Store, key: &str) -> Option<(String, ZarrFormat, Vec<usize>)> {
+        match store.resolve(key)? {
+            Key::Chunk {
+                array,
+                format,
+                grid,
+            } => Some((array.key.clone(), format, grid)),
+            Key::Document(_) => None,
+        }
+    }
+
+    #[test]
+    fn documents_describe_arrays_groups_and_omissions() {
+        let store = Store::build(&sample(), |_| None);
+        let t = doc(&store, "t/.zarray");
+        assert_eq!(t["dtype"], "<f4");
+        assert_eq!(t["chunks"], serde_json::json!([2, 4]));
+        assert_eq!(t["fill_value"], -1.0);
+        assert_eq!(t["compressor"], serde_json::Value::Null);
+        let attrs = doc(&store, "t/.zattrs");
+        assert_eq!(attrs["units"], "K");
+        assert_eq!(attrs["_ARRAY_DIMENSIONS"], serde_json::json!(["y", "x"]));
+        assert!(attrs.get("_FillValue").is_none());
+        let v3 = doc(&store, "t/zarr.json");
+        assert_eq!(v3["data_type"], "float32");
+        assert_eq!(v3["fill_value"], -1.0);
+        // xarray's v3 spelling of a float fill value: base64 of the little-endian f64.
+        assert_eq!(v3["attributes"]["_FillValue"], "AAAAAAAA8L8=");
+        assert_eq!(v3["dimension_names"], serde_json::json!(["y", "x"]));
+        assert_eq!(doc(&store, "names/.zarray")["dtype"], "|O");
+        assert_eq!(doc(&store, "g/c/.zarray")["dtype"], "|S1");
+        let root = doc(&store, "zarr.json");
+        assert_eq!(
+            root["attributes"][OMITTED_ATTRIBUTE],
+            serde_json::json!(["/rec: compound type"])
+        );
+        let inline = &root["consolidated_metadata"]["metadata"];
+        assert_eq!(inline["g"]["node_type"], "group");
+        assert_eq!(inline["g/c"]["node_type"], "array");
+        assert!(inline.get("rec").is_none());
+        let zmeta = doc(&store, ".zmetadata");
+        assert!(zmeta["metadata"]["g/c/.zarray"].is_object());
+        assert!(doc(&store, "g/.zmetadata")["metadata"]["c/.zattrs"].is_object());
+        assert_eq!(store.omitted().len(), 1);
+    }
+
+    #[test]
+    fn chunk_keys_resolve_inside_the_grid_only() {
+        let store = Store::build(&sample(), |_| None);
+        let v2 = ZarrFormat::V2;
+        let v3 = ZarrFormat::V3;
+        assert_eq!(chunk(&store, "t/2.1"), Some(("t".into(), v2, vec![2, 1])));
+        assert_eq!(chunk(&store, "t/c/2/1"), Some(("t".into(), v3, vec![2, 1])));
+        assert_eq!(chunk(&store, "s/0"), Some(("s".into(), v2, vec![])));
+        assert_eq!(chunk(&store, "s/c"), Some(("s".into(), v3, vec![])));
+        assert_eq!(
+            chunk(&store, "g/c/c/0/0"),
+            Some(("g/c".into(), v3, vec![0, 0]))
+        );
+        assert_eq!(
+            chunk(&store, "g/c/0.0"),
+            Some(("g/c".into(), v2, vec![0, 0]))
+        );
+        for bad in [
+            "t/3.0",
+            "t/c/0/2",
+            "t/0",
+            "t/c/0",
+            "t/01.0",
+            "t/+1.0",
+            "t/1.0.0",
+            "t/c/1/0/0",
+            "s/1",
+            "s/c/0",
+            "rec/0",
+            "rec/c/0",
+            "nope/0.0",
+            "",
+            "t",
+            "t/",
+            "c/0",
+        ] {
+            assert!(store.resolve(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn stored_chunks_pass_when_their_filters_are_codecs() {
+        let ds = sample();
+        let index: HashMap<u64, ChunkLoc> = (0..6)
+            .map(|i| {
+                (
+                    i,
+                    ChunkLoc {
+                        addr: 100 * i,
+                        size: 10,
+                        mask: 0,
+                    },
+                )
+            })
+            .collect();
+        let mut layout = ChunkLayout {
+            shape: vec![5, 7],
+            chunk: vec![2, 4],
+            clipped: false,
+            elem_size: 4,
+            big_endian: true,
+            pipeline: Pipeline::new(vec![Filter::Shuffle { elem_size: 4 }, Filter::Deflate]),
+            locator: Locator::Indexed(index.clone()),
+            fill: (-1.0f32).to_le_bytes().to_vec(),
+        };
+        let store = Store::build(&ds, |p| (p == "/t").then_some(&layout));
+        let t = &store.arrays()[0];
+        assert_eq!((t.v2, t.v3), (ChunkEncoding::Stored, ChunkEncoding::Stored));
+        let z = doc(&store, "t/.zarray");
+        assert_eq!(z["dtype"], ">f4");
+        assert_eq!(z["compressor"]["id"], "zlib");
+        assert_eq!(z["filters"][0]["id"], "shuffle");
+        let codecs = &doc(&store, "t/zarr.json")["codecs"];
+        assert_eq!(codecs[0]["configuration"]["endian"], "big");
+        assert_eq!(codecs[1]["name"], "numcodecs.shuffle");
+        assert_eq!(codecs[2]["name"], "numcodecs.zlib");
+
+        // A chunk written without one of its filters: decoded in both formats.
+        let mut masked = index.clone();
+        masked.insert(
+            3,
+            ChunkLoc {
+                addr: 300,
+                size: 10,
+                mask: 1,
+            },
+        );
+        layout.locator = Locator::Indexed(masked);
+        let store = Store::build(&ds, |p| (p == "/t").then_some(&layout));
+        assert_eq!(store.arrays()[0].v3, ChunkEncoding::Raw);
+        assert_eq!(doc(&store, "t/.zarray")["dtype"], "<f4");
+
+        // Fletcher32 is not passed through.
+        layout.locator = Locator::Indexed(index);
+        layout.pipeline = Pipeline::new(vec![Filter::Deflate, Filter::Fletcher32]);
+        let store = Store::build(&ds, |p| (p == "/t").then_some(&layout));
+        assert_eq!(store.arrays()[0].v2, ChunkEncoding::Raw);
+    }
+
+    #[test]
+    fn v2_decodes_unwritten_chunks_without_a_fill_value_attribute() {
+        let mut ds = sample();
+        ds.root.variables[0]
+            .attributes
+            .retain(|a| a.name != "_FillValue");
+        let layout = ChunkLayout {
+            shape: vec![5, 7],
+            chunk: vec![2, 4],
+            clipped: false,
+            elem_size: 4,
+            big_endian: false,
+            pipeline: Pipeline::new(vec![Filter::Deflate]),
+            locator: Locator::Indexed(HashMap::from([(
+                0,
+                ChunkLoc {
+                    addr: 0,
+                    size: 1,
+                    mask: 0,
+                },
+            )])),
+            fill: 9.0f32.to_le_bytes().to_vec(),
+        };
+        let store = Store::build(&ds, |p| (p == "/t").then_some(&layout));
+        let t = &store.arrays()[0];
+        assert_eq!((t.v2, t.v3), (ChunkEncoding::Raw, ChunkEncoding::Stored));
+        assert_eq!(doc(&store, "t/zarr.json")["fill_value"], 9.0);
+        assert_eq!(
+            doc(&store, "t/.zarray")["fill_value"],
+            serde_json::Value::Null
+        );
+    }
+
+    #[test]
+    fn synthetic_chunks_hold_a_few_mib() {
+        assert_eq!(synthetic_chunk(&[1000, 1000], 8), vec![524, 1000]);
+        assert_eq!(synthetic_chunk(&[10, 20], 4), vec![10, 20]);
+        assert_eq!(synthetic_chunk(&[3, 4000, 4000], 4), vec![1, 262, 4000]);
+        assert_eq!(synthetic_chunk(&[0, 5], 4), vec![1, 5]);
+        assert_eq!(synthetic_chunk(&[], 4), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn edge_chunks_are_padded_and_strings_encoded() {
+        let store = Store::build(&sample(), |_| None);
+        let t = &store.arrays()[0];
+        // Chunk (2, 1) covers t[4:5, 4:7]: one row of three values.
+        let region = t.region(&[2, 1]).expect("in grid");
+        assert_eq!(region.counts(), vec![1, 3]);
+        let values: Vec<u8> = [1.0f32, 2.0, 3.0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let chunk = t.raw_chunk(&[2, 1], &values).expect("chunk");
+        let floats: Vec<f32> = chunk
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
+            .collect();
+        assert_eq!(floats, [1.0, 2.0, 3.0, -1.0, -1.0, -1.0, -1.0, -1.0]);
+        assert!(t.raw_chunk(&[2, 1], &values[..8]).is_err());
+
+        let names = store
+            .arrays()
+            .iter()
+            .find(|a| a.key == "names")
+            .expect("names");
+        let mut canonical = Vec::new();
+        for s in ["ab", "", "c", "dé", "e"] {
+            canonical.extend_from_slice(&(s.len() as u64).to_le_bytes());
+            canonical.extend_from_slice(s.as_bytes());
+        }
+        let chunk = names.vlen_utf8_chunk(&[0], &canonical).expect("chunk");
+        let mut expected = 5u32.to_le_bytes().to_vec();
+        for s in ["ab", "", "c", "dé", "e"] {
+            expected.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            expected.extend_from_slice(s.as_bytes());
+        }
+        assert_eq!(chunk, expected);
+        assert_eq!(
+            names.vlen_utf8_chunk(&[0], &canonical[..canonical.len() - 1]),
+            Err(crate::Error::Truncated)
+        );
     }
 }
