@@ -7,7 +7,8 @@
 //! root ([`paths`], with a short-lived cache of resolved paths), conditional requests are
 //! answered from validators ([`conditional`]), and the response is written by the module that
 //! owns it — [`listing`] (folder pages), [`thredds`] (catalogs), [`files`] (raw downloads with
-//! `Range`), [`pages`] (the data request form, `.info`, `.help`), and the DAP2 / DAP4 modules.
+//! `Range`), [`pages`] (the data request form, `.info`, `.help`), the DAP2 / DAP4 modules, and
+//! `zarr` (`X.zarr/…`: the dataset as a Zarr v2 / v3 store).
 //! [`error`] is the one place that turns failures into HTTP statuses and protocol error bodies;
 //! [`config`] holds every operator setting.
 
