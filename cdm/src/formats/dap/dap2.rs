@@ -462,7 +462,11 @@ pub(crate) fn to_dataset(
         .containers
         .iter()
         .find(|(n, _)| n == "DODS_EXTRA")
-        .and_then(|(_, c)| c.attributes.iter().find(|a| a.name == "Unlimited_Dimension"))
+        .and_then(|(_, c)| {
+            c.attributes
+                .iter()
+                .find(|a| a.name == "Unlimited_Dimension")
+        })
         .and_then(|a| a.value.as_text().map(|s| s.into_owned()));
     let mut dim_order: Vec<String> = Vec::new();
     for (_, _, dims) in &arrays {
@@ -525,6 +529,8 @@ pub(crate) fn to_dataset(
             storage: Storage::default(),
         });
     }
+    // Attributes outside any container (pydap's server puts the global ones there).
+    root.attributes.extend(das.attributes.iter().cloned());
     for (cname, c) in &das.containers {
         let is_var = root.variables.iter().any(|v| &v.name == cname)
             || dds.decls.iter().any(|d| d.name() == cname);
@@ -573,7 +579,10 @@ fn das_for(das: &Das, name: &str) -> Vec<Attribute> {
 
 fn flatten_into(out: &mut Vec<Attribute>, prefix: &str, c: &Das) {
     for a in &c.attributes {
-        out.push(Attribute::new(format!("{prefix}{}", a.name), a.value.clone()));
+        out.push(Attribute::new(
+            format!("{prefix}{}", a.name),
+            a.value.clone(),
+        ));
     }
     for (n, inner) in &c.containers {
         flatten_into(out, &format!("{prefix}{n}."), inner);
@@ -626,7 +635,9 @@ mod tests {
         assert_eq!(sst.shape(), vec![12, 90, 180]);
         assert_eq!(sst.dtype, DataType::Float32);
         assert_eq!(
-            sst.attribute("units").and_then(|a| a.value.as_text()).as_deref(),
+            sst.attribute("units")
+                .and_then(|a| a.value.as_text())
+                .as_deref(),
             Some("Deg C")
         );
         assert!(ds.variable("/TIME").is_some_and(Variable::is_coordinate));
@@ -635,7 +646,10 @@ mod tests {
         assert_eq!(b.dtype, DataType::Int8);
         assert_eq!(b.fill_value(), Some(&AttrValue::Int8(vec![-127])));
         assert_eq!(
-            ds.root.attribute("history").and_then(|a| a.value.as_text()).as_deref(),
+            ds.root
+                .attribute("history")
+                .and_then(|a| a.value.as_text())
+                .as_deref(),
             Some("a \"quoted\" word")
         );
         assert_eq!(ds.root.attribute("n").map(|a| a.value.len()), Some(2));
@@ -646,7 +660,12 @@ mod tests {
 
     #[test]
     fn malformed_metadata_is_an_upstream_error() {
-        for bad in ["Dataset {", "Dataset { Foo x; } d;", "Dataset { Int32 x[n = y]; } d;", ""] {
+        for bad in [
+            "Dataset {",
+            "Dataset { Foo x; } d;",
+            "Dataset { Int32 x[n = y]; } d;",
+            "",
+        ] {
             assert!(matches!(parse_dds(bad), Err(Error::Upstream(_))), "{bad}");
         }
         assert!(parse_das("Attributes { x { String a \"b\" } }").is_err());

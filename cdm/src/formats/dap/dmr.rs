@@ -194,7 +194,8 @@ impl Parser {
             "Attribute" => Frame::Attr {
                 name: name.unwrap_or_default(),
                 dtype: attr(e, "type")?.unwrap_or_default(),
-                values: Vec::new(),
+                // The short form puts a single value in the element itself.
+                values: attr(e, "value")?.into_iter().collect(),
                 children: Vec::new(),
             },
             "Value" => {
@@ -430,6 +431,7 @@ mod tests {
   <Enum name="sky" enum="/cloud"><Dim name="/time"/><Attribute name="_FillValue" type="String"><Value>rain</Value></Attribute></Enum>
   <Structure name="s"><Int32 name="a"/></Structure>
   <Attribute name="title" type="String"><Value>T</Value></Attribute>
+  <Attribute name="comment" type="String" value="it&apos;s short"/>
   <Attribute name="NC_GLOBAL" type="Container"><Attribute name="n" type="Int16"><Value>1</Value><Value>2</Value></Attribute></Attribute>
   <Group name="g">
     <Dimension name="x" size="2"/>
@@ -446,7 +448,9 @@ mod tests {
         assert_eq!(big.dtype, DataType::Int64);
         assert!(big.dims[0].unlimited);
         assert_eq!(
-            big.attribute("units").and_then(|a| a.value.as_text()).as_deref(),
+            big.attribute("units")
+                .and_then(|a| a.value.as_text())
+                .as_deref(),
             Some("m & s")
         );
         let v = ds.variable("/g/v").expect("v");
@@ -456,6 +460,13 @@ mod tests {
         assert!(matches!(sky.dtype, DataType::Enum(_)));
         assert_eq!(sky.fill_bytes(), Some(vec![2]));
         assert!(ds.variable("/s").is_none());
+        assert_eq!(
+            ds.root
+                .attribute("comment")
+                .and_then(|a| a.value.as_text())
+                .as_deref(),
+            Some("it's short")
+        );
         assert!(ds.root.attribute("_fathom_omitted").is_some());
         assert_eq!(
             ds.root.attribute("NC_GLOBAL.n").map(|a| a.value.clone()),
@@ -465,7 +476,11 @@ mod tests {
 
     #[test]
     fn broken_documents_are_upstream_errors() {
-        for bad in ["", "<Dataset name='x'><Int32 name='a'><Dim name='/nope'/></Int32></Dataset>", "<Dataset><Group/></Dataset>"] {
+        for bad in [
+            "",
+            "<Dataset name='x'><Int32 name='a'><Dim name='/nope'/></Int32></Dataset>",
+            "<Dataset><Group/></Dataset>",
+        ] {
             assert!(matches!(parse(bad, true), Err(Error::Upstream(_))), "{bad}");
         }
     }

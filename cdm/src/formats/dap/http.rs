@@ -127,7 +127,9 @@ pub(crate) fn remote_message(body: &[u8]) -> String {
         .and_then(|i| {
             let rest = &text[i..];
             let start = rest.find('"')? + 1;
-            let end = rest[start..].find("\";").or_else(|| rest[start..].rfind('"'))?;
+            let end = rest[start..]
+                .find("\";")
+                .or_else(|| rest[start..].rfind('"'))?;
             Some(rest[start..start + end].to_owned())
         })
         .or_else(|| {

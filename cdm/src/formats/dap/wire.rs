@@ -37,7 +37,8 @@ pub(crate) fn decode_dap(
             .get(pos..pos + 4)
             .ok_or_else(|| corrupt("a chunk header is cut short"))?;
         let flags = header[0];
-        let len = usize::from(header[1]) << 16 | usize::from(header[2]) << 8 | usize::from(header[3]);
+        let len =
+            usize::from(header[1]) << 16 | usize::from(header[2]) << 8 | usize::from(header[3]);
         pos += 4;
         let chunk = body
             .get(pos..pos + len)
@@ -182,8 +183,8 @@ pub(crate) fn decode_dods(
             super::http::remote_message(body)
         )));
     }
-    let (dds_end, data_start) = find_data_mark(body)
-        .ok_or_else(|| corrupt("no Data: separator after the DDS"))?;
+    let (dds_end, data_start) =
+        find_data_mark(body).ok_or_else(|| corrupt("no Data: separator after the DDS"))?;
     let dds = super::dap2::parse_dds(&String::from_utf8_lossy(&body[..dds_end]))?;
     let mut xdr = Xdr {
         buf: &body[data_start..],
@@ -352,7 +353,8 @@ mod tests {
         out
     }
 
-    const DMR: &[u8] = b"<Dataset name=\"x\"><Int16 name=\"v\"><Dim size=\"2\"/></Int16></Dataset>\r\n";
+    const DMR: &[u8] =
+        b"<Dataset name=\"x\"><Int16 name=\"v\"><Dim size=\"2\"/></Int16></Dataset>\r\n";
 
     #[test]
     fn dap_values_are_checked_and_checksummed() {
