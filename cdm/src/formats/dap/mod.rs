@@ -294,6 +294,10 @@ impl Grid {
     }
 }
 
+/// A block in hand: its element ranges, its values, and where each value starts when the type's
+/// size varies (one offset per element, plus the end).
+type FetchedBlock = (Vec<Range>, Bytes, Option<Vec<usize>>);
+
 /// What one read needs, cheap to clone into its stream.
 #[derive(Clone)]
 struct Reader {
@@ -380,7 +384,7 @@ impl Reader {
                 })
                 .collect();
         }
-        let mut blocks: HashMap<u64, (Vec<Range>, Bytes, Option<Vec<usize>>)> = HashMap::new();
+        let mut blocks: HashMap<u64, FetchedBlock> = HashMap::new();
         for b in coords_list {
             let bytes = self.block(b.clone()).await?;
             let offsets = if self.dtype.fixed_size().is_none() {
