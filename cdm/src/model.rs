@@ -606,6 +606,10 @@ pub enum Format {
     Hdf5,
     /// An NcML virtual dataset (made of other datasets).
     Ncml,
+    /// A dataset on a remote OPeNDAP server, read over DAP2.
+    RemoteDap2,
+    /// A dataset on a remote OPeNDAP server, read over DAP4.
+    RemoteDap4,
 }
 
 impl Format {
@@ -620,6 +624,8 @@ impl Format {
             Self::NetCdf4Classic => "netCDF-4 classic model",
             Self::Hdf5 => "HDF5",
             Self::Ncml => "NcML virtual dataset",
+            Self::RemoteDap2 => "remote OPeNDAP (DAP2)",
+            Self::RemoteDap4 => "remote OPeNDAP (DAP4)",
         }
     }
 }

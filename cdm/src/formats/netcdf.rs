@@ -941,6 +941,10 @@ impl Source for NetcdfSource {
         }
         self.read_with_library(path, slab)
     }
+
+    fn stored_chunks(&self, path: &str) -> Option<engine::StoredChunks> {
+        self.engine.as_ref()?.stored_chunks(path)
+    }
 }
 
 impl NetcdfSource {
@@ -987,6 +991,8 @@ fn engine_layouts(
             Ok(hdf5_layouts(ds, hdf5_scan.unwrap_or_default()))
         }
         Format::Ncml => Ok(Vec::new()),
+        // Not a file format: the netCDF reader never builds such a dataset.
+        Format::RemoteDap2 | Format::RemoteDap4 => Ok(Vec::new()),
     }
 }
 
