@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::formats::hdf5::{self, Hdf5Source};
 use crate::formats::netcdf::{self, NetcdfSource};
 use crate::formats::shared;
+use crate::isolation::ReaderPool;
 use crate::model::Dataset;
 use crate::source::Source;
 
@@ -233,6 +234,8 @@ pub struct Catalog {
     chunks: ChunkCache,
     /// Lookups answered by an open entry (hits) or that opened the file (misses), for metrics.
     stats: Arc<CacheStats>,
+    /// Reader processes that run the C libraries, when files are opened in isolation.
+    readers: Option<Arc<ReaderPool>>,
 }
 
 impl fmt::Debug for Catalog {
@@ -252,7 +255,22 @@ impl Catalog {
             cache: moka::sync::Cache::new(capacity),
             chunks: ChunkCache::new(chunk_cache_bytes),
             stats: Arc::new(CacheStats::default()),
+            readers: None,
         }
+    }
+
+    /// This catalog, opening files in `readers`' worker processes rather than in this one
+    /// ([`crate::isolation`]).
+    #[must_use]
+    pub fn with_readers(mut self, readers: Arc<ReaderPool>) -> Self {
+        self.readers = Some(readers);
+        self
+    }
+
+    /// The reader processes, when files are opened in isolation.
+    #[must_use]
+    pub fn readers(&self) -> Option<&Arc<ReaderPool>> {
+        self.readers.as_ref()
     }
 
     /// Hit and miss counters of the dataset cache.
@@ -311,10 +329,14 @@ impl Catalog {
         self.stats.misses.fetch_add(1, Ordering::Relaxed);
         let cache = self.cache.clone();
         let chunks = self.chunks.clone();
+        let readers = self.readers.clone();
         tokio::task::spawn_blocking(move || {
             cache
                 .try_get_with(key.clone(), || {
-                    let source = open(&key, Some(&chunks))?;
+                    let source = match &readers {
+                        Some(readers) => crate::isolation::open(readers, &key, Some(&chunks))?,
+                        None => open(&key, Some(&chunks))?,
+                    };
                     Ok::<_, Error>(Arc::new(CatalogEntry {
                         source,
                         modified,

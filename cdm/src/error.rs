@@ -39,6 +39,10 @@ pub enum Error {
     /// Something the model or a reader does not support.
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// The reader process that ran the netCDF / HDF5 library on this file died, hung or
+    /// answered nonsense (see [`crate::isolation`]); the server itself is unharmed.
+    #[error("the file could not be read safely: {0}")]
+    Isolated(String),
     /// A background read task ended without a result (it panicked or was cancelled).
     #[error("the read was interrupted")]
     Interrupted,
@@ -61,6 +65,7 @@ impl Error {
             Self::Unsupported(m) => Self::Unsupported(m.clone()),
             Self::Interrupted => Self::Interrupted,
             Self::Open(m) => Self::Open(m.clone()),
+            Self::Isolated(m) => Self::Isolated(m.clone()),
             other => Self::Open(other.to_string()),
         }
     }

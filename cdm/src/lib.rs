@@ -12,6 +12,8 @@
 //! - [`engine`]: the read engine — chunk index, lock-free positional reads, parallel decode,
 //!   the shared chunk cache, bounded-memory streaming.
 //! - [`catalog`]: the metadata cache from file path to open source, with content sniffing.
+//! - [`isolation`]: reader processes that run the C libraries on untrusted files, so a file
+//!   that crashes a library costs one request, not the server.
 
 pub mod catalog;
 pub mod cdl;
@@ -20,6 +22,7 @@ pub mod engine;
 pub mod error;
 pub mod formats;
 pub mod hyperslab;
+pub mod isolation;
 pub mod model;
 pub mod source;
 

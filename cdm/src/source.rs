@@ -30,6 +30,14 @@ pub trait Source: Send + Sync + fmt::Debug {
     /// Errors (an unknown variable, a slab that does not fit, a failed read) arrive as the
     /// stream's items; call it inside a tokio runtime.
     fn read(&self, path: &str, slab: &Hyperslab) -> ByteStream;
+
+    /// Where the read engine finds the bytes of each variable it reads, by variable path, in
+    /// the order that numbers them in the chunk cache: what a reader process hands back so that
+    /// the server reads those variables itself ([`crate::isolation`]). Empty when the engine
+    /// reads nothing of this source.
+    fn engine_layouts(&self) -> Vec<(String, crate::engine::layout::ChunkLayout)> {
+        Vec::new()
+    }
 }
 
 /// Reads a whole selection into memory: for tests, tools and small variables.

@@ -118,6 +118,22 @@ impl AppState {
         })
     }
 
+    /// This state, opening files in reader processes started with `command` (the server's own
+    /// executable with its `worker` command) when `isolate_readers` is set; otherwise unchanged.
+    /// Without this call files are opened in this process.
+    #[must_use]
+    pub fn with_reader_processes(mut self, command: cdm::isolation::WorkerCommand) -> Self {
+        if self.config.isolate_readers {
+            let pool = cdm::isolation::ReaderPool::new(
+                command,
+                self.config.reader_processes,
+                self.config.reader_timeout(),
+            );
+            self.catalog = self.catalog.with_readers(Arc::new(pool));
+        }
+        self
+    }
+
     /// The canonical data root.
     #[must_use]
     pub fn root(&self) -> &Path {
