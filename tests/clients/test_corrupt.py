@@ -199,6 +199,10 @@ def test_a_library_crash_costs_one_request(server, corpus):
     status, body, _ = fetch(f"{server.url}/corrupt/{name}.dmr")
     assert status == 500 and b"<Error" in body and b"before" in body, body
     assert server.alive()
+    # Operators see it in the metrics.
+    status, body, _ = fetch(f"{server.url}/metrics")
+    crashed = [l for l in body.decode().splitlines() if l.startswith('fathom_reader_process_ends_total{reason="crashed"}')]
+    assert status == 200 and crashed and int(crashed[0].split()[-1]) >= 1, crashed
     # And the server goes on serving the rest.
     status, body, _ = fetch(f"{server.url}/pristine/chunked.nc.dds")
     assert status == 200 and b"precip" in body
