@@ -596,6 +596,10 @@ impl Source for IsolatedSource {
     fn engine_layouts(&self) -> Vec<(String, ChunkLayout)> {
         self.layouts.clone()
     }
+
+    fn stored_chunks(&self, path: &str) -> Option<crate::engine::StoredChunks> {
+        self.engine.as_ref()?.stored_chunks(path)
+    }
 }
 
 /// Opens the file at `path` in one of `pool`'s workers. Blocking. With a `cache`, the engine

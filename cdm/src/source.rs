@@ -38,6 +38,12 @@ pub trait Source: Send + Sync + fmt::Debug {
     fn engine_layouts(&self) -> Vec<(String, crate::engine::layout::ChunkLayout)> {
         Vec::new()
     }
+
+    /// The chunks of the variable at `path` as the file stores them, when the read engine knows
+    /// where they are (`None`: only [`Source::read`] reads it).
+    fn stored_chunks(&self, _path: &str) -> Option<crate::engine::StoredChunks> {
+        None
+    }
 }
 
 /// Reads a whole selection into memory: for tests, tools and small variables.

@@ -514,6 +514,10 @@ impl Source for Hdf5Source {
     fn engine_layouts(&self) -> Vec<(String, ChunkLayout)> {
         engine_layouts(&self.file)
     }
+
+    fn stored_chunks(&self, path: &str) -> Option<engine::StoredChunks> {
+        self.engine.as_ref()?.stored_chunks(path)
+    }
 }
 
 /// The layouts of the variables the engine reads, numbered in path order so that a variable

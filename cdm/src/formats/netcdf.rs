@@ -945,6 +945,10 @@ impl Source for NetcdfSource {
     fn engine_layouts(&self) -> Vec<(String, crate::engine::layout::ChunkLayout)> {
         self.file.layouts.clone()
     }
+
+    fn stored_chunks(&self, path: &str) -> Option<engine::StoredChunks> {
+        self.engine.as_ref()?.stored_chunks(path)
+    }
 }
 
 impl NetcdfSource {
