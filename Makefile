@@ -81,7 +81,7 @@ $(VENV)/.installed: tests/requirements.txt
 	touch $@
 
 build:
-	$(CARGO) build --release --locked
+	$(CARGO) build --release --locked --workspace --bins
 
 rust-test:
 	$(CARGO) test --release --locked --workspace

@@ -48,6 +48,11 @@ enum Command {
         /// The file to describe.
         file: PathBuf,
     },
+    /// A reader process of `fathom serve`: runs the netCDF / HDF5 libraries for the server,
+    /// answering its requests on stdin / stdout, so a file that crashes them costs the server
+    /// one request. Not for use by hand.
+    #[command(hide = true)]
+    Worker,
 }
 
 fn main() -> ExitCode {
@@ -76,6 +81,13 @@ fn main() -> ExitCode {
         Command::Info { file } => {
             let _flush_logs_on_exit = init_logging(&handlers::Config::default());
             finish(info_command(&file))
+        }
+        Command::Worker => {
+            // No logging: stdout is the protocol, and the server reports what goes wrong.
+            match cdm::isolation::serve_worker(std::io::stdin().lock(), std::io::stdout().lock()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::FAILURE,
+            }
         }
     }
 }
@@ -160,8 +172,14 @@ fn serve(config: handlers::Config) -> Result<(), String> {
             d
         }
     };
+    let exe = std::env::current_exe()
+        .map_err(|e| format!("cannot find the fathom executable for reader processes: {e}"))?;
     let state = handlers::AppState::with_config(&dir, config)
-        .map_err(|e| format!("cannot serve {}: {e}", dir.display()))?;
+        .map_err(|e| format!("cannot serve {}: {e}", dir.display()))?
+        .with_reader_processes(cdm::isolation::WorkerCommand {
+            program: exe,
+            args: vec!["worker".into()],
+        });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -24,6 +24,7 @@ use crate::formats::hdf5::{self, Hdf5Source};
 use crate::formats::ncml::{self, Dependencies};
 use crate::formats::netcdf::{self, NetcdfSource};
 use crate::formats::shared;
+use crate::isolation::ReaderPool;
 use crate::model::Dataset;
 use crate::source::Source;
 
@@ -264,6 +265,8 @@ pub struct Catalog {
     /// The data root: NcML locations may not lead outside it. Without one, an NcML file's
     /// locations must stay in its own folder.
     root: Option<Arc<PathBuf>>,
+    /// Reader processes that run the C libraries, when files are opened in isolation.
+    readers: Option<Arc<ReaderPool>>,
 }
 
 impl fmt::Debug for Catalog {
@@ -284,6 +287,7 @@ impl Catalog {
             chunks: ChunkCache::new(chunk_cache_bytes),
             stats: Arc::new(CacheStats::default()),
             root: None,
+            readers: None,
         }
     }
 
@@ -292,6 +296,20 @@ impl Catalog {
     pub fn with_root(mut self, root: &Path) -> Self {
         self.root = Some(Arc::new(root.to_path_buf()));
         self
+    }
+
+    /// This catalog, opening files in `readers`' worker processes rather than in this one
+    /// ([`crate::isolation`]).
+    #[must_use]
+    pub fn with_readers(mut self, readers: Arc<ReaderPool>) -> Self {
+        self.readers = Some(readers);
+        self
+    }
+
+    /// The reader processes, when files are opened in isolation.
+    #[must_use]
+    pub fn readers(&self) -> Option<&Arc<ReaderPool>> {
+        self.readers.as_ref()
     }
 
     /// Hit and miss counters of the dataset cache.
@@ -353,10 +371,14 @@ impl Catalog {
         self.stats.misses.fetch_add(1, Ordering::Relaxed);
         let cache = self.cache.clone();
         let chunks = self.chunks.clone();
+        let readers = self.readers.clone();
         tokio::task::spawn_blocking(move || {
             cache
                 .try_get_with(key.clone(), || {
-                    let source = open(&key, Some(&chunks))?;
+                    let source = match &readers {
+                        Some(readers) => crate::isolation::open(readers, &key, Some(&chunks))?,
+                        None => open(&key, Some(&chunks))?,
+                    };
                     Ok::<_, Error>(Arc::new(CatalogEntry {
                         source,
                         modified,

@@ -48,6 +48,10 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// The reader process that ran the netCDF / HDF5 library on this file died, hung or
+    /// answered nonsense (see [`crate::isolation`]); the server itself is unharmed.
+    #[error("the file could not be read safely: {0}")]
+    Isolated(String),
     /// A remote DAP server could not be reached, answered with an error, or sent a response
     /// that is not what was asked for (truncated, corrupt, or for a changed dataset).
     #[error("remote server: {0}")]
@@ -81,6 +85,7 @@ impl Error {
                 file: file.clone(),
                 message: message.clone(),
             },
+            Self::Isolated(m) => Self::Isolated(m.clone()),
             Self::Upstream(m) => Self::Upstream(m.clone()),
             Self::UpstreamTimeout(m) => Self::UpstreamTimeout(m.clone()),
             other => Self::Open(other.to_string()),

@@ -48,7 +48,7 @@ pub enum HyperslabError {
 }
 
 /// A resolved, in-bounds selection along one dimension.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Range {
     /// First index.
     pub start: usize,
@@ -231,6 +231,11 @@ impl Hyperslab {
             Range::new(r.start, r.count, r.stride, len)?;
         }
         Ok(Self { ranges })
+    }
+
+    /// Ranges already known to fit their variable (a part of a checked selection).
+    pub(crate) fn from_ranges_unchecked(ranges: Vec<Range>) -> Self {
+        Self { ranges }
     }
 
     /// The ranges, slowest-varying dimension first.

@@ -16,6 +16,8 @@
 //!   mappings apply to attributes of another type.
 //! - [`catalog`]: the metadata cache from file path to open source, with content sniffing;
 //!   `.ncml` files open as virtual datasets whose members go through the same cache.
+//! - [`isolation`]: reader processes that run the C libraries on untrusted files, so a file
+//!   that crashes a library costs one request, not the server.
 
 pub mod catalog;
 pub mod cdl;
@@ -25,6 +27,7 @@ pub mod error;
 pub mod fill;
 pub mod formats;
 pub mod hyperslab;
+pub mod isolation;
 pub mod model;
 pub mod source;
 

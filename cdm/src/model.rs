@@ -29,7 +29,7 @@ use std::sync::Arc;
 /// | `VLen` | `u64` little-endian element count, then the elements in this encoding |
 ///
 /// A buffer yielded by a source always holds whole elements.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum DataType {
     /// Signed 8-bit integer (netCDF `byte`).
     Int8,
@@ -160,7 +160,7 @@ impl fmt::Display for DataType {
 }
 
 /// An enumeration: an integer base type and the names of its values.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct EnumType {
     /// The type's own name.
     pub name: String,
@@ -184,7 +184,7 @@ impl EnumType {
 }
 
 /// One named constant of an [`EnumType`].
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct EnumMember {
     /// The constant's name.
     pub name: String,
@@ -193,7 +193,7 @@ pub struct EnumMember {
 }
 
 /// A fixed-size blob type.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct OpaqueType {
     /// The type's own name.
     pub name: String,
@@ -204,7 +204,7 @@ pub struct OpaqueType {
 }
 
 /// A record type with named fields.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct StructureType {
     /// The type's own name.
     pub name: String,
@@ -215,7 +215,7 @@ pub struct StructureType {
 }
 
 /// One field of a [`StructureType`].
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Field {
     /// The field's name.
     pub name: String,
@@ -226,7 +226,7 @@ pub struct Field {
 }
 
 /// A variable-length sequence type.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct VLenType {
     /// The type's own name.
     pub name: String,
@@ -237,7 +237,7 @@ pub struct VLenType {
 }
 
 /// A shared, named dimension.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Dimension {
     /// The dimension's own name.
     pub name: String,
@@ -250,7 +250,7 @@ pub struct Dimension {
 }
 
 /// How a variable refers to one of its dimensions.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VarDim {
     /// Fully qualified name of the shared dimension, or `None` for an anonymous one.
     pub path: Option<String>,
@@ -287,7 +287,7 @@ impl VarDim {
 }
 
 /// How a variable's bytes are stored, for information (`fathom info`) and for the read engine.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Storage {
     /// Chunk shape, if the variable is chunked.
     pub chunks: Option<Vec<usize>>,
@@ -300,7 +300,7 @@ pub struct Storage {
 }
 
 /// A variable: a typed array over zero or more dimensions.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Variable {
     /// The variable's own name.
     pub name: String,
@@ -374,7 +374,7 @@ impl Variable {
 }
 
 /// A named attribute value.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Attribute {
     /// The attribute's name.
     pub name: String,
@@ -393,7 +393,7 @@ impl Attribute {
 }
 
 /// An attribute value: always an array (a scalar is an array of one).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum AttrValue {
     /// `byte`.
     Int8(Vec<i8>),
@@ -533,7 +533,7 @@ impl AttrValue {
 }
 
 /// A group: a namespace holding dimensions, types, variables, attributes and child groups.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Group {
     /// The group's own name (empty for the root group).
     pub name: String,
@@ -590,7 +590,7 @@ impl Group {
 }
 
 /// The on-disk format a dataset was read from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Format {
     /// netCDF-3 classic (CDF-1).
     NetCdf3Classic,
@@ -631,7 +631,7 @@ impl Format {
 }
 
 /// A whole dataset, immutable once built and shared as `Arc<Dataset>`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Dataset {
     /// The dataset's name (its file name).
     pub name: String,

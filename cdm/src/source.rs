@@ -31,6 +31,14 @@ pub trait Source: Send + Sync + fmt::Debug {
     /// stream's items; call it inside a tokio runtime.
     fn read(&self, path: &str, slab: &Hyperslab) -> ByteStream;
 
+    /// Where the read engine finds the bytes of each variable it reads, by variable path, in
+    /// the order that numbers them in the chunk cache: what a reader process hands back so that
+    /// the server reads those variables itself ([`crate::isolation`]). Empty when the engine
+    /// reads nothing of this source.
+    fn engine_layouts(&self) -> Vec<(String, crate::engine::layout::ChunkLayout)> {
+        Vec::new()
+    }
+
     /// The chunks of the variable at `path` as the file stores them, when the read engine knows
     /// where they are (`None`: only [`Source::read`] reads it).
     fn stored_chunks(&self, _path: &str) -> Option<crate::engine::StoredChunks> {

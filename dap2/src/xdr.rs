@@ -584,6 +584,8 @@ impl DodsResponse {
         for part in plan(ds, projected)? {
             match part.fixed_xdr_len() {
                 Some(len) => {
+                    // Refused now, with a status, rather than when the stream reaches it.
+                    count32(part.count)?;
                     length += len as u64;
                     ready.push(Ready::Stream {
                         part,

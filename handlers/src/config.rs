@@ -52,6 +52,13 @@ pub struct Config {
     pub log: String,
     /// `text` or `json`.
     pub log_format: LogFormat,
+    /// Whether the netCDF / HDF5 libraries run in separate reader processes, so that a damaged
+    /// file that crashes them costs one request (a 500), not the server.
+    pub isolate_readers: bool,
+    /// Reader processes kept at most (with `isolate_readers`).
+    pub reader_processes: usize,
+    /// Seconds a reader process may spend on one open or one read piece before it is killed.
+    pub reader_timeout_secs: f64,
     /// Datasets on remote OPeNDAP servers, each served under its own URL path (TOML only:
     /// `[[mounts]]` tables).
     pub mounts: Vec<Mount>,
@@ -120,6 +127,9 @@ impl Default for Config {
             compress_data: false,
             log: "info".into(),
             log_format: LogFormat::Text,
+            isolate_readers: true,
+            reader_processes: 4,
+            reader_timeout_secs: 120.0,
             mounts: Vec::new(),
         }
     }
@@ -171,6 +181,9 @@ pub const KEYS: &[&str] = &[
     "compress_data",
     "log",
     "log_format",
+    "isolate_readers",
+    "reader_processes",
+    "reader_timeout_secs",
 ];
 
 impl Config {
@@ -245,6 +258,13 @@ impl Config {
         {
             v.parse::<T>().map_err(|e| e.to_string())
         }
+        fn flag(v: &str) -> Result<bool, String> {
+            match v.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => Ok(true),
+                "false" | "0" | "no" | "off" => Ok(false),
+                _ => Err("expected true or false".into()),
+            }
+        }
         match key {
             "bind" => self.bind = num(value).map_err(bad)?,
             "root" => self.root = (!value.is_empty()).then(|| PathBuf::from(value)),
@@ -263,13 +283,10 @@ impl Config {
                     .collect();
             }
             "compress_min_bytes" => self.compress_min_bytes = num(value).map_err(bad)?,
-            "compress_data" => {
-                self.compress_data = match value.to_ascii_lowercase().as_str() {
-                    "true" | "1" | "yes" | "on" => true,
-                    "false" | "0" | "no" | "off" => false,
-                    _ => return Err(bad("expected true or false".into())),
-                }
-            }
+            "compress_data" => self.compress_data = flag(value).map_err(bad)?,
+            "isolate_readers" => self.isolate_readers = flag(value).map_err(bad)?,
+            "reader_processes" => self.reader_processes = num(value).map_err(bad)?,
+            "reader_timeout_secs" => self.reader_timeout_secs = num(value).map_err(bad)?,
             "log" => value.clone_into(&mut self.log),
             "log_format" => {
                 self.log_format = match value.to_ascii_lowercase().as_str() {
@@ -293,9 +310,15 @@ impl Config {
                 "max_concurrent_requests must be at least 1".into(),
             ));
         }
+        if self.reader_processes == 0 {
+            return Err(ConfigError::Parse(
+                "reader_processes must be at least 1".into(),
+            ));
+        }
         for (name, v) in [
             ("request_timeout_secs", self.request_timeout_secs),
             ("shutdown_grace_secs", self.shutdown_grace_secs),
+            ("reader_timeout_secs", self.reader_timeout_secs),
         ] {
             if !v.is_finite() || !(0.0..=1e9).contains(&v) {
                 return Err(ConfigError::Parse(format!(
@@ -348,6 +371,12 @@ impl Config {
     pub fn request_timeout(&self) -> Option<Duration> {
         (self.request_timeout_secs > 0.0)
             .then(|| Duration::from_secs_f64(self.request_timeout_secs))
+    }
+
+    /// How long a reader process may take over one call (a zero setting is taken as a second).
+    #[must_use]
+    pub fn reader_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.reader_timeout_secs.max(1.0))
     }
 
     /// The shutdown grace period.
@@ -434,7 +463,7 @@ mod tests {
                 "bind" => "127.0.0.1:1",
                 "root" | "log" => "x",
                 "cors_origins" => "*",
-                "compress_data" => "true",
+                "compress_data" | "isolate_readers" => "true",
                 "log_format" => "json",
                 _ => "7",
             };

@@ -125,6 +125,22 @@ impl AppState {
         })
     }
 
+    /// This state, opening files in reader processes started with `command` (the server's own
+    /// executable with its `worker` command) when `isolate_readers` is set; otherwise unchanged.
+    /// Without this call files are opened in this process.
+    #[must_use]
+    pub fn with_reader_processes(mut self, command: cdm::isolation::WorkerCommand) -> Self {
+        if self.config.isolate_readers {
+            let pool = cdm::isolation::ReaderPool::new(
+                command,
+                self.config.reader_processes,
+                self.config.reader_timeout(),
+            );
+            self.catalog = self.catalog.with_readers(Arc::new(pool));
+        }
+        self
+    }
+
     /// The canonical data root.
     #[must_use]
     pub fn root(&self) -> &Path {
@@ -622,7 +638,7 @@ fn metrics_text(state: &AppState) -> String {
     let chunks = state.catalog.chunk_cache().stats();
     let catalog = state.catalog.stats();
     let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
-    state.metrics.render(
+    let mut text = state.metrics.render(
         CacheCounts {
             hits: load(&chunks.hits),
             misses: load(&chunks.misses),
@@ -632,7 +648,27 @@ fn metrics_text(state: &AppState) -> String {
             misses: load(&catalog.misses),
         },
         state.catalog.len(),
-    )
+    );
+    if let Some(readers) = state.catalog.readers() {
+        let stats = readers.stats();
+        text.push_str(concat!(
+            "# HELP fathom_reader_processes Reader processes alive (isolate_readers).\n",
+            "# TYPE fathom_reader_processes gauge\n",
+        ));
+        text.push_str(&format!("fathom_reader_processes {}\n", readers.live()));
+        text.push_str(concat!(
+            "# HELP fathom_reader_process_ends_total Reader processes that died on a file ",
+            "(crashed) or were killed at the timeout (hung).\n",
+            "# TYPE fathom_reader_process_ends_total counter\n",
+        ));
+        text.push_str(&format!(
+            "fathom_reader_process_ends_total{{reason=\"crashed\"}} {}\n\
+             fathom_reader_process_ends_total{{reason=\"hung\"}} {}\n",
+            load(&stats.crashed),
+            load(&stats.timed_out),
+        ));
+    }
+    text
 }
 
 fn plain(status: StatusCode, text: impl Into<Bytes>, content_type: &'static str) -> Response<Body> {

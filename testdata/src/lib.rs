@@ -9,6 +9,9 @@
 //!   folder renamed into place, so readers never see a half-written set and concurrent callers
 //!   are safe; [`default_samples_dir`] is where the workspace keeps them.
 //! - [`write_bench_files`] writes the two large benchmark files.
+//! - [`write_corrupt_files`] writes damaged copies of the samples (truncated, bit-flipped
+//!   headers, object headers, B-trees and data, zeroed superblocks, wrong magic), for tests
+//!   that a server survives every one of them.
 //!
 //! Values are smooth functions of the indices plus a fixed-seed perturbation (`fields`), so
 //! every run writes the same content. Most netCDF files go through the `netcdf` crate; what it
@@ -16,6 +19,7 @@
 //! over `netcdf-sys` (`raw`). The HDF5 files go through `hdf5-metno`.
 
 mod bench;
+mod corrupt;
 mod error;
 mod fields;
 mod raw;
@@ -27,6 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use bench::write_bench_files;
+pub use corrupt::write_corrupt_files;
 pub use error::{Error, Result};
 
 /// Version of the sample set; bump it whenever a sample file's content changes, so

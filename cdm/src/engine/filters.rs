@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use crate::error::{Error, Result};
 
 /// One filter of a chunk's pipeline.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Filter {
     /// zlib-wrapped deflate.
     Deflate,
@@ -21,7 +21,7 @@ pub enum Filter {
 }
 
 /// Filters in the order they were applied when writing (HDF5's pipeline order).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Pipeline {
     filters: Vec<Filter>,
 }

@@ -5,12 +5,13 @@
 use std::collections::HashMap;
 
 use super::filters::Pipeline;
+use crate::error::{Error, Result};
 
 /// Target size of a virtual chunk: large enough to amortise a read, small enough to cache well.
 pub const VIRTUAL_CHUNK_BYTES: usize = 1 << 20;
 
 /// Where one stored chunk is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ChunkLoc {
     /// Byte address in the file.
     pub addr: u64,
@@ -21,7 +22,7 @@ pub struct ChunkLoc {
 }
 
 /// How chunk addresses are found.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Locator {
     /// An HDF5 chunk index: linear chunk number → location. Chunks never written are absent
     /// and read as the fill value.
@@ -38,7 +39,7 @@ pub enum Locator {
 }
 
 /// Everything the engine needs to read a variable without the library.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ChunkLayout {
     /// The variable's shape.
     pub shape: Vec<usize>,
@@ -59,7 +60,95 @@ pub struct ChunkLayout {
     pub fill: Vec<u8>,
 }
 
+/// The largest decoded chunk the engine will allocate. Real files use chunks of kilobytes to a
+/// few megabytes; an index claiming more is damaged or hostile, and a variable with such a
+/// layout is left to the library (in a reader process, when isolated).
+pub const MAX_CHUNK_BYTES: usize = 256 << 20;
+/// The largest element the engine reads (the widest compound types are a few kilobytes).
+pub const MAX_ELEMENT_BYTES: usize = 1 << 20;
+
 impl ChunkLayout {
+    /// Checks that the layout's sizes are ones the engine can hold, before anything is
+    /// allocated from them: ranks agree, every chunk is at most [`MAX_CHUNK_BYTES`] decoded
+    /// and stored, and no size or address overflows.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] naming the first claim that does not hold.
+    pub fn check(&self) -> Result<()> {
+        let bad = |what: String| Err(Error::Corrupt(what));
+        if self.chunk.len() != self.shape.len() {
+            return bad(format!(
+                "chunk rank {} for a variable of rank {}",
+                self.chunk.len(),
+                self.shape.len()
+            ));
+        }
+        if self.elem_size == 0 || self.elem_size > MAX_ELEMENT_BYTES {
+            return bad(format!("an element of {} bytes", self.elem_size));
+        }
+        if self.fill.len() != self.elem_size {
+            return bad("a fill value of the wrong size".into());
+        }
+        if self.chunk.contains(&0) {
+            return bad("a chunk dimension of 0".into());
+        }
+        let chunk_bytes = self
+            .chunk
+            .iter()
+            .try_fold(self.elem_size, |acc, &c| acc.checked_mul(c))
+            .filter(|&n| n <= MAX_CHUNK_BYTES);
+        let Some(chunk_bytes) = chunk_bytes else {
+            return bad(format!(
+                "a chunk {:?} of more than {MAX_CHUNK_BYTES} bytes",
+                self.chunk
+            ));
+        };
+        let total = self
+            .shape
+            .iter()
+            .try_fold(self.elem_size as u64, |acc, &n| acc.checked_mul(n as u64));
+        if total.is_none() {
+            return bad(format!("a variable of shape {:?} overflows", self.shape));
+        }
+        let chunks = self
+            .grid()
+            .iter()
+            .try_fold(1u64, |acc, &n| acc.checked_mul(n as u64));
+        match &self.locator {
+            Locator::Indexed(map) => {
+                if chunks.is_none_or(|n| map.len() as u64 > n) {
+                    return bad("more indexed chunks than the chunk grid holds".into());
+                }
+                // Filters may add a little (a checksum, an incompressible deflate block).
+                let stored_max = (chunk_bytes + chunk_bytes / 8 + 1024) as u64;
+                for loc in map.values() {
+                    if loc.size > stored_max || loc.addr.checked_add(loc.size).is_none() {
+                        return bad(format!("a stored chunk of {} bytes", loc.size));
+                    }
+                }
+            }
+            Locator::Arithmetic { base, strides } => {
+                if strides.len() != self.shape.len() {
+                    return bad("chunk strides of the wrong rank".into());
+                }
+                if let Some(base) = base {
+                    let last = self
+                        .grid()
+                        .iter()
+                        .zip(strides)
+                        .try_fold(*base, |acc, (&n, &s)| {
+                            acc.checked_add((n.saturating_sub(1) as u64).checked_mul(s)?)
+                        })
+                        .and_then(|a| a.checked_add(chunk_bytes as u64));
+                    if last.is_none() {
+                        return bad("chunk addresses overflow".into());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Number of chunks along each dimension.
     #[must_use]
     pub fn grid(&self) -> Vec<usize> {
@@ -192,6 +281,48 @@ impl ChunkLayout {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn indexed(chunk: Vec<usize>, size: u64) -> ChunkLayout {
+        ChunkLayout {
+            shape: vec![1 << 20, 1 << 20],
+            chunk,
+            clipped: false,
+            elem_size: 4,
+            big_endian: false,
+            pipeline: Pipeline::default(),
+            locator: Locator::Indexed(HashMap::from([(
+                0,
+                ChunkLoc {
+                    addr: 4096,
+                    size,
+                    mask: 0,
+                },
+            )])),
+            fill: vec![0; 4],
+        }
+    }
+
+    #[test]
+    fn huge_claims_are_refused_before_allocation() {
+        assert!(indexed(vec![256, 256], 1000).check().is_ok());
+        // A 4 GiB chunk, a stored size of 2^40, a dimension of 2^62, a zero chunk dimension.
+        assert!(indexed(vec![1 << 15, 1 << 15], 1000).check().is_err());
+        assert!(indexed(vec![256, 256], 1 << 40).check().is_err());
+        let mut l = indexed(vec![256, 256], 1000);
+        l.shape = vec![1 << 62, 1 << 20];
+        assert!(l.check().is_err());
+        assert!(indexed(vec![0, 256], 1000).check().is_err());
+        assert!(indexed(vec![256], 1000).check().is_err(), "rank mismatch");
+        let mut wide = indexed(vec![1, 1], 8);
+        wide.elem_size = 1 << 30;
+        assert!(wide.check().is_err());
+        // Contiguous layouts of sane files pass; addresses that overflow do not.
+        let c = ChunkLayout::contiguous(&[10, 300, 1000], 4, false, Some(100), None, vec![0; 4]);
+        assert!(c.check().is_ok());
+        let o =
+            ChunkLayout::contiguous(&[10, 300], 4, false, Some(u64::MAX - 10), None, vec![0; 4]);
+        assert!(o.check().is_err());
+    }
 
     #[test]
     fn contiguous_layout_cuts_rows_and_addresses_them() {

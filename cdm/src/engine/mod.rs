@@ -95,6 +95,15 @@ impl EngineReader {
         let vars: std::collections::HashMap<String, Arc<EngineVar>> = layouts
             .into_iter()
             .enumerate()
+            // A layout claiming sizes the engine cannot hold leaves its variable to the library.
+            .filter(|(_, (path, layout))| {
+                layout
+                    .check()
+                    .map_err(
+                        |e| tracing::warn!(variable = %path, error = %e, "not read by the engine"),
+                    )
+                    .is_ok()
+            })
             .map(|(i, (path, layout))| {
                 let var = EngineVar {
                     layout,
@@ -188,8 +197,13 @@ impl StoredChunks {
 /// against the variable's shape.
 #[must_use]
 pub fn read(file: Arc<EngineFile>, var: Arc<EngineVar>, slab: &Hyperslab) -> ByteStream {
-    let pieces = plan_pieces(&var.layout, slab, PIECE_BYTES);
-    let stream = futures::stream::iter(pieces)
+    let planner = Arc::clone(&var);
+    // Pieces are planned a batch at a time, so a selection of billions of pieces (a damaged
+    // header's record count, or just a huge variable) never holds its whole plan in memory.
+    let stream = futures::stream::iter(batches(var.layout.elem_size, slab))
+        .flat_map(move |batch| {
+            futures::stream::iter(plan_pieces(&planner.layout, &batch, PIECE_BYTES))
+        })
         .map(move |piece| {
             let file = Arc::clone(&file);
             let var = Arc::clone(&var);
@@ -198,6 +212,39 @@ pub fn read(file: Arc<EngineFile>, var: Arc<EngineVar>, slab: &Hyperslab) -> Byt
         .buffered(READ_AHEAD)
         .try_filter(|b| futures::future::ready(!b.is_empty()));
     Box::pin(stream)
+}
+
+/// Output bytes of one planning batch.
+const BATCH_BYTES: usize = 64 << 20;
+/// Indices of the first dimension in one planning batch, at most.
+const BATCH_INDICES: usize = 4096;
+
+/// Cuts `slab` along its first dimension into consecutive batches of at most
+/// [`BATCH_INDICES`] indices and about [`BATCH_BYTES`] of output, lazily, in C order.
+fn batches(elem_size: usize, slab: &Hyperslab) -> impl Iterator<Item = Hyperslab> + Send + use<> {
+    let ranges = slab.ranges().to_vec();
+    let per_index = ranges
+        .iter()
+        .skip(1)
+        .fold(elem_size, |acc, r| acc.saturating_mul(r.count));
+    let step = (BATCH_BYTES / per_index.max(1)).clamp(1, BATCH_INDICES);
+    let count = ranges.first().map_or(1, |r| r.count.max(1));
+    let whole = slab.clone();
+    (0..count).step_by(step).map(move |j| {
+        let Some(first) = ranges.first() else {
+            return whole.clone();
+        };
+        if step >= first.count {
+            return whole.clone();
+        }
+        let mut part = ranges.clone();
+        part[0] = Range {
+            start: first.start + j * first.stride,
+            count: step.min(first.count - j),
+            stride: first.stride,
+        };
+        Hyperslab::from_ranges_unchecked(part)
+    })
 }
 
 /// Cuts `slab` into pieces of at most about `target` output bytes, in C order, each lying in

@@ -59,19 +59,20 @@ impl Nc3Header {
     pub fn record_stride(&self) -> u64 {
         let record_vars: Vec<&Nc3Var> = self.vars.iter().filter(|v| self.is_record(v)).collect();
         let slice = |v: &Nc3Var| -> u64 {
+            // Saturating: a damaged header's sizes then fail the layout's check, never wrap.
             let n: u64 = v.dimids[1..]
                 .iter()
                 .map(|&d| self.dims.get(d).copied().unwrap_or(0))
-                .product();
-            n * type_size(v.nc_type).unwrap_or(0) as u64
+                .fold(1u64, u64::saturating_mul);
+            n.saturating_mul(type_size(v.nc_type).unwrap_or(0) as u64)
         };
         if record_vars.len() == 1 {
             return slice(record_vars[0]);
         }
         record_vars
             .iter()
-            .map(|v| slice(v).next_multiple_of(4))
-            .sum()
+            .map(|v| slice(v).checked_next_multiple_of(4).unwrap_or(u64::MAX))
+            .fold(0u64, u64::saturating_add)
     }
 }
 

@@ -463,16 +463,7 @@ impl Hdf5Source {
         cache: Option<&ChunkCache>,
     ) -> Result<Self> {
         let engine = match cache {
-            Some(cache) => {
-                // Numbered in path order, so a variable keeps its number across opens.
-                let mut layouts: Vec<(String, ChunkLayout)> = file
-                    .vars
-                    .iter()
-                    .filter_map(|(p, v)| Some((p.clone(), v.engine_layout.clone()?)))
-                    .collect();
-                layouts.sort_by(|a, b| a.0.cmp(&b.0));
-                EngineReader::new(path, cache, layouts)?.map(Arc::new)
-            }
+            Some(cache) => EngineReader::new(path, cache, engine_layouts(&file))?.map(Arc::new),
             None => None,
         };
         Ok(Self {
@@ -520,7 +511,23 @@ impl Source for Hdf5Source {
         self.read_with_library(path, slab)
     }
 
+    fn engine_layouts(&self) -> Vec<(String, ChunkLayout)> {
+        engine_layouts(&self.file)
+    }
+
     fn stored_chunks(&self, path: &str) -> Option<engine::StoredChunks> {
         self.engine.as_ref()?.stored_chunks(path)
     }
+}
+
+/// The layouts of the variables the engine reads, numbered in path order so that a variable
+/// keeps its number across opens.
+fn engine_layouts(file: &Hdf5File) -> Vec<(String, ChunkLayout)> {
+    let mut layouts: Vec<(String, ChunkLayout)> = file
+        .vars
+        .iter()
+        .filter_map(|(p, v)| Some((p.clone(), v.engine_layout.clone()?)))
+        .collect();
+    layouts.sort_by(|a, b| a.0.cmp(&b.0));
+    layouts
 }

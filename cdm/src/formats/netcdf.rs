@@ -942,6 +942,10 @@ impl Source for NetcdfSource {
         self.read_with_library(path, slab)
     }
 
+    fn engine_layouts(&self) -> Vec<(String, crate::engine::layout::ChunkLayout)> {
+        self.file.layouts.clone()
+    }
+
     fn stored_chunks(&self, path: &str) -> Option<engine::StoredChunks> {
         self.engine.as_ref()?.stored_chunks(path)
     }
@@ -1000,6 +1004,9 @@ fn catalog_kind(path: &Path) -> Option<FileKind> {
     crate::catalog::sniff(path).ok().flatten()
 }
 
+/// The most of a netCDF-3 file read to find the end of its header.
+const MAX_NC3_HEADER_BYTES: u64 = 64 << 20;
+
 fn nc3_layouts(path: &Path, ds: &Dataset) -> Result<Vec<(String, ChunkLayout)>> {
     let storage = FileStorage::open(path)?;
     let file_len = std::fs::metadata(path)?.len();
@@ -1009,7 +1016,8 @@ fn nc3_layouts(path: &Path, ds: &Dataset) -> Result<Vec<(String, ChunkLayout)>> 
         let buf = storage.read_at(0, usize::try_from(n).unwrap_or(usize::MAX))?;
         match engine::nc3::parse(&buf)? {
             Some(h) => break h,
-            None if n < file_len => want = want.saturating_mul(4),
+            // Real headers are kilobytes; one that claims more than this is not read whole.
+            None if n < file_len && n < MAX_NC3_HEADER_BYTES => want = want.saturating_mul(4),
             None => return Err(Error::Corrupt("truncated netCDF-3 header".into())),
         }
     };
