@@ -129,7 +129,7 @@ pub fn layout_of(ds: &hdf5::Dataset) -> Result<ChunkLayout, Unsupported> {
 /// # Errors
 /// When HDF5 cannot open the file.
 pub fn scan_file(path: &std::path::Path) -> hdf5::Result<HashMap<String, ChunkLayout>> {
-    let file = hdf5::File::open(path)?;
+    let file = crate::formats::hdf5::open_unlocked(path)?;
     let mut out = HashMap::new();
     scan_group(&file, "/", &mut out, 0);
     file.close()?;

@@ -48,10 +48,12 @@
 //! is); the dataset is that dimension's coordinate variable. A dataset's dimension with a scale
 //! attached (`DIMENSION_LIST`, first scale of the list) uses that scale's dimension when the
 //! lengths agree. Every other dimension (and the dimensions an HDF5 array type adds) gets a
-//! *phony* dimension, named as netCDF-C names them: per group, in member order, a dimension of
-//! length *n* reuses the group's first `phony_dim_<k>` of length *n* that the same dataset does
-//! not already use, or makes the next one, *k* counting from 0 within the group. Names are
-//! therefore stable across runs and shared by equal shapes in one group.
+//! *phony* dimension, named and numbered exactly as netCDF-C (and so ncdump, netCDF4-python and
+//! h5netcdf) shows the file (see `walk::PhonyDims`): `phony_dim_<k>` with *k* counted across
+//! the whole file after the scales, child groups before their parent, a group's dimensions of
+//! the same length (and unlimitedness) shared between datasets, and a square dataset getting
+//! two. Datasets whose attached scales leave a dimension uncovered (which netCDF-C cannot
+//! open) get their phony dimensions last, so they never shift the names netCDF-C shows.
 //!
 //! # What is left out
 //!
@@ -111,6 +113,19 @@ const HIDDEN_ATTRIBUTES: [&str; 7] = [
     "_nc3_strict",
 ];
 
+/// Opens `path` read-only with HDF5, without taking HDF5's file lock: a program that writes the
+/// file (a model appending its output, PyTables updating a table) must never be refused because
+/// the server has it open. Consistency comes from the one-open registry instead, which reopens
+/// a file whose mtime or size changed.
+///
+/// # Errors
+/// When HDF5 cannot open the file.
+pub(crate) fn open_unlocked(path: &Path) -> hdf5::Result<hdf5::File> {
+    hdf5::File::with_options()
+        .with_fapl(|fapl| fapl.file_locking(false))
+        .open(path)
+}
+
 /// How netCDF-C marks a dimension scale that is a dimension without a variable.
 const NETCDF_DIM_ONLY: &str = "This is a netCDF dimension but not a netCDF variable";
 
@@ -122,7 +137,7 @@ const NETCDF_DIM_ONLY: &str = "This is a netCDF dimension but not a netCDF varia
 /// When HDF5 cannot open the file.
 pub fn is_netcdf4(path: &Path) -> Result<bool> {
     let _lock = hdf5_sys::LOCK.lock();
-    let file = hdf5::File::open(path).map_err(|_| Error::Open("HDF5 cannot open it".into()))?;
+    let file = open_unlocked(path).map_err(|_| Error::Open("HDF5 cannot open it".into()))?;
     let root: &hdf5::Group = &file;
     let names = root.attr_names().unwrap_or_default();
     if names
@@ -252,7 +267,7 @@ impl Hdf5File {
     /// When HDF5 cannot open the file.
     pub(crate) fn open(path: &Path) -> Result<Self> {
         let _lock = hdf5_sys::LOCK.lock();
-        let file = hdf5::File::open(path).map_err(|_| Error::Open("HDF5 cannot open it".into()))?;
+        let file = open_unlocked(path).map_err(|_| Error::Open("HDF5 cannot open it".into()))?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
