@@ -293,9 +293,6 @@ impl Walker {
             return Err("no elements (a null dataspace)".into());
         }
         let ds_shape = space.shape();
-        if let Some(why) = undecodable_filter(ds) {
-            return Err(why);
-        }
         let dtype = ds.dtype().map_err(|_| "a type HDF5 cannot describe")?;
         let mapped = self.types.map(dtype.id(), group_path, name)?;
         let dims: Vec<VarDim> = self
@@ -325,6 +322,12 @@ impl Walker {
             storage,
         };
         let engine_layout = super::engine_layout(ds, &dtype, &mapped, fill.map(|f| f.canonical));
+        // The engine decodes its filters itself; anything else needs the library to.
+        if engine_layout.is_none()
+            && let Some(why) = undecodable_filter(ds)
+        {
+            return Err(why);
+        }
         Ok(Some((
             var,
             VarHandle {
@@ -388,7 +391,9 @@ impl Walker {
             }
             let scale_dim = scale.map(|s| s.dim.clone());
             let Ok(space) = ds.space() else { continue };
-            if space.is_null() || undecodable_filter(&ds).is_some() {
+            // A dataset left out for its filter still takes its dimensions, as in netCDF-C,
+            // which shows such a variable and fails only when it is read.
+            if space.is_null() {
                 continue;
             }
             let Ok(dtype) = ds.dtype() else { continue };
@@ -646,16 +651,17 @@ fn parent_of(path: &str) -> &str {
     }
 }
 
-/// Why a dataset's filter pipeline cannot be undone, when neither the read engine nor the HDF5
-/// library (with the filter plugins it finds) decodes one of its filters.
+/// Why a dataset's filter pipeline cannot be undone through the HDF5 library (with the filter
+/// plugins it finds): the first filter it cannot decode, by number and name.
 fn undecodable_filter(ds: &hdf5::Dataset) -> Option<String> {
     ds.filters()
         .iter()
-        .find(|f| !hdf5::filters::Filter::get_info(f.id()).decode_enabled)
-        .map(|f| {
+        .map(hdf5::filters::Filter::id)
+        .find(|&id| !hdf5::filters::Filter::get_info(id).decode_enabled)
+        .map(|id| {
             format!(
-                "data compressed with HDF5 filter {} ({f:?}), which this server cannot decode",
-                f.id()
+                "data compressed with HDF5 filter {id} ({}), which this server cannot decode",
+                crate::engine::filters::filter_name(id)
             )
         })
 }
