@@ -59,11 +59,8 @@ pub fn layout_of(ds: &hdf5::Dataset) -> Result<ChunkLayout, Unsupported> {
             H5Filter::Deflate(_) => Filter::Deflate,
             H5Filter::Shuffle => Filter::Shuffle { elem_size },
             H5Filter::Fletcher32 => Filter::Fletcher32,
-            H5Filter::User(id, cd) => {
-                let id = i32::try_from(id).unwrap_or(-1);
-                Filter::from_hdf5(id, &cd, elem_size)
-                    .ok_or_else(|| Unsupported::Filter(filters::filter_name(id).to_owned()))?
-            }
+            H5Filter::User(id, cd) => Filter::from_hdf5(id, &cd, elem_size)
+                .ok_or_else(|| Unsupported::Filter(filters::filter_name(id).to_owned()))?,
             other => {
                 let id = other.id();
                 Filter::from_hdf5(id, &[], elem_size)

@@ -64,14 +64,24 @@
 //!
 //! # Reading values
 //!
-//! Datasets of fixed-size numeric or enum types stored contiguously or chunked (deflate,
-//! shuffle, fletcher32) are read by the engine, without the library: their layout comes from
-//! [`crate::engine::hdf5::layout_of`] and their fill value (what unwritten chunks read as) from
-//! the dataset's fill-value property, converted to the canonical encoding. Everything else
-//! (strings, compounds, sequences, opaques, compact storage, other filters) is read with
-//! `H5Dread` into the memory type the mapper built, piece by piece on the blocking pool with the
-//! library lock held, and converted to the canonical encoding; an early stop is an error, never
-//! a short read.
+//! Datasets of fixed-size numeric or enum types stored contiguously or chunked are read by the
+//! engine, without the library, when it decodes every filter of their pipeline: deflate,
+//! shuffle, fletcher32, LZF, Blosc, Zstandard, bzip2, LZ4 and bitshuffle (see
+//! [`crate::engine::filters`]). Their layout comes from [`crate::engine::hdf5::layout_of`] and
+//! their fill value (what unwritten chunks read as) from the dataset's fill-value property,
+//! converted to the canonical encoding. Everything else (strings, compounds, sequences,
+//! opaques, compact storage, other filters such as szip) is read with `H5Dread` into the memory
+//! type the mapper built, piece by piece on the blocking pool with the library lock held, and
+//! converted to the canonical encoding; an early stop is an error, never a short read. A
+//! dataset left to the library whose filter the library cannot decode either (no plugin) is
+//! left out, and `_fathom_omitted` names the filter by number and name.
+//!
+//! # Files being written
+//!
+//! Files are opened read-only without HDF5's file lock ([`open_unlocked`]; the binary sets
+//! `HDF5_USE_FILE_LOCKING=FALSE` for netCDF-C's opens), so the program producing a file can
+//! append to it while it is served. A file whose mtime or size changed is opened afresh by the
+//! next request (the catalog and the one-open registry).
 //!
 //! Every HDF5 call holds the process-wide library lock (`hdf5_sys::LOCK`, the same lock as
 //! netCDF-C's), and the file is opened once per process through [`super::shared`].
