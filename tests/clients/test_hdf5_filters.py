@@ -11,7 +11,11 @@ Phony dimensions: the names netCDF-C shows locally (`netCDF4.Dataset` on the fil
 names the server shows over DAP4.
 """
 
+import os
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import h5py
 import hdf5plugin
@@ -128,9 +132,21 @@ def write_phony(path):
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("filters")
-    write_filtered(root / "filtered.h5")
-    write_pytables(root / "pytables_blosc.h5")
-    write_phony(root / "phony.h5")
+    # Written in a fresh interpreter, without HDF5_* / BLOSC* settings that modules imported
+    # earlier in the session may have put in the environment: with them, h5py's Blosc filter
+    # (hdf5plugin) failed in its set-local callback when this module ran after test_dap4.py.
+    script = (
+        "import sys, test_hdf5_filters as t; from pathlib import Path; r = Path(sys.argv[1]); "
+        "t.write_filtered(r / 'filtered.h5'); t.write_pytables(r / 'pytables_blosc.h5'); "
+        "t.write_phony(r / 'phony.h5')"
+    )
+    subprocess.run(
+        [sys.executable, "-c", script, str(root)],
+        cwd=Path(__file__).parent,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("HDF5_", "BLOSC"))},
+        check=True,
+        timeout=120,
+    )
     s = Server(root)
     yield s, root
     alive = s.alive()
