@@ -7,7 +7,8 @@
 //! root ([`paths`], with a short-lived cache of resolved paths), conditional requests are
 //! answered from validators ([`conditional`]), and the response is written by the module that
 //! owns it — [`listing`] (folder pages), [`thredds`] (catalogs), [`files`] (raw downloads with
-//! `Range`), [`pages`] (the data request form, `.info`, `.help`), and the DAP2 / DAP4 modules.
+//! `Range`), [`pages`] (the data request form, `.info`, `.help`), the DAP2 / DAP4 modules, and
+//! `zarr` (`X.zarr/…`: the dataset as a Zarr v2 / v3 store).
 //! [`error`] is the one place that turns failures into HTTP statuses and protocol error bodies;
 //! [`config`] holds every operator setting.
 
@@ -23,9 +24,11 @@ mod listing;
 pub mod metrics;
 mod pages;
 pub mod paths;
+mod remote;
 pub mod route;
 mod service;
 mod thredds;
+mod zarr;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -77,6 +80,8 @@ pub struct AppState {
     slots: Arc<tokio::sync::Semaphore>,
     /// The CORS policy.
     cors: cors::Cors,
+    /// Datasets on remote OPeNDAP servers, by configured URL path.
+    remote: remote::RemoteMounts,
 }
 
 impl AppState {
@@ -114,6 +119,7 @@ impl AppState {
                     .min(tokio::sync::Semaphore::MAX_PERMITS),
             )),
             cors: cors::Cors::new(&config.cors_origins),
+            remote: remote::RemoteMounts::new(&config.mounts),
             config,
         })
     }
@@ -286,6 +292,8 @@ enum Target {
         /// The dataset's URL path (without the suffix).
         url_path: String,
     },
+    /// A key of a dataset's Zarr store (`X.zarr/…`).
+    Zarr(zarr::ZarrTarget),
 }
 
 type Routed = Result<(Response<Body>, Kind), (HandlerError, Protocol, Kind)>;
@@ -312,6 +320,9 @@ fn resolve_target(root: &Path, parts: &[String]) -> Option<Target> {
             parts: folder.to_vec(),
             html: last == "catalog.html",
         });
+    }
+    if let Some(t) = zarr::target(root, parts) {
+        return Some(Target::Zarr(t));
     }
     let (stem, kind) = route::split_suffix(last)?;
     let mut dataset_parts = folder.to_vec();
@@ -347,6 +358,21 @@ async fn route<B>(state: &AppState, req: &Request<B>) -> Routed {
             return Ok((r, Kind::Metrics));
         }
         _ => {}
+    }
+
+    if let Some((mount, kind)) = state.remote.find(path) {
+        let label = Kind::Dataset(kind);
+        let fail = |e: HandlerError| (e, Protocol::from(kind), label);
+        let entry = state
+            .remote
+            .entry(mount, state.catalog.chunk_cache())
+            .await
+            .map_err(|e| fail(HandlerError::from(e)))?;
+        let url_path = state.remote.path(mount).to_owned();
+        return remote::hold_back(kind, entry_response(state, req, entry, kind, &url_path))
+            .await
+            .map(|r| (r, label))
+            .map_err(fail);
     }
 
     let target = if let Some(t) = state.targets.get(path) {
@@ -436,6 +462,10 @@ async fn route<B>(state: &AppState, req: &Request<B>) -> Routed {
                 .map(|r| (r, label))
                 .map_err(|e| (e, Protocol::from(*kind), label))
         }
+        Target::Zarr(t) => zarr::respond(state, t, headers)
+            .await
+            .map(|r| (r, Kind::Zarr))
+            .map_err(|e| (e, Protocol::Plain, Kind::Zarr)),
     }
 }
 
@@ -451,6 +481,17 @@ async fn dataset_response<B>(
         cdm::Error::UnknownFormat => HandlerError::NotFound("not a dataset".into()),
         other => HandlerError::from(other),
     })?;
+    entry_response(state, req, entry, kind, url_path).await
+}
+
+/// One response of an open dataset (a file's or a remote one's).
+async fn entry_response<B>(
+    state: &AppState,
+    req: &Request<B>,
+    entry: Arc<CatalogEntry>,
+    kind: ResponseKind,
+    url_path: &str,
+) -> Result<Response<Body>, HandlerError> {
     let query = req.uri().query();
     let validators = rendering_validators(&entry, kind, query);
     if validators.not_modified(req.headers()) {

@@ -32,6 +32,8 @@ pub enum Kind {
     Preflight,
     /// Anything else (not found, bad paths, redirects, refused methods).
     Other,
+    /// A key of a dataset's Zarr store.
+    Zarr,
 }
 
 const DATASET_KINDS: [ResponseKind; 11] = [
@@ -47,7 +49,7 @@ const DATASET_KINDS: [ResponseKind; 11] = [
     ResponseKind::Info,
     ResponseKind::Help,
 ];
-const KIND_COUNT: usize = DATASET_KINDS.len() + 8;
+const KIND_COUNT: usize = DATASET_KINDS.len() + 9;
 
 impl Kind {
     fn index(self) -> usize {
@@ -61,6 +63,7 @@ impl Kind {
             Self::Metrics => 16,
             Self::Preflight => 17,
             Self::Other => 18,
+            Self::Zarr => 19,
         }
     }
 
@@ -91,6 +94,7 @@ const LABELS: [&str; KIND_COUNT] = [
     "metrics",
     "preflight",
     "other",
+    "zarr",
 ];
 
 /// Statuses counted on their own; anything else is counted as its class (`2xx`, `4xx`, …).

@@ -941,6 +941,10 @@ impl Source for NetcdfSource {
         }
         self.read_with_library(path, slab)
     }
+
+    fn stored_chunks(&self, path: &str) -> Option<engine::StoredChunks> {
+        self.engine.as_ref()?.stored_chunks(path)
+    }
 }
 
 impl NetcdfSource {
@@ -986,6 +990,8 @@ fn engine_layouts(
         Format::NetCdf4 | Format::NetCdf4Classic | Format::Hdf5 => {
             Ok(hdf5_layouts(ds, hdf5_scan.unwrap_or_default()))
         }
+        // Not a file format: the netCDF reader never builds such a dataset.
+        Format::RemoteDap2 | Format::RemoteDap4 => Ok(Vec::new()),
     }
 }
 
