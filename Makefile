@@ -2,8 +2,11 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
-# Debian packages the server needs (libraries to link, ncdump/getdap for users and tests).
-DEBS := libnetcdf-dev libhdf5-dev pkg-config netcdf-bin libdap-bin hdf5-tools
+# Debian packages the server needs (libraries to link, ncdump/getdap for users and tests;
+# c-blosc for the engine's Blosc decoder, and HDF5 filter plugins so the library can read the
+# filtered datasets the engine does not, such as a Blosc-compressed PyTables table).
+DEBS := libnetcdf-dev libhdf5-dev pkg-config netcdf-bin libdap-bin hdf5-tools libblosc-dev \
+	hdf5-filter-plugin hdf5-filter-plugin-blosc-serial hdf5-plugin-lzf
 # What the tests need on top: Python venv support for the real clients.
 TEST_DEBS := python3 python3-venv python3-pip
 # The tools the interoperability tests drive over DAP2 and DAP4 (tests/clients/test_interop_tools.py).

@@ -56,6 +56,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // SAFETY: the first thing the process does, while it has one thread.
+    unsafe { cdm::formats::prepare_environment() };
     let cli = Cli::parse();
     match cli.command {
         Command::Serve {

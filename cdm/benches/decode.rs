@@ -1,6 +1,7 @@
 //! The chunk decode path against a plain copy of the same bytes: inflate with libdeflate (what
 //! the engine uses) and with zlib-rs (the alternative), unshuffle, and the whole pipeline, on a
-//! chunk shaped like the benchmark's `x_wind` (13 × 20000 f32, shuffle + deflate 4).
+//! chunk shaped like the benchmark's `x_wind` (13 × 20000 f32, shuffle + deflate 4); and the
+//! registered filters (Blosc, Zstandard, LZ4, bzip2) on the same chunk.
 
 use std::hint::black_box;
 use std::io::{Read, Write};
@@ -74,6 +75,62 @@ fn bench(c: &mut Criterion) {
                 .expect("decodes")
         });
     });
+    g.finish();
+    registered_filters(c, &raw);
+}
+
+/// The registered filters the engine decodes, on the same chunk, each configured as its usual
+/// writer configures it (hdf5plugin's and PyTables' defaults).
+fn registered_filters(c: &mut Criterion, raw: &[u8]) {
+    let floats: Vec<f32> = raw
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let mut g = c.benchmark_group("registered_filters");
+    g.throughput(Throughput::Bytes(raw.len() as u64));
+    let mut run = |name: &str, filters: Vec<Filter>, stored: Vec<u8>| {
+        let pipeline = Pipeline::new(filters);
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                pipeline
+                    .decode(black_box(&stored), 0, raw.len())
+                    .expect("decodes")
+            });
+        });
+    };
+    for (name, compressor) in [
+        ("blosc_lz4_shuffle", blosc::Compressor::LZ4),
+        ("blosc_blosclz_shuffle", blosc::Compressor::BloscLZ),
+        ("blosc_zstd_shuffle", blosc::Compressor::Zstd),
+    ] {
+        let ctx = blosc::Context::new()
+            .compressor(compressor)
+            .expect("c-blosc has the codec")
+            .clevel(blosc::Clevel::L5)
+            .shuffle(blosc::ShuffleMode::Byte);
+        let stored = ctx.compress(&floats).as_ref().to_vec();
+        run(name, vec![Filter::Blosc], stored);
+    }
+    run(
+        "zstd_level3",
+        vec![Filter::Zstd],
+        zstd::bulk::compress(raw, 3).expect("compress"),
+    );
+    let mut framed = Vec::new();
+    framed.extend_from_slice(&(raw.len() as u64).to_be_bytes());
+    let block = 1 << 30;
+    framed.extend_from_slice(&(block as u32).to_be_bytes());
+    let c4 = lz4_flex::block::compress(raw);
+    framed.extend_from_slice(&(c4.len() as u32).to_be_bytes());
+    framed.extend_from_slice(&c4);
+    run("lz4_hdf5_framing", vec![Filter::Lz4], framed);
+    let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::new(9));
+    bz.write_all(raw).expect("compress");
+    run(
+        "bzip2_level9",
+        vec![Filter::Bzip2],
+        bz.finish().expect("compress"),
+    );
     g.finish();
 }
 

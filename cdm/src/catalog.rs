@@ -367,6 +367,9 @@ impl Catalog {
                 return Ok(entry);
             }
             self.cache.invalidate(&key);
+            // moka may keep the removed value in its pending work until housekeeping runs,
+            // and the open of the new version waits for the old one to be released.
+            self.cache.run_pending_tasks();
         }
         self.stats.misses.fetch_add(1, Ordering::Relaxed);
         let cache = self.cache.clone();

@@ -84,24 +84,26 @@ fn dimension_scales_become_shared_dimensions_and_coordinates() {
 }
 
 #[test]
-fn datasets_without_scales_get_phony_dimensions_shared_by_length_per_group() {
+fn datasets_without_scales_get_phony_dimensions_numbered_as_netcdf_c_numbers_them() {
     let ds = open("hdf5_groups.h5");
     let surface = "/forecast/surface";
+    // netCDF-C counts dimensions across the file: the four scales are 0 to 3, and child groups
+    // are matched before their parent, so the nested group's phony dimensions come first.
     assert_eq!(
         dim_paths(&ds, "/forecast/surface/land_mask"),
         [
-            format!("{surface}/phony_dim_0"),
-            format!("{surface}/phony_dim_1")
+            format!("{surface}/phony_dim_4"),
+            format!("{surface}/phony_dim_5")
         ]
     );
     // One dimension has a scale, the other reuses the group's phony dimension of length 5.
     assert_eq!(
         dim_paths(&ds, "/forecast/surface/roughness"),
-        ["/lon".to_owned(), format!("{surface}/phony_dim_0")]
+        ["/lon".to_owned(), format!("{surface}/phony_dim_4")]
     );
-    // Two string datasets of length 3 in the root share one.
-    assert_eq!(dim_paths(&ds, "/station_names"), ["/phony_dim_0"]);
-    assert_eq!(dim_paths(&ds, "/station_codes"), ["/phony_dim_0"]);
+    // Two string datasets of length 3 in the root share one, numbered after the nested ones.
+    assert_eq!(dim_paths(&ds, "/station_names"), ["/phony_dim_6"]);
+    assert_eq!(dim_paths(&ds, "/station_codes"), ["/phony_dim_6"]);
 
     let chunked = open("hdf5_chunked.h5");
     // A square dataset takes two distinct dimensions of the same length.

@@ -8,7 +8,7 @@ use hdf5::datatype::ByteOrder;
 use hdf5::filters::Filter as H5Filter;
 use hdf5::types::TypeDescriptor;
 
-use super::filters::{Filter, Pipeline};
+use super::filters::{self, Filter, Pipeline};
 use super::layout::{ChunkLayout, ChunkLoc, Locator};
 
 /// Above this many written chunks the index is not built at open: HDF5 1.10 looks chunks up by
@@ -59,7 +59,13 @@ pub fn layout_of(ds: &hdf5::Dataset) -> Result<ChunkLayout, Unsupported> {
             H5Filter::Deflate(_) => Filter::Deflate,
             H5Filter::Shuffle => Filter::Shuffle { elem_size },
             H5Filter::Fletcher32 => Filter::Fletcher32,
-            other => return Err(Unsupported::Filter(format!("{other:?}"))),
+            H5Filter::User(id, cd) => Filter::from_hdf5(id, &cd, elem_size)
+                .ok_or_else(|| Unsupported::Filter(filters::filter_name(id).to_owned()))?,
+            other => {
+                let id = other.id();
+                Filter::from_hdf5(id, &[], elem_size)
+                    .ok_or_else(|| Unsupported::Filter(filters::filter_name(id).to_owned()))?
+            }
         });
     }
 
@@ -129,7 +135,7 @@ pub fn layout_of(ds: &hdf5::Dataset) -> Result<ChunkLayout, Unsupported> {
 /// # Errors
 /// When HDF5 cannot open the file.
 pub fn scan_file(path: &std::path::Path) -> hdf5::Result<HashMap<String, ChunkLayout>> {
-    let file = hdf5::File::open(path)?;
+    let file = crate::formats::hdf5::open_unlocked(path)?;
     let mut out = HashMap::new();
     scan_group(&file, "/", &mut out, 0);
     file.close()?;

@@ -48,10 +48,12 @@
 //! is); the dataset is that dimension's coordinate variable. A dataset's dimension with a scale
 //! attached (`DIMENSION_LIST`, first scale of the list) uses that scale's dimension when the
 //! lengths agree. Every other dimension (and the dimensions an HDF5 array type adds) gets a
-//! *phony* dimension, named as netCDF-C names them: per group, in member order, a dimension of
-//! length *n* reuses the group's first `phony_dim_<k>` of length *n* that the same dataset does
-//! not already use, or makes the next one, *k* counting from 0 within the group. Names are
-//! therefore stable across runs and shared by equal shapes in one group.
+//! *phony* dimension, named and numbered exactly as netCDF-C (and so ncdump, netCDF4-python and
+//! h5netcdf) shows the file (see `walk::PhonyDims`): `phony_dim_<k>` with *k* counted across
+//! the whole file after the scales, child groups before their parent, a group's dimensions of
+//! the same length (and unlimitedness) shared between datasets, and a square dataset getting
+//! two. Datasets whose attached scales leave a dimension uncovered (which netCDF-C cannot
+//! open) get their phony dimensions last, so they never shift the names netCDF-C shows.
 //!
 //! # What is left out
 //!
@@ -62,14 +64,24 @@
 //!
 //! # Reading values
 //!
-//! Datasets of fixed-size numeric or enum types stored contiguously or chunked (deflate,
-//! shuffle, fletcher32) are read by the engine, without the library: their layout comes from
-//! [`crate::engine::hdf5::layout_of`] and their fill value (what unwritten chunks read as) from
-//! the dataset's fill-value property, converted to the canonical encoding. Everything else
-//! (strings, compounds, sequences, opaques, compact storage, other filters) is read with
-//! `H5Dread` into the memory type the mapper built, piece by piece on the blocking pool with the
-//! library lock held, and converted to the canonical encoding; an early stop is an error, never
-//! a short read.
+//! Datasets of fixed-size numeric or enum types stored contiguously or chunked are read by the
+//! engine, without the library, when it decodes every filter of their pipeline: deflate,
+//! shuffle, fletcher32, LZF, Blosc, Zstandard, bzip2, LZ4 and bitshuffle (see
+//! [`crate::engine::filters`]). Their layout comes from [`crate::engine::hdf5::layout_of`] and
+//! their fill value (what unwritten chunks read as) from the dataset's fill-value property,
+//! converted to the canonical encoding. Everything else (strings, compounds, sequences,
+//! opaques, compact storage, other filters such as szip) is read with `H5Dread` into the memory
+//! type the mapper built, piece by piece on the blocking pool with the library lock held, and
+//! converted to the canonical encoding; an early stop is an error, never a short read. A
+//! dataset left to the library whose filter the library cannot decode either (no plugin) is
+//! left out, and `_fathom_omitted` names the filter by number and name.
+//!
+//! # Files being written
+//!
+//! Files are opened read-only without HDF5's file lock ([`open_unlocked`]; the binary sets
+//! `HDF5_USE_FILE_LOCKING=FALSE` for netCDF-C's opens), so the program producing a file can
+//! append to it while it is served. A file whose mtime or size changed is opened afresh by the
+//! next request (the catalog and the one-open registry).
 //!
 //! Every HDF5 call holds the process-wide library lock (`hdf5_sys::LOCK`, the same lock as
 //! netCDF-C's), and the file is opened once per process through [`super::shared`].
@@ -111,6 +123,19 @@ const HIDDEN_ATTRIBUTES: [&str; 7] = [
     "_nc3_strict",
 ];
 
+/// Opens `path` read-only with HDF5, without taking HDF5's file lock: a program that writes the
+/// file (a model appending its output, PyTables updating a table) must never be refused because
+/// the server has it open. Consistency comes from the one-open registry instead, which reopens
+/// a file whose mtime or size changed.
+///
+/// # Errors
+/// When HDF5 cannot open the file.
+pub(crate) fn open_unlocked(path: &Path) -> hdf5::Result<hdf5::File> {
+    hdf5::File::with_options()
+        .with_fapl(|fapl| fapl.file_locking(false))
+        .open(path)
+}
+
 /// How netCDF-C marks a dimension scale that is a dimension without a variable.
 const NETCDF_DIM_ONLY: &str = "This is a netCDF dimension but not a netCDF variable";
 
@@ -122,7 +147,7 @@ const NETCDF_DIM_ONLY: &str = "This is a netCDF dimension but not a netCDF varia
 /// When HDF5 cannot open the file.
 pub fn is_netcdf4(path: &Path) -> Result<bool> {
     let _lock = hdf5_sys::LOCK.lock();
-    let file = hdf5::File::open(path).map_err(|_| Error::Open("HDF5 cannot open it".into()))?;
+    let file = open_unlocked(path).map_err(|_| Error::Open("HDF5 cannot open it".into()))?;
     let root: &hdf5::Group = &file;
     let names = root.attr_names().unwrap_or_default();
     if names
@@ -252,7 +277,7 @@ impl Hdf5File {
     /// When HDF5 cannot open the file.
     pub(crate) fn open(path: &Path) -> Result<Self> {
         let _lock = hdf5_sys::LOCK.lock();
-        let file = hdf5::File::open(path).map_err(|_| Error::Open("HDF5 cannot open it".into()))?;
+        let file = open_unlocked(path).map_err(|_| Error::Open("HDF5 cannot open it".into()))?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

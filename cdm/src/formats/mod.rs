@@ -12,3 +12,18 @@ pub mod hdf5;
 pub mod ncml;
 pub mod netcdf;
 pub(crate) mod shared;
+
+/// Sets what the HDF5 library reads from the environment, unless the user set it:
+/// `HDF5_USE_FILE_LOCKING=FALSE`, so that netCDF-C's opens (which use a file-access list of
+/// their own, out of reach) take no lock either and a program appending to a served file is
+/// never refused (see [`hdf5`]'s opens, which ask for no lock themselves).
+///
+/// # Safety
+/// It changes the process environment: call it at start-up, before any other thread runs and
+/// before either library is first used.
+pub unsafe fn prepare_environment() {
+    if std::env::var_os("HDF5_USE_FILE_LOCKING").is_none() {
+        // SAFETY: the caller guarantees no other thread reads or writes the environment.
+        unsafe { std::env::set_var("HDF5_USE_FILE_LOCKING", "FALSE") };
+    }
+}

@@ -44,6 +44,8 @@ pub(super) fn walk(file: &hdf5::File, name: String) -> Walked {
     let mut w = Walker::default();
     let root: &hdf5::Group = file;
     w.find_scales(root, "/", 0, &mut Vec::new());
+    w.phony.next = w.scales.len();
+    w.plan_dims(root, "/", 0, &mut Vec::new());
     let mut visited = Vec::new();
     let mut root_group = w.group(root, String::new(), "/".into(), 0, &mut visited);
     fill_types(&mut root_group, &w.types);
@@ -69,6 +71,9 @@ fn fill_types(group: &mut Group, types: &TypeMapper) {
 struct Walker {
     types: TypeMapper,
     scales: Vec<Scale>,
+    /// Every served dataset's dimensions and every group's phony dimensions, decided before
+    /// the model is built because netCDF-C numbers them in an order of its own.
+    phony: PhonyDims,
     vars: HashMap<String, VarHandle>,
 }
 
@@ -186,7 +191,6 @@ impl Walker {
         let mut omitted = Vec::new();
         let (members, left_out) = links(group);
         omitted.extend(left_out);
-        let mut phony = PhonyDims::new(&path, members.iter().map(|(n, _)| n.clone()));
 
         // Dimensions defined here: the scales in this group, in member order.
         let mut dimensions: Vec<Dimension> = Vec::new();
@@ -226,7 +230,7 @@ impl Walker {
                         omitted.push(format!("{member}: a dataset HDF5 cannot open"));
                         continue;
                     };
-                    match self.variable(&ds, &member, &path, &mut phony, &mut omitted) {
+                    match self.variable(&ds, &member, &path, &mut omitted) {
                         Ok(Some((var, handle))) => {
                             self.vars.insert(var.path.clone(), handle);
                             variables.push(var);
@@ -246,7 +250,7 @@ impl Walker {
                 _ => omitted.push(format!("{member}: an object of an unknown kind")),
             }
         }
-        dimensions.extend(phony.dims);
+        dimensions.extend(self.phony.group_dims.remove(&path).unwrap_or_default());
         if !omitted.is_empty() {
             attributes.push(Attribute::new(
                 OMITTED_ATTRIBUTE,
@@ -274,7 +278,6 @@ impl Walker {
         ds: &hdf5::Dataset,
         name: &str,
         group_path: &str,
-        phony: &mut PhonyDims,
         omitted: &mut Vec<String>,
     ) -> Result<Option<(Variable, VarHandle)>, String> {
         let path = Group::child_path(group_path, name);
@@ -283,7 +286,6 @@ impl Walker {
         if scale.is_some_and(|s| s.dim_only) {
             return Ok(None);
         }
-        let scale_dim = scale.map(|s| s.dim.clone());
         let space = ds
             .space()
             .map_err(|_| "a dataspace HDF5 cannot describe".to_owned())?;
@@ -291,48 +293,16 @@ impl Walker {
             return Err("no elements (a null dataspace)".into());
         }
         let ds_shape = space.shape();
-        // A filter this HDF5 library cannot decode (a plugin not installed, such as h5py's
-        // LZF) would fail every read: leave the dataset out and say why, rather than serve a
-        // variable that only errors.
-        if let Some(f) = ds
-            .filters()
-            .iter()
-            .find(|f| !hdf5::filters::Filter::get_info(f.id()).decode_enabled)
-        {
-            return Err(format!(
-                "data compressed with HDF5 filter {} ({f:?}), which this server cannot decode",
-                f.id()
-            ));
-        }
         let dtype = ds.dtype().map_err(|_| "a type HDF5 cannot describe")?;
         let mapped = self.types.map(dtype.id(), group_path, name)?;
-
-        // Dimensions: the dataset's own scale, its attached scales, phony ones for the rest.
-        let attached = if scale_dim.is_some() {
-            Vec::new()
-        } else {
-            self.attached_scales(ds, ds_shape.len())
-        };
-        let mut dims = Vec::with_capacity(ds_shape.len() + mapped.array_dims.len());
-        let mut used = Vec::new();
-        for (i, &len) in ds_shape.iter().enumerate() {
-            let shared = match &scale_dim {
-                Some(d) if i == 0 && d.len == len => Some(d.clone()),
-                _ => attached
-                    .get(i)
-                    .and_then(Option::as_ref)
-                    .filter(|d| d.len == len)
-                    .cloned(),
-            };
-            let dim = shared.unwrap_or_else(|| phony.dim(len, &used));
-            used.push(dim.path.clone());
-            dims.push(VarDim::shared(&dim));
-        }
-        for &len in &mapped.array_dims {
-            let dim = phony.dim(len, &used);
-            used.push(dim.path.clone());
-            dims.push(VarDim::shared(&dim));
-        }
+        let dims: Vec<VarDim> = self
+            .phony
+            .dataset_dims
+            .remove(&path)
+            .ok_or_else(|| "a dataset reached by a second link".to_owned())?
+            .iter()
+            .map(VarDim::shared)
+            .collect();
 
         let mut attributes = self.attributes(ds, group_path, name, omitted);
         let storage = storage_of(ds);
@@ -352,6 +322,12 @@ impl Walker {
             storage,
         };
         let engine_layout = super::engine_layout(ds, &dtype, &mapped, fill.map(|f| f.canonical));
+        // The engine decodes its filters itself; anything else needs the library to.
+        if engine_layout.is_none()
+            && let Some(why) = undecodable_filter(ds)
+        {
+            return Err(why);
+        }
         Ok(Some((
             var,
             VarHandle {
@@ -362,6 +338,128 @@ impl Walker {
                 engine_layout,
             },
         )))
+    }
+
+    /// Decides every dataset's dimensions, in netCDF-C's order: below `group` (at `path`) the
+    /// child groups first, depth first, then the group's own datasets in link order. A
+    /// dimension with a scale (the dataset's own, or one attached of the same length) uses the
+    /// scale's dimension; the others get phony ones (see [`PhonyDims`]). Datasets that will be
+    /// left out take none.
+    fn plan_dims(
+        &mut self,
+        group: &hdf5::Group,
+        path: &str,
+        depth: usize,
+        visited: &mut Vec<LocationToken>,
+    ) {
+        let (members, _) = links(group);
+        for (member, kind) in &members {
+            if *kind != LocationType::Group {
+                continue;
+            }
+            let Ok(g) = group.group(member) else { continue };
+            let seen = g.loc_info().ok().map(|i| i.token);
+            if depth >= MAX_DEPTH || seen.is_some_and(|t| visited.contains(&t)) {
+                continue;
+            }
+            visited.extend(seen);
+            self.plan_dims(&g, &Group::child_path(path, member), depth + 1, visited);
+        }
+        let taken: HashSet<String> = members.iter().map(|(n, _)| n.clone()).collect();
+        // The group's own dimensions so far: its scales, in member order, then its phony ones.
+        let mut group_dims: Vec<Dimension> = self
+            .scales
+            .iter()
+            .filter(|s| parent_of(&s.dim.path) == path)
+            .map(|s| s.dim.clone())
+            .collect();
+        for (member, kind) in &members {
+            if *kind != LocationType::Dataset {
+                continue;
+            }
+            let child = Group::child_path(path, member);
+            if self.phony.dataset_dims.contains_key(&child) {
+                continue;
+            }
+            let Ok(ds) = group.dataset(member) else {
+                continue;
+            };
+            let token = ds.loc_info().ok().map(|i| i.token);
+            let scale = token.and_then(|t| self.scales.iter().find(|s| s.token == t));
+            if scale.is_some_and(|s| s.dim_only) {
+                continue;
+            }
+            let scale_dim = scale.map(|s| s.dim.clone());
+            let Ok(space) = ds.space() else { continue };
+            // A dataset left out for its filter still takes its dimensions, as in netCDF-C,
+            // which shows such a variable and fails only when it is read.
+            if space.is_null() {
+                continue;
+            }
+            let Ok(dtype) = ds.dtype() else { continue };
+            // A scratch mapper: only the array dimensions matter here, and the real mapping
+            // (which names user-defined types) happens once, when the variable is built.
+            let Ok(mapped) = TypeMapper::default().map(dtype.id(), path, member) else {
+                continue;
+            };
+            let has_list = scale_dim.is_none() && ds.attr("DIMENSION_LIST").is_ok();
+            let attached = if has_list {
+                self.attached_scales(&ds, space.ndim())
+            } else {
+                Vec::new()
+            };
+            let lens: Vec<(usize, bool)> = space
+                .shape()
+                .into_iter()
+                .zip(space.maxdims().into_iter().map(|m| m.is_none()))
+                .chain(mapped.array_dims.iter().map(|&n| (n, false)))
+                .collect();
+            let shared: Vec<Option<Dimension>> = lens
+                .iter()
+                .enumerate()
+                .map(|(i, &(len, _))| match &scale_dim {
+                    Some(d) if i == 0 && d.len == len => Some(d.clone()),
+                    _ => attached
+                        .get(i)
+                        .and_then(Option::as_ref)
+                        .filter(|d| d.len == len)
+                        .cloned(),
+                })
+                .collect();
+            let planned = PlannedDataset {
+                group_path: path.to_owned(),
+                path: child,
+                lens,
+                shared,
+            };
+            // netCDF-C makes no phony dimension for a dataset with attached scales (it cannot
+            // open one whose scales do not cover every dimension): such datasets get theirs
+            // after all the others, so the names netCDF-C shows stay the same.
+            if has_list && planned.shared.iter().any(Option::is_none) {
+                self.phony.deferred.push(planned);
+            } else {
+                self.phony.place(planned, &taken, &mut group_dims);
+            }
+        }
+        if depth == 0 {
+            for planned in std::mem::take(&mut self.phony.deferred) {
+                let mut group_dims: Vec<Dimension> = self
+                    .scales
+                    .iter()
+                    .filter(|s| parent_of(&s.dim.path) == planned.group_path)
+                    .map(|s| s.dim.clone())
+                    .chain(
+                        self.phony
+                            .group_dims
+                            .get(&planned.group_path)
+                            .into_iter()
+                            .flatten()
+                            .cloned(),
+                    )
+                    .collect();
+                self.phony.place(planned, &HashSet::new(), &mut group_dims);
+            }
+        }
     }
 
     /// For each dimension of `ds`, the shared dimension of the first scale attached to it.
@@ -448,57 +546,124 @@ impl Walker {
     }
 }
 
-/// Shared dimensions invented for dataset dimensions without a scale, in one group.
+/// Shared dimensions invented for dataset dimensions without a scale, numbered as netCDF-C
+/// numbers them, so a file shows the same dimension names locally (ncdump, netCDF4-python,
+/// h5netcdf) and through the server.
 ///
-/// The scheme (netCDF-C's, per group): walking the group's datasets in order, a dimension of
-/// length *n* without a scale takes the first phony dimension of this group of length *n* that
-/// the same dataset does not already use; if there is none, a new one is made, named
-/// `phony_dim_<k>` with *k* counting from 0 in this group (names the group already uses are
-/// skipped). So equal shapes in one group share dimensions, and the names depend only on the
-/// group's own content.
-#[derive(Debug)]
+/// netCDF-C's scheme (4.7.3 and later): once every dimension scale of the file is known,
+/// groups are visited depth first, a group's child groups before its own datasets. A dataset
+/// dimension of length *n* without a scale takes the first dimension of its group (a scale's
+/// or a phony one) of length *n* and the same unlimitedness that the dataset does not already
+/// use; failing that, a new one is made, named `phony_dim_<k>` with *k* the file-wide count of
+/// dimensions made so far (every scale counts). So equal shapes in one group share dimensions,
+/// and a square dataset gets two.
+#[derive(Debug, Default)]
 pub(super) struct PhonyDims {
-    group_path: String,
-    taken: HashSet<String>,
+    /// The number in the next phony dimension's name.
     next: usize,
-    dims: Vec<Dimension>,
+    /// The dimensions of every dataset that will be served, by path.
+    dataset_dims: HashMap<String, Vec<Dimension>>,
+    /// The phony dimensions made in each group, by group path, in order.
+    group_dims: HashMap<String, Vec<Dimension>>,
+    /// Datasets with attached scales that leave some dimensions uncovered, placed last.
+    deferred: Vec<PlannedDataset>,
+}
+
+/// One dataset's dimensions before the phony ones are chosen.
+#[derive(Debug)]
+struct PlannedDataset {
+    group_path: String,
+    path: String,
+    /// Length and unlimitedness of every dimension (the dataset's, then its array type's).
+    lens: Vec<(usize, bool)>,
+    /// The scale's dimension, where one covers the dimension.
+    shared: Vec<Option<Dimension>>,
 }
 
 impl PhonyDims {
-    fn new(group_path: &str, member_names: impl Iterator<Item = String>) -> Self {
-        Self {
-            group_path: group_path.to_owned(),
-            taken: member_names.collect(),
-            next: 0,
-            dims: Vec::new(),
+    /// Chooses the dimensions of `planned`, making phony ones where no scale covers it.
+    fn place(
+        &mut self,
+        planned: PlannedDataset,
+        taken: &HashSet<String>,
+        group_dims: &mut Vec<Dimension>,
+    ) {
+        let mut dims: Vec<Dimension> = Vec::with_capacity(planned.lens.len());
+        for (&(len, unlimited), shared) in planned.lens.iter().zip(planned.shared) {
+            let dim = shared.unwrap_or_else(|| {
+                self.dim(
+                    &planned.group_path,
+                    taken,
+                    group_dims,
+                    len,
+                    unlimited,
+                    &dims,
+                )
+            });
+            dims.push(dim);
         }
+        self.dataset_dims.insert(planned.path, dims);
     }
 
-    /// A phony dimension of length `len` not among `used` (paths).
-    fn dim(&mut self, len: usize, used: &[String]) -> Dimension {
-        if let Some(d) = self
-            .dims
-            .iter()
-            .find(|d| d.len == len && !used.contains(&d.path))
-        {
+    /// The dimension of the group at `group_path` for a length `len` not among `used`: an
+    /// existing one from `group_dims`, or a new phony one appended to it. `taken` are the
+    /// group's member names, which a new name avoids.
+    fn dim(
+        &mut self,
+        group_path: &str,
+        taken: &HashSet<String>,
+        group_dims: &mut Vec<Dimension>,
+        len: usize,
+        unlimited: bool,
+        used: &[Dimension],
+    ) -> Dimension {
+        if let Some(d) = group_dims.iter().find(|d| {
+            d.len == len && d.unlimited == unlimited && !used.iter().any(|u| u.path == d.path)
+        }) {
             return d.clone();
         }
         let mut name = format!("phony_dim_{}", self.next);
-        while self.taken.contains(&name) {
+        while taken.contains(&name) || group_dims.iter().any(|d| d.name == name) {
             self.next += 1;
             name = format!("phony_dim_{}", self.next);
         }
         self.next += 1;
-        self.taken.insert(name.clone());
         let dim = Dimension {
-            path: Group::child_path(&self.group_path, &name),
+            path: Group::child_path(group_path, &name),
             name,
             len,
-            unlimited: false,
+            unlimited,
         };
-        self.dims.push(dim.clone());
+        group_dims.push(dim.clone());
+        self.group_dims
+            .entry(group_path.to_owned())
+            .or_default()
+            .push(dim.clone());
         dim
     }
+}
+
+/// The path of the group holding the object at `path`.
+fn parent_of(path: &str) -> &str {
+    match path.rfind('/') {
+        Some(0) | None => "/",
+        Some(i) => &path[..i],
+    }
+}
+
+/// Why a dataset's filter pipeline cannot be undone through the HDF5 library (with the filter
+/// plugins it finds): the first filter it cannot decode, by number and name.
+fn undecodable_filter(ds: &hdf5::Dataset) -> Option<String> {
+    ds.filters()
+        .iter()
+        .map(hdf5::filters::Filter::id)
+        .find(|&id| !hdf5::filters::Filter::get_info(id).decode_enabled)
+        .map(|id| {
+            format!(
+                "data compressed with HDF5 filter {id} ({}), which this server cannot decode",
+                crate::engine::filters::filter_name(id)
+            )
+        })
 }
 
 /// Chunking and filters, for information.
