@@ -43,7 +43,7 @@ pub enum Filter {
 }
 
 /// What bitshuffle's filter compresses its blocks with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum BitshuffleCodec {
     /// Bit transposition only.
     None,
