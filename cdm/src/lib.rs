@@ -12,9 +12,11 @@
 //! - [`engine`]: the read engine — chunk index, lock-free positional reads, parallel decode,
 //!   the shared chunk cache, bounded-memory streaming.
 //! - [`catalog`]: the metadata cache from file path to open source, with content sniffing.
+//! - [`cf`]: CF conventions — coordinate axes, time units and calendars, coordinate → index.
 
 pub mod catalog;
 pub mod cdl;
+pub mod cf;
 pub mod encoding;
 pub mod engine;
 pub mod error;
