@@ -7,7 +7,8 @@
 //! root ([`paths`], with a short-lived cache of resolved paths), conditional requests are
 //! answered from validators ([`conditional`]), and the response is written by the module that
 //! owns it — [`listing`] (folder pages), [`thredds`] (catalogs), [`files`] (raw downloads with
-//! `Range`), [`pages`] (the data request form, `.info`, `.help`), and the DAP2 / DAP4 modules.
+//! `Range`), [`pages`] (the data request form, `.info`, `.help`), the DAP2 / DAP4 modules, and
+//! [`ogc`] (OGC API – EDR, the OpenAPI document of every route, STAC).
 //! [`error`] is the one place that turns failures into HTTP statuses and protocol error bodies;
 //! [`config`] holds every operator setting.
 
@@ -21,6 +22,7 @@ pub mod error;
 mod files;
 mod listing;
 pub mod metrics;
+pub mod ogc;
 mod pages;
 pub mod paths;
 pub mod route;
@@ -331,6 +333,9 @@ async fn route<B>(state: &AppState, req: &Request<B>) -> Routed {
     let protocol = Protocol::of_path(path);
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return Err((HandlerError::MethodNotAllowed, protocol, Kind::Other));
+    }
+    if let Some(routed) = ogc::respond(state, req).await {
+        return routed;
     }
     match path {
         "/healthz" => {

@@ -30,6 +30,10 @@ pub enum Kind {
     Metrics,
     /// A CORS preflight.
     Preflight,
+    /// An OGC API – EDR document or query (`/ogc/…`).
+    Ogc,
+    /// A STAC document (`/stac/…`).
+    Stac,
     /// Anything else (not found, bad paths, redirects, refused methods).
     Other,
 }
@@ -47,7 +51,7 @@ const DATASET_KINDS: [ResponseKind; 11] = [
     ResponseKind::Info,
     ResponseKind::Help,
 ];
-const KIND_COUNT: usize = DATASET_KINDS.len() + 8;
+const KIND_COUNT: usize = DATASET_KINDS.len() + 10;
 
 impl Kind {
     fn index(self) -> usize {
@@ -61,6 +65,8 @@ impl Kind {
             Self::Metrics => 16,
             Self::Preflight => 17,
             Self::Other => 18,
+            Self::Ogc => 19,
+            Self::Stac => 20,
         }
     }
 
@@ -91,6 +97,8 @@ const LABELS: [&str; KIND_COUNT] = [
     "metrics",
     "preflight",
     "other",
+    "ogc",
+    "stac",
 ];
 
 /// Statuses counted on their own; anything else is counted as its class (`2xx`, `4xx`, …).
