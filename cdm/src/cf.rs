@@ -187,7 +187,7 @@ pub fn numbers(dtype: &DataType, bytes: &[u8]) -> Result<Vec<f64>, CfError> {
         .fixed_size()
         .filter(|_| dtype.is_numeric())
         .ok_or_else(|| CfError::NotNumeric(dtype.cdl_name().to_owned()))?;
-    if bytes.len() % size != 0 {
+    if !bytes.len().is_multiple_of(size) {
         return Err(CfError::NotNumeric(dtype.cdl_name().to_owned()));
     }
     let mut out = Vec::with_capacity(bytes.len() / size);

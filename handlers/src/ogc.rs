@@ -336,7 +336,7 @@ async fn stac_route(
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
     let media_type = match entry.dataset().format {
         cdm::Format::Hdf5 => "application/x-hdf5",
-        _ => "application/netcdf",
+        _ => "application/x-netcdf",
     };
     let doc = stac::item(
         base,
@@ -350,6 +350,13 @@ async fn stac_route(
     );
     json_response(&doc, "application/geo+json")
 }
+
+/// `POINT(lon lat)`.
+const POINT_PATTERN: &str = r"^POINT\(-?[0-9]{1,3}(\.[0-9]+)? -?[0-9]{1,3}(\.[0-9]+)?\)$";
+/// `POLYGON((lon lat, …))`, a closed ring.
+const POLYGON_PATTERN: &str = r"^POLYGON\(\(-?[0-9]{1,3}(\.[0-9]+)? -?[0-9]{1,3}(\.[0-9]+)?(, ?-?[0-9]{1,3}(\.[0-9]+)? -?[0-9]{1,3}(\.[0-9]+)?){3,}\)\)$";
+/// `west,south,east,north`.
+const BBOX_PATTERN: &str = r"^-?[0-9]{1,3}(\.[0-9]+)?,-?[0-9]{1,3}(\.[0-9]+)?,-?[0-9]{1,3}(\.[0-9]+)?,-?[0-9]{1,3}(\.[0-9]+)?$";
 
 /// Every route the server answers, as the OpenAPI document describes it. The DAP routes come
 /// from the router's own suffix table, so a new suffix is documented the day it is served.
@@ -441,7 +448,15 @@ pub fn routes() -> Vec<Route> {
                 "a file under the root",
                 Some("classic.nc".into()),
             )],
-            media_types: vec!["application/octet-stream"],
+            media_types: vec![
+                "application/x-netcdf",
+                "application/x-hdf5",
+                "application/octet-stream",
+                "text/plain",
+                "text/html",
+                "application/json",
+                "application/xml",
+            ],
             statuses: vec![
                 (206, "part of the file (Range)"),
                 (301, "a folder: its listing"),
@@ -481,16 +496,11 @@ pub fn routes() -> Vec<Route> {
         };
         let mut params = vec![dataset()];
         let mut statuses = vec![];
-        match tag {
-            "DAP2" => params.push(Param::query(
-                "constraint",
-                "a DAP2 constraint expression (the whole query string, e.g. var[0:1:9])",
-            )),
-            "DAP4" => params.push(Param::query(
+        if tag == "DAP4" {
+            params.push(Param::query(
                 "dap4.ce",
                 "a DAP4 constraint expression (e.g. /var[0:9])",
-            )),
-            _ => {}
+            ));
         }
         if data {
             statuses.push((413, "the response would be larger than the server's limit"));
@@ -576,10 +586,12 @@ pub fn routes() -> Vec<Route> {
         match q {
             QueryKind::Position => params.push(Param {
                 required: true,
+                pattern: Some(POINT_PATTERN),
                 ..Param::query("coords", "POINT(lon lat): the nearest cell")
             }),
             QueryKind::Area => params.push(Param {
                 required: true,
+                pattern: Some(POLYGON_PATTERN),
                 ..Param::query(
                     "coords",
                     "POLYGON((lon lat, …)): the cells whose centres are inside",
@@ -587,6 +599,7 @@ pub fn routes() -> Vec<Route> {
             }),
             QueryKind::Cube => params.push(Param {
                 required: true,
+                pattern: Some(BBOX_PATTERN),
                 ..Param::query("bbox", "west,south,east,north in CRS84 degrees")
             }),
         }

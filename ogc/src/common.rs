@@ -105,6 +105,30 @@ pub fn collections(base: &str, grids: &[Grid]) -> Value {
     })
 }
 
+/// A parameter as EDR collection metadata describes it (plain-text labels, unlike CoverageJSON's
+/// language maps).
+fn edr_parameter(p: &crate::grid::Parameter) -> Value {
+    let label = p
+        .long_name
+        .clone()
+        .or_else(|| p.standard_name.clone())
+        .unwrap_or_else(|| p.name.clone());
+    let mut observed = json!({ "label": p.standard_name.clone().unwrap_or_else(|| label.clone()) });
+    if let Some(sn) = &p.standard_name {
+        observed["id"] = json!(format!("https://vocab.nerc.ac.uk/standard_name/{sn}/"));
+    }
+    let mut o = json!({
+        "type": "Parameter",
+        "id": p.name,
+        "description": label,
+        "observedProperty": observed,
+    });
+    if let Some(u) = &p.units {
+        o["unit"] = json!({ "symbol": u, "label": u });
+    }
+    o
+}
+
 /// One collection's metadata: extent, parameters, query types.
 #[must_use]
 pub fn collection(base: &str, g: &Grid) -> Value {
@@ -161,7 +185,7 @@ pub fn collection(base: &str, g: &Grid) -> Value {
     }
     let mut parameters = serde_json::Map::new();
     for p in &g.parameters {
-        parameters.insert(p.name.clone(), covjson::parameter_object(p));
+        parameters.insert(p.name.clone(), edr_parameter(p));
     }
     let mut c = json!({
         "id": g.id,

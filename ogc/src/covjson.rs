@@ -307,7 +307,26 @@ fn gather(grid: &Grid, plan: &Plan, p: &Parameter, bytes: &[u8]) -> Result<Value
         let b = raw(bytes, o, size).filter(|_| !m)?;
         Some(b).filter(|b| !missing(as_f64(&p.dtype, b)))
     });
-    Ok(if p.is_packed() {
+    Ok(if p.is_packed() && p.packed_f32 {
+        // Unpacked in single precision, one rounding per step, like xarray and netCDF4.
+        let (scale, offset) = (p.scale.map(|s| s as f32), p.offset.map(|o| o as f32));
+        Values::F32(
+            elements
+                .map(|e| {
+                    e.map(|b| {
+                        let mut v = as_f64(&p.dtype, &b) as f32;
+                        if let Some(s) = scale {
+                            v *= s;
+                        }
+                        if let Some(o) = offset {
+                            v += o;
+                        }
+                        v
+                    })
+                })
+                .collect(),
+        )
+    } else if p.is_packed() {
         let (scale, offset) = (p.scale.unwrap_or(1.0), p.offset.unwrap_or(0.0));
         Values::F64(
             elements

@@ -73,6 +73,9 @@ pub struct Parameter {
     pub scale: Option<f64>,
     /// `add_offset`, added after scaling.
     pub offset: Option<f64>,
+    /// Whether the packing attributes are `float`: CF unpacks to their type, so the values are
+    /// computed (and shown) in single precision, as netCDF-4-python and xarray do.
+    pub packed_f32: bool,
 }
 
 impl Parameter {
@@ -94,6 +97,10 @@ impl Parameter {
             missing: cf::missing_values(var),
             scale: cf::number_attr(var, "scale_factor"),
             offset: cf::number_attr(var, "add_offset"),
+            packed_f32: ["scale_factor", "add_offset"]
+                .iter()
+                .filter_map(|n| var.attribute(n))
+                .all(|a| a.value.dtype() == DataType::Float32),
         }
     }
 

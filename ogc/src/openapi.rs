@@ -25,7 +25,12 @@ pub struct Param {
     pub description: &'static str,
     /// An example value (also what a test walking the routes sends).
     pub example: Option<String>,
+    /// A regular expression the value must match.
+    pub pattern: Option<&'static str>,
 }
+
+/// What a path parameter may hold: one segment of a file name.
+pub const PATH_SEGMENT: &str = "^[A-Za-z0-9_][A-Za-z0-9._:-]*$";
 
 impl Param {
     /// A required path parameter.
@@ -37,6 +42,7 @@ impl Param {
             required: true,
             description,
             example,
+            pattern: None,
         }
     }
 
@@ -49,6 +55,7 @@ impl Param {
             required: false,
             description,
             example: None,
+            pattern: None,
         }
     }
 }
@@ -105,9 +112,12 @@ pub fn document(routes: &[Route], version: &str) -> Value {
                     "schema": { "type": "string" },
                 });
                 if p.location == In::Path {
-                    // Path parameters hold one segment: no '/' (a client would percent-encode
-                    // it, and the server refuses encoded slashes).
-                    o["schema"] = json!({ "type": "string", "pattern": "^[^/]+$", "minLength": 1 });
+                    // Path parameters hold one segment of a file name: no '/', '\\', '..'
+                    // (the server refuses those with 400).
+                    o["schema"] = json!({ "type": "string", "pattern": PATH_SEGMENT });
+                }
+                if let Some(pattern) = p.pattern {
+                    o["schema"] = json!({ "type": "string", "pattern": pattern });
                 }
                 if let Some(e) = &p.example {
                     o["example"] = json!(e);
