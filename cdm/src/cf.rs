@@ -520,6 +520,15 @@ impl DateTime {
             millis = (h * 3600 + m * 60) * 1000 + sm;
         }
         millis -= offset_min * 60_000;
+        if (0..86_400_000).contains(&millis) {
+            // Kept as written: in a model calendar 2000-02-30 is a real day.
+            return Ok(Self {
+                year,
+                month,
+                day,
+                millis: u32::try_from(millis).unwrap_or(0),
+            });
+        }
         let dt = Self {
             year,
             month,

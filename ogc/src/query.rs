@@ -593,3 +593,147 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod plan_tests {
+    use std::collections::BTreeMap;
+
+    use cdm::{
+        AttrValue, Attribute, DataType, Dataset, Dimension, Format, Group, Storage, VarDim,
+        Variable,
+    };
+
+    use super::*;
+
+    fn dim(name: &str, len: usize) -> Dimension {
+        Dimension {
+            name: name.into(),
+            path: format!("/{name}"),
+            len,
+            unlimited: false,
+        }
+    }
+
+    fn var(name: &str, dims: &[&Dimension], attrs: &[(&str, &str)]) -> Variable {
+        Variable {
+            name: name.into(),
+            path: format!("/{name}"),
+            dtype: DataType::Float32,
+            dims: dims.iter().map(|d| VarDim::shared(d)).collect(),
+            attributes: attrs
+                .iter()
+                .map(|(k, v)| Attribute::new(*k, AttrValue::Char(v.as_bytes().to_vec())))
+                .collect(),
+            storage: Storage::default(),
+        }
+    }
+
+    /// lat 60..-60 (descending), lon 0..330 by 30, time in days, sst(time, lat, lon).
+    fn grid() -> Grid {
+        let (t, y, x) = (dim("time", 3), dim("lat", 5), dim("lon", 12));
+        let ds = Dataset {
+            name: "g.nc".into(),
+            format: Format::NetCdf4,
+            root: Group {
+                path: "/".into(),
+                dimensions: vec![t.clone(), y.clone(), x.clone()],
+                variables: vec![
+                    var(
+                        "time",
+                        &[&t],
+                        &[("units", "days since 2000-01-01"), ("calendar", "360_day")],
+                    ),
+                    var("lat", &[&y], &[("units", "degrees_north")]),
+                    var("lon", &[&x], &[("standard_name", "longitude")]),
+                    var("sst", &[&t, &y, &x], &[("units", "K")]),
+                ],
+                ..Group::default()
+            },
+        };
+        let mut coords = BTreeMap::new();
+        coords.insert("/time".to_owned(), vec![0.0, 30.0, 60.0]);
+        coords.insert("/lat".to_owned(), vec![60.0, 30.0, 0.0, -30.0, -60.0]);
+        coords.insert(
+            "/lon".to_owned(),
+            (0..12).map(|i| f64::from(i) * 30.0).collect(),
+        );
+        Grid::new(&ds, "/g.nc", &coords).expect("a grid")
+    }
+
+    fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn cube_across_the_seam_on_a_descending_grid() {
+        let g = grid();
+        assert_eq!(
+            g.axes.iter().map(|a| a.axis).collect::<Vec<_>>(),
+            [Axis::T, Axis::Y, Axis::X]
+        );
+        assert_eq!(g.bbox(), Some([-180.0, -60.0, 180.0, 60.0]));
+        assert_eq!(
+            g.time_interval(),
+            Some(("2000-01-01T00:00:00Z".into(), "2000-03-01T00:00:00Z".into()))
+        );
+        let p = plan(
+            &g,
+            QueryKind::Cube,
+            &q(&[
+                ("bbox", "-40,-35,35,35"),
+                ("datetime", "2000-02-01T00:00:00Z/.."),
+            ]),
+            0,
+        )
+        .expect("plan");
+        assert_eq!(p.picks, vec![vec![1, 2], vec![1, 2, 3], vec![11, 0, 1]]);
+        let slab = p.read_slab(&g, 0).expect("slab");
+        assert_eq!(slab.counts(), vec![2, 3, 12]);
+        // The same box over all times is 27 values, over a limit of 10.
+        let big = plan(&g, QueryKind::Cube, &q(&[("bbox", "-40,-35,35,35")]), 10);
+        assert!(matches!(big, Err(OgcError::TooLarge(m)) if m.contains("27")));
+    }
+
+    #[test]
+    fn position_takes_the_nearest_cell_in_either_longitude_convention() {
+        let g = grid();
+        let p = plan(
+            &g,
+            QueryKind::Position,
+            &q(&[("coords", "POINT(-20 40)")]),
+            0,
+        )
+        .expect("plan");
+        assert_eq!(p.picks, vec![vec![0, 1, 2], vec![1], vec![11]]);
+        let p = plan(
+            &g,
+            QueryKind::Position,
+            &q(&[("coords", "POINT(340 40)"), ("datetime", "2000-01-29")]),
+            0,
+        )
+        .expect("plan");
+        assert_eq!(p.picks, vec![vec![1], vec![1], vec![11]]);
+        // 2000-02-30 exists in the 360_day calendar.
+        assert!(
+            plan(
+                &g,
+                QueryKind::Position,
+                &q(&[("coords", "POINT(0 0)"), ("datetime", "2000-02-30")]),
+                0
+            )
+            .is_ok()
+        );
+        assert!(
+            plan(
+                &g,
+                QueryKind::Position,
+                &q(&[("coords", "POINT(0 0)"), ("z", "10")]),
+                0
+            )
+            .is_err()
+        );
+    }
+}
