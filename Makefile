@@ -14,14 +14,14 @@ PYTHON ?= python3
 CARGO ?= cargo
 BIND ?= 127.0.0.1:8080
 
-.PHONY: serve test deps test-deps browser-deps venv build rust-test client-test clean-samples
+.PHONY: serve test deps test-deps browser-deps venv build rust-test client-test fuzz clean-samples
 
 ## Build in release mode and serve DIR (default: the bundled samples) on $(BIND).
 serve: deps build
 	./target/release/fathom serve $(DIR) --bind $(BIND)
 
 ## Install everything the tests use and run every test.
-test: deps test-deps browser-deps venv build rust-test client-test
+test: deps test-deps browser-deps venv build rust-test client-test fuzz
 
 deps:
 	@missing=""; for p in $(DEBS); do \
@@ -76,6 +76,13 @@ rust-test:
 
 client-test:
 	FATHOM_BIN=$(CURDIR)/target/release/fathom FATHOM_REQUIRE_BROWSER=1 $(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/clients
+
+## Fuzz every parser of untrusted input for FUZZ_SECONDS each (cargo-fuzz on the stable
+## toolchain, without a sanitizer; by hand, run `fuzz/run.sh 600` or `cargo fuzz run TARGET`).
+FUZZ_SECONDS ?= 30
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked --version 0.13.2
+	fuzz/run.sh $(FUZZ_SECONDS)
 
 clean-samples:
 	rm -rf testdata/samples
