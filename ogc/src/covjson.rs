@@ -451,7 +451,7 @@ mod tests {
             Some(-2.5),
         ]);
         let s = serde_json::to_string(&v).expect("json");
-        assert_eq!(s, "[0.1,1e-7,null,3.4028235e38,-2.5]");
+        assert_eq!(s, "[0.1,1e-7,null,3.4028235e+38,-2.5]");
         let back: Vec<Option<f32>> = serde_json::from_str(&s).expect("parse");
         assert_eq!(back[3], Some(f32::MAX));
         let d = Values::F64(vec![Some(0.1), Some(1.0 / 3.0)]);
