@@ -30,6 +30,12 @@ pub trait Source: Send + Sync + fmt::Debug {
     /// Errors (an unknown variable, a slab that does not fit, a failed read) arrive as the
     /// stream's items; call it inside a tokio runtime.
     fn read(&self, path: &str, slab: &Hyperslab) -> ByteStream;
+
+    /// The chunks of the variable at `path` as the file stores them, when the read engine knows
+    /// where they are (`None`: only [`Source::read`] reads it).
+    fn stored_chunks(&self, _path: &str) -> Option<crate::engine::StoredChunks> {
+        None
+    }
 }
 
 /// Reads a whole selection into memory: for tests, tools and small variables.

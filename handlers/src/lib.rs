@@ -7,8 +7,9 @@
 //! root ([`paths`], with a short-lived cache of resolved paths), conditional requests are
 //! answered from validators ([`conditional`]), and the response is written by the module that
 //! owns it — [`listing`] (folder pages), [`thredds`] (catalogs), [`files`] (raw downloads with
-//! `Range`), [`pages`] (the data request form, `.info`, `.help`), the DAP2 / DAP4 modules, and
-//! [`ogc`] (OGC API – EDR, the OpenAPI document of every route, STAC).
+//! `Range`), [`pages`] (the data request form, `.info`, `.help`), the DAP2 / DAP4 modules,
+//! `zarr` (`X.zarr/…`: the dataset as a Zarr v2 / v3 store), and [`ogc`] (OGC API – EDR, the
+//! OpenAPI document of every route, STAC).
 //! [`error`] is the one place that turns failures into HTTP statuses and protocol error bodies;
 //! [`config`] holds every operator setting.
 
@@ -28,6 +29,7 @@ pub mod paths;
 pub mod route;
 mod service;
 mod thredds;
+mod zarr;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -288,6 +290,8 @@ enum Target {
         /// The dataset's URL path (without the suffix).
         url_path: String,
     },
+    /// A key of a dataset's Zarr store (`X.zarr/…`).
+    Zarr(zarr::ZarrTarget),
 }
 
 type Routed = Result<(Response<Body>, Kind), (HandlerError, Protocol, Kind)>;
@@ -314,6 +318,9 @@ fn resolve_target(root: &Path, parts: &[String]) -> Option<Target> {
             parts: folder.to_vec(),
             html: last == "catalog.html",
         });
+    }
+    if let Some(t) = zarr::target(root, parts) {
+        return Some(Target::Zarr(t));
     }
     let (stem, kind) = route::split_suffix(last)?;
     let mut dataset_parts = folder.to_vec();
@@ -441,6 +448,10 @@ async fn route<B>(state: &AppState, req: &Request<B>) -> Routed {
                 .map(|r| (r, label))
                 .map_err(|e| (e, Protocol::from(*kind), label))
         }
+        Target::Zarr(t) => zarr::respond(state, t, headers)
+            .await
+            .map(|r| (r, Kind::Zarr))
+            .map_err(|e| (e, Protocol::Plain, Kind::Zarr)),
     }
 }
 

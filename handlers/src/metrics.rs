@@ -36,6 +36,8 @@ pub enum Kind {
     Stac,
     /// Anything else (not found, bad paths, redirects, refused methods).
     Other,
+    /// A key of a dataset's Zarr store.
+    Zarr,
 }
 
 const DATASET_KINDS: [ResponseKind; 11] = [
@@ -51,7 +53,7 @@ const DATASET_KINDS: [ResponseKind; 11] = [
     ResponseKind::Info,
     ResponseKind::Help,
 ];
-const KIND_COUNT: usize = DATASET_KINDS.len() + 10;
+const KIND_COUNT: usize = DATASET_KINDS.len() + 11;
 
 impl Kind {
     fn index(self) -> usize {
@@ -67,6 +69,7 @@ impl Kind {
             Self::Other => 18,
             Self::Ogc => 19,
             Self::Stac => 20,
+            Self::Zarr => 21,
         }
     }
 
@@ -99,6 +102,7 @@ const LABELS: [&str; KIND_COUNT] = [
     "other",
     "ogc",
     "stac",
+    "zarr",
 ];
 
 /// Statuses counted on their own; anything else is counted as its class (`2xx`, `4xx`, …).

@@ -531,7 +531,10 @@ pub fn routes() -> Vec<Route> {
             ),
         ],
         media_types: vec![json, "application/octet-stream"],
-        statuses: vec![],
+        statuses: vec![
+            (206, "part of a chunk (Range)"),
+            (416, "a Range outside the chunk"),
+        ],
         error_media_type: plain,
     });
     let ogc_json =

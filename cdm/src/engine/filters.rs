@@ -41,6 +41,12 @@ impl Pipeline {
         Self { filters }
     }
 
+    /// The filters, in write order.
+    #[must_use]
+    pub fn filters(&self) -> &[Filter] {
+        &self.filters
+    }
+
     /// Whether there is nothing to undo.
     #[must_use]
     pub fn is_empty(&self) -> bool {

@@ -122,6 +122,16 @@ impl EngineReader {
         self.vars.contains_key(path)
     }
 
+    /// The stored chunks of the variable at `path`, when the engine reads it.
+    #[must_use]
+    pub fn stored_chunks(&self, path: &str) -> Option<StoredChunks> {
+        let var = self.vars.get(path)?;
+        Some(StoredChunks {
+            file: Arc::clone(&self.file),
+            var: Arc::clone(var),
+        })
+    }
+
     /// `slab` of the variable at `path`, checked against its shape; `None` when the engine does
     /// not read that variable (the library does).
     #[must_use]
@@ -131,6 +141,46 @@ impl EngineReader {
             return Some(crate::source::error_stream(e.into()));
         }
         Some(read(Arc::clone(&self.file), Arc::clone(var), slab))
+    }
+}
+
+/// One variable's chunks as they are stored in the file, for protocols that hand chunks out
+/// without decoding them (Zarr): its [`ChunkLayout`] says the chunk shape, the filters and the
+/// byte order, [`StoredChunks::stored`] gives one chunk's bytes.
+#[derive(Debug, Clone)]
+pub struct StoredChunks {
+    file: Arc<EngineFile>,
+    var: Arc<EngineVar>,
+}
+
+impl StoredChunks {
+    /// Where the variable's bytes are and how they are encoded.
+    #[must_use]
+    pub fn layout(&self) -> &ChunkLayout {
+        &self.var.layout
+    }
+
+    /// The stored (still encoded) bytes of the chunk at grid position `g`, with the HDF5 filter
+    /// mask they were written with; `None` when that chunk was never written or `g` lies
+    /// outside the chunk grid.
+    ///
+    /// # Errors
+    /// When the file cannot be read.
+    pub async fn stored(&self, g: &[usize]) -> Result<Option<(Bytes, u32)>> {
+        let layout = &self.var.layout;
+        if g.len() != layout.shape.len() || g.iter().zip(layout.grid()).any(|(&i, n)| i >= n) {
+            return Ok(None);
+        }
+        let Some(loc) = layout.locate(g) else {
+            return Ok(None);
+        };
+        let size =
+            usize::try_from(loc.size).map_err(|_| Error::Corrupt("chunk size too large".into()))?;
+        let storage = Arc::clone(&self.file.storage);
+        let bytes = tokio::task::spawn_blocking(move || storage.read_at(loc.addr, size))
+            .await
+            .map_err(|_| Error::Interrupted)??;
+        Ok(Some((bytes, loc.mask)))
     }
 }
 

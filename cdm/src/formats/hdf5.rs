@@ -519,4 +519,8 @@ impl Source for Hdf5Source {
         }
         self.read_with_library(path, slab)
     }
+
+    fn stored_chunks(&self, path: &str) -> Option<engine::StoredChunks> {
+        self.engine.as_ref()?.stored_chunks(path)
+    }
 }

@@ -941,6 +941,10 @@ impl Source for NetcdfSource {
         }
         self.read_with_library(path, slab)
     }
+
+    fn stored_chunks(&self, path: &str) -> Option<engine::StoredChunks> {
+        self.engine.as_ref()?.stored_chunks(path)
+    }
 }
 
 impl NetcdfSource {
