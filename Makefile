@@ -6,6 +6,8 @@ SHELL := /bin/bash
 DEBS := libnetcdf-dev libhdf5-dev pkg-config netcdf-bin libdap-bin hdf5-tools
 # What the tests need on top: Python venv support for the real clients.
 TEST_DEBS := python3 python3-venv python3-pip
+# The tools the interoperability tests drive over DAP2 and DAP4 (tests/clients/test_interop_tools.py).
+TOOL_DEBS := nco cdo gdal-bin grads
 # The browser test: Debian's Chromium, driven by playwright-core (npm) under Node.js >= 20.
 BROWSER_DEBS := chromium curl
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
@@ -14,14 +16,14 @@ PYTHON ?= python3
 CARGO ?= cargo
 BIND ?= 127.0.0.1:8080
 
-.PHONY: serve test deps test-deps browser-deps venv build rust-test client-test fuzz clean-samples
+.PHONY: serve test deps test-deps tool-deps browser-deps venv build rust-test client-test fuzz clean-samples
 
 ## Build in release mode and serve DIR (default: the bundled samples) on $(BIND).
 serve: deps build
 	./target/release/fathom serve $(DIR) --bind $(BIND)
 
 ## Install everything the tests use and run every test.
-test: deps test-deps browser-deps venv build rust-test client-test fuzz
+test: deps test-deps tool-deps browser-deps venv build rust-test client-test fuzz
 
 deps:
 	@missing=""; for p in $(DEBS); do \
@@ -39,6 +41,16 @@ test-deps:
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ] && ! $(PYTHON) -m venv --help >/dev/null 2>&1; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+tool-deps:
+	@missing=""; for p in $(TOOL_DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
 	  echo "Installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq; \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \

@@ -153,6 +153,20 @@ impl fmt::Debug for CatalogEntry {
 }
 
 impl CatalogEntry {
+    /// An entry for a source opened elsewhere (a remote dataset), versioned by `modified` and
+    /// `size` as a file would be.
+    #[must_use]
+    pub fn from_source(source: Arc<dyn Source>, modified: SystemTime, size: u64) -> Self {
+        Self {
+            source,
+            modified,
+            size,
+            rendered: Mutex::new(HashMap::new()),
+            extensions: Mutex::new(HashMap::new()),
+            checked: AtomicU64::new(now_nanos()),
+        }
+    }
+
     /// The open source.
     #[must_use]
     pub fn source(&self) -> &Arc<dyn Source> {

@@ -39,6 +39,13 @@ pub enum Error {
     /// Something the model or a reader does not support.
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// A remote DAP server could not be reached, answered with an error, or sent a response
+    /// that is not what was asked for (truncated, corrupt, or for a changed dataset).
+    #[error("remote server: {0}")]
+    Upstream(String),
+    /// A remote DAP server did not answer within the configured time.
+    #[error("remote server timed out: {0}")]
+    UpstreamTimeout(String),
     /// A background read task ended without a result (it panicked or was cancelled).
     #[error("the read was interrupted")]
     Interrupted,
@@ -61,6 +68,8 @@ impl Error {
             Self::Unsupported(m) => Self::Unsupported(m.clone()),
             Self::Interrupted => Self::Interrupted,
             Self::Open(m) => Self::Open(m.clone()),
+            Self::Upstream(m) => Self::Upstream(m.clone()),
+            Self::UpstreamTimeout(m) => Self::UpstreamTimeout(m.clone()),
             other => Self::Open(other.to_string()),
         }
     }

@@ -8,9 +8,12 @@
 //!   parsers down to the readers.
 //! - [`source`]: the [`Source`] trait — a dataset's metadata and a streaming read of one
 //!   variable's hyperslab in the canonical encoding ([`encoding`] walks it).
-//! - [`formats`]: the readers (netCDF through netCDF-C).
+//! - [`formats`]: the readers (netCDF through netCDF-C, HDF5, and remote OPeNDAP servers
+//!   through [`formats::dap::open_remote`]).
 //! - [`engine`]: the read engine — chunk index, lock-free positional reads, parallel decode,
 //!   the shared chunk cache, bounded-memory streaming.
+//! - [`fill`]: `_FillValue` / `missing_value` in the variable's own type, the policy both DAP
+//!   mappings apply to attributes of another type.
 //! - [`catalog`]: the metadata cache from file path to open source, with content sniffing.
 //! - [`cf`]: CF conventions — coordinate axes, time units and calendars, coordinate → index.
 
@@ -20,6 +23,7 @@ pub mod cf;
 pub mod encoding;
 pub mod engine;
 pub mod error;
+pub mod fill;
 pub mod formats;
 pub mod hyperslab;
 pub mod model;

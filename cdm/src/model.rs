@@ -604,6 +604,10 @@ pub enum Format {
     NetCdf4Classic,
     /// Plain HDF5.
     Hdf5,
+    /// A dataset on a remote OPeNDAP server, read over DAP2.
+    RemoteDap2,
+    /// A dataset on a remote OPeNDAP server, read over DAP4.
+    RemoteDap4,
 }
 
 impl Format {
@@ -617,6 +621,8 @@ impl Format {
             Self::NetCdf4 => "netCDF-4",
             Self::NetCdf4Classic => "netCDF-4 classic model",
             Self::Hdf5 => "HDF5",
+            Self::RemoteDap2 => "remote OPeNDAP (DAP2)",
+            Self::RemoteDap4 => "remote OPeNDAP (DAP4)",
         }
     }
 }

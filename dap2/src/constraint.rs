@@ -186,7 +186,7 @@ fn ranges(selectors: &[Selector], dims: &[Dim], what: &str) -> Result<Vec<Range>
 pub fn bind(ds: &Dap2Dataset, constraint: &Constraint) -> Result<Vec<Projected>, Error> {
     for p in &constraint.projections {
         if let Projection::Call(f) = p {
-            return Err(unsupported_function(&f.name));
+            return Err(unknown_function(&f.name));
         }
     }
     for s in &constraint.selections {
@@ -256,16 +256,17 @@ fn not_a_structure(name: &str, member: &str) -> Error {
 
 /// A function call in a constraint.
 #[must_use]
-pub fn unsupported_function(name: &str) -> Error {
-    Error::UnsupportedFunction(format!(
-        "unsupported function {}: this server implements no DAP2 server-side functions",
+pub fn unknown_function(name: &str) -> Error {
+    Error::UnknownFunction(format!(
+        "unknown function {}: this server has no DAP2 server-side functions; ask for \
+         variables, index ranges and selections (var>value)",
         shown(name)
     ))
 }
 
 fn check_selection_operand(ds: &Dap2Dataset, operand: &Operand) -> Result<(), Error> {
     match operand {
-        Operand::Call(f) => Err(unsupported_function(&f.name)),
+        Operand::Call(f) => Err(unknown_function(&f.name)),
         Operand::List(items) => items
             .iter()
             .try_for_each(|o| check_selection_operand(ds, o)),

@@ -73,10 +73,11 @@ impl DasAttr {
     }
 }
 
-/// A variable's DAS container: its file attributes, then those the type mapping adds.
+/// A variable's DAS container: its file attributes (a `_FillValue` or `missing_value` of
+/// another type converted or dropped, [`cdm::fill`]), then those the type mapping adds.
 #[must_use]
 pub fn variable_attributes(var: &Variable) -> Vec<DasAttr> {
-    let mut out = attributes(&var.attributes);
+    let mut out = attributes(&cdm::fill::conformed_attributes(var));
     out.extend(type_attributes(var));
     out
 }
@@ -89,8 +90,7 @@ pub fn attributes(attrs: &[Attribute]) -> Vec<DasAttr> {
 
 /// One CDM attribute as a DAS attribute.
 ///
-/// `byte` values become `Int16` (DAP2's `Byte` is unsigned; netCDF-C turns an `Int16`
-/// `_FillValue` back into a signed byte, see the crate docs); 64-bit integers become `Int32` or
+/// `byte` values become `Int16`, the type `byte` variables are sent as; 64-bit integers become `Int32` or
 /// `UInt32` when every value fits and `Float64` otherwise; `char` text becomes a `String`.
 #[must_use]
 pub fn attribute(a: &Attribute) -> Option<DasAttr> {

@@ -18,9 +18,11 @@
 //!
 //! | CDM | DAP2 | notes |
 //! |---|---|---|
-//! | `byte` (Int8) | `Byte` + `_Unsigned "false"` | the bits are sent unchanged; netCDF-C, netCDF-Java and xarray apply `_Unsigned` and read signed values; byte *attributes* (including `_FillValue`) are `Int16`, which netCDF-C turns back into a signed byte fill value (`libdap2/ncd2dispatch.c`) |
+//! | `byte` (Int8) | `Int16` | as Hyrax's `PromoteByteToShort`: DAP2's `Byte` is unsigned, and with `Byte` + `_Unsigned "false"` netCDF-C's converting reads (`nc_get_vara_float` / `_double` / `_short`, used by GrADS and others) return value + 256 for negatives, so a negative `missing_value` stops matching; getdap prints unsigned values. `Int16` is read as the same signed values by every netCDF-C read path, pydap, xarray and getdap. The cost: 4 bytes per value on the wire instead of 1 (XDR widens `Int16` to 4 bytes); byte data is rarely large. Byte attributes are `Int16` too |
 //! | `ubyte` | `Byte` | |
 //! | `short`, `ushort`, `int`, `uint`, `float`, `double` | `Int16`, `UInt16`, `Int32`, `UInt32`, `Float32`, `Float64` | |
+//! | variable on a zero-length dimension other than the root's unlimited one | — | left out, named in `DAP2_omitted_variables`: netCDF-C's DAP2 client defines a size-0 dimension as `UNLIMITED` and then refuses the dataset ("NC_UNLIMITED size already in use"); it hides zero-size variables anyway. The unlimited dimension itself may be empty (`DODS_EXTRA` names it) |
+//! | `_FillValue` / `missing_value` of another type than the variable's | the variable's type, or left out | converted when the value is exactly representable, otherwise left out and described in `_fathom_dropped` ([`cdm::fill`]): netCDF-C otherwise returns memory it never set as the fill value |
 //! | `int64`, `uint64`, vlen, opaque | — | left out of the DDS; `NC_GLOBAL` `DAP2_omitted_variables` names each with the reason (all are available over DAP4); 64-bit *attributes* become `Int32`/`UInt32` when they fit, `Float64` otherwise |
 //! | `char` array | `String` array | the last dimension is the string length (trailing NULs dropped); the DAS container gets `DODS { Int32 strlen; String dimName; }`, from which netCDF-C restores the char dimension |
 //! | `string` | `String` | |
@@ -57,9 +59,10 @@ pub enum Error {
     /// A selection clause the dataset cannot answer.
     #[error("{0}")]
     Selection(String),
-    /// A server-side function call.
+    /// A call to a server-side function this server does not have (it has none): the
+    /// client's error, as an unknown variable is.
     #[error("{0}")]
-    UnsupportedFunction(String),
+    UnknownFunction(String),
     /// A response larger than DAP2 or this server allows.
     #[error("{0}")]
     TooLarge(String),

@@ -14,7 +14,7 @@ use crate::das::{self, DasAttr};
 /// The DAP2 atomic types.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AtomicType {
-    /// Unsigned 8-bit in DAP2; also carries netCDF `byte` (see the crate docs).
+    /// Unsigned 8-bit; carries netCDF `ubyte` (`byte` goes as `Int16`, see the crate docs).
     Byte,
     /// Signed 16-bit.
     Int16,
@@ -95,8 +95,9 @@ impl NumKind {
     #[must_use]
     pub fn dap2(self) -> AtomicType {
         match self {
-            Self::I8 | Self::U8 => AtomicType::Byte,
-            Self::I16 => AtomicType::Int16,
+            Self::U8 => AtomicType::Byte,
+            // DAP2's Byte is unsigned: signed bytes go as Int16 (see the crate docs).
+            Self::I8 | Self::I16 => AtomicType::Int16,
             Self::U16 => AtomicType::UInt16,
             Self::I32 => AtomicType::Int32,
             Self::U32 => AtomicType::UInt32,
@@ -343,6 +344,30 @@ fn unsupported_reason(dtype: &DataType) -> Option<String> {
     }
 }
 
+/// Why a variable on a zero-length dimension cannot be carried, when it cannot.
+///
+/// netCDF-C's DAP2 client defines every DDS dimension with its size, and size 0 means
+/// `UNLIMITED` to it; a zero-length dimension other than the one `DODS_EXTRA` names as
+/// unlimited then makes the whole dataset fail to open ("NC_UNLIMITED size already in use").
+/// netCDF-C hides zero-size variables anyway, so such a variable is left out of DAP2 (DAP4
+/// carries it). The unlimited dimension itself may be empty: the DAS names it, and netCDF-C
+/// reads it as the unlimited dimension with no records yet. A char array's last dimension is
+/// the string length, not a DAP2 dimension.
+fn zero_length_reason(var: &Variable, unlimited_path: Option<&str>) -> Option<String> {
+    let dims = match var.dtype {
+        DataType::Char => &var.dims[..var.dims.len().saturating_sub(1)],
+        _ => &var.dims[..],
+    };
+    let empty = dims
+        .iter()
+        .find(|d| d.len == 0 && (d.path.is_none() || d.path.as_deref() != unlimited_path))?;
+    Some(format!(
+        "its dimension {} has length 0, which the netCDF-C DAP2 client would read as a second \
+         unlimited dimension",
+        empty.name.as_deref().unwrap_or("(anonymous)")
+    ))
+}
+
 /// Assigns unique top-level names.
 struct Names {
     used: HashSet<String>,
@@ -386,8 +411,11 @@ pub fn map_dataset(dataset: &Dataset) -> Dap2Dataset {
     // Variables DAP2 can carry, with their DAP2 names; names are given root group first so root
     // variables keep theirs.
     let mut carried: Vec<(&Variable, String)> = Vec::new();
+    let unlimited_path = dataset.unlimited_dimension().map(|d| d.path.as_str());
     for var in dataset.all_variables() {
-        if let Some(reason) = unsupported_reason(&var.dtype) {
+        if let Some(reason) =
+            unsupported_reason(&var.dtype).or_else(|| zero_length_reason(var, unlimited_path))
+        {
             omitted.push(Omitted {
                 path: var.path.clone(),
                 reason,
@@ -571,15 +599,6 @@ fn grid_maps<'a>(
 /// The attributes a variable of CDM type `dtype` gets from the mapping itself (not the file).
 pub(crate) fn type_attributes(var: &Variable) -> Vec<DasAttr> {
     let mut out = Vec::new();
-    let base = match &var.dtype {
-        DataType::Enum(e) => &e.base,
-        other => other,
-    };
-    if *base == DataType::Int8 {
-        // DAP2's Byte is unsigned; netCDF-C, netCDF-Java and xarray read it back as signed with
-        // this attribute (netcdf-c libdap2/ncd2dispatch.c; xarray's UnsignedIntegerCoder).
-        out.push(DasAttr::string("_Unsigned", "false"));
-    }
     if let DataType::Enum(e) = &var.dtype {
         let values: Vec<AttrValue> = vec![enum_values(&e.base, e.members.iter().map(|m| m.value))];
         if let Some(v) = values.into_iter().next() {

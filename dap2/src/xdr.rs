@@ -34,7 +34,7 @@ pub const READ_AHEAD_LIMIT: usize = 64 << 20;
 #[must_use]
 pub fn number_width(kind: NumKind, in_array: bool) -> usize {
     match kind {
-        NumKind::I8 | NumKind::U8 if in_array => 1,
+        NumKind::U8 if in_array => 1,
         NumKind::F64 => 8,
         _ => 4,
     }
@@ -43,7 +43,11 @@ pub fn number_width(kind: NumKind, in_array: bool) -> usize {
 /// Appends one canonical number (`src` holds exactly its bytes) in XDR.
 pub fn put_number(kind: NumKind, src: &[u8], in_array: bool, out: &mut Vec<u8>) {
     match kind {
-        NumKind::I8 | NumKind::U8 => {
+        NumKind::I8 => {
+            let v = src.first().map_or(0, |&b| i8::from_le_bytes([b]));
+            out.extend_from_slice(&i32::from(v).to_be_bytes());
+        }
+        NumKind::U8 => {
             let b = src.first().copied().unwrap_or(0);
             if in_array {
                 out.push(b);
@@ -81,7 +85,12 @@ pub fn numbers_to_xdr(kind: NumKind, data: &[u8], out: &mut Vec<u8>) -> Result<(
     out.resize(start + n * width, 0);
     let dst = &mut out[start..];
     match kind {
-        NumKind::I8 | NumKind::U8 => dst.copy_from_slice(data),
+        NumKind::U8 => dst.copy_from_slice(data),
+        NumKind::I8 => {
+            for (o, &b) in dst.chunks_exact_mut(4).zip(data) {
+                o.copy_from_slice(&i32::from(i8::from_le_bytes([b])).to_be_bytes());
+            }
+        }
         NumKind::I16 => {
             for (o, c) in dst.chunks_exact_mut(4).zip(data.chunks_exact(2)) {
                 o.copy_from_slice(&i32::from(i16::from_le_bytes([c[0], c[1]])).to_be_bytes());
@@ -286,7 +295,7 @@ fn put_member(
             for &i in &picked {
                 put_element(a.element, &data[offsets[i]..], array, out)?;
             }
-            if array && matches!(a.element, Element::Number(NumKind::I8 | NumKind::U8)) {
+            if array && matches!(a.element, Element::Number(NumKind::U8)) {
                 out.resize(out.len() + pad4(picked.len()), 0);
             }
         }
@@ -429,7 +438,7 @@ impl Part {
 
     fn trailer(&self) -> Vec<u8> {
         match &self.encoding {
-            Encoding::Atomic(Element::Number(NumKind::I8 | NumKind::U8)) if self.array => {
+            Encoding::Atomic(Element::Number(NumKind::U8)) if self.array => {
                 vec![0; pad4(self.count)]
             }
             _ => Vec::new(),
@@ -769,6 +778,13 @@ mod tests {
         assert_eq!(out, [0, 0, 0xff, 0xff]);
         out.clear();
         put_number(NumKind::I8, &[0xc8], false, &mut out);
+        assert_eq!(out, (-56i32).to_be_bytes());
+        out.clear();
+        // Signed bytes travel as Int16: four bytes each, in arrays too.
+        put_number(NumKind::I8, &[0x80], true, &mut out);
+        assert_eq!(out, (-128i32).to_be_bytes());
+        out.clear();
+        put_number(NumKind::U8, &[0xc8], false, &mut out);
         assert_eq!(out, [0xc8; 4]);
         out.clear();
         put_number(NumKind::F64, &1.0f64.to_le_bytes(), true, &mut out);

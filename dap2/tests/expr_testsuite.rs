@@ -168,7 +168,7 @@ fn functions_and_selections_get_clear_errors() {
         "scale(j,2)",
     ] {
         assert!(
-            matches!(constrain(&ds, Some(ce)), Err(Error::UnsupportedFunction(m)) if m.contains("scale")),
+            matches!(constrain(&ds, Some(ce)), Err(Error::UnknownFunction(m)) if m.contains("scale")),
             "{ce}"
         );
     }

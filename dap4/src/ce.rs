@@ -13,8 +13,10 @@
 //! slice      := n | n ':' m | n ':' s ':' m | n ':' | n ':' s ':'   (stop inclusive)
 //! ```
 //!
-//! A `\` escapes the next character of a name. Filters (`|`) and server functions (`f(…)`) are
-//! recognised only to be refused with [`Error::NotSupported`]. Percent-decoding happens before
+//! A `\` escapes the next character of a name. Filters (`|`) are recognised only to be refused
+//! with [`Error::Filter`] (the binding step says whether the variable could have one); server
+//! functions (`f(…)`) with [`Error::Constraint`], as this server has none. An expression of
+//! separators only (`;;;`) is an error, not the whole dataset. Percent-decoding happens before
 //! this parser sees the text (see [`crate::query`]). Binding the names to a dataset is
 //! [`crate::constraint`]'s job.
 
@@ -342,7 +344,7 @@ fn clause(input: &str) -> Parsed<'_, Clause> {
     if after.starts_with('|') {
         return Err(nom::Err::Failure(Failure {
             at: after,
-            expected: "FILTER".into(),
+            expected: format!("FILTER {}", sel.name()),
         }));
     }
     Ok((rest, Clause::Variable(sel)))
@@ -370,6 +372,14 @@ pub fn parse(text: &str) -> Result<Expression> {
             continue;
         }
         if trimmed.is_empty() {
+            if clauses.is_empty() && !text.trim().is_empty() {
+                // Only separators (`;;;`): a mistake, not a request for everything.
+                return Err(Error::Constraint(
+                    "dap4.ce has no clause, only ';' separators; leave dap4.ce out to ask for \
+                     the whole dataset"
+                        .into(),
+                ));
+            }
             return Ok(Expression { clauses });
         }
         match clause(trimmed) {
@@ -415,12 +425,16 @@ fn nesting_depth(text: &str, open: char, close: char) -> usize {
 fn failure(text: &str, f: &Failure<'_>) -> Error {
     let position = text.len() - f.at.len();
     let column = text[..position].chars().count() + 1;
+    if let Some(variable) = f.expected.strip_prefix("FILTER ") {
+        return Error::Filter {
+            variable: variable.to_owned(),
+            column,
+        };
+    }
     match f.expected.as_str() {
-        "FILTER" => Error::NotSupported(format!(
-            "filters ('|', at character {column}) are not supported in dap4.ce"
-        )),
-        "FUNCTION" => Error::NotSupported(format!(
-            "server functions (at character {column}) are not supported in dap4.ce"
+        "FUNCTION" => Error::Constraint(format!(
+            "unknown function at character {column} of dap4.ce: this server has no server \
+             functions; ask for variables, slices and Structure fields"
         )),
         _ => {
             let found: String = f.at.chars().take(20).collect();
@@ -562,10 +576,17 @@ mod tests {
 
     #[test]
     fn filters_and_functions_are_refused() {
-        assert!(matches!(parse("/v|v>3"), Err(Error::NotSupported(m)) if m.contains("filters")));
-        assert!(matches!(parse("/v[0]|v>3"), Err(Error::NotSupported(m)) if m.contains("filters")));
         assert!(
-            matches!(parse("linear_scale(/v)"), Err(Error::NotSupported(m)) if m.contains("functions"))
+            matches!(parse("/v|v>3"), Err(Error::Filter { variable, column: 3 }) if variable == "/v")
         );
+        assert!(
+            matches!(parse("/v[0]|v>3"), Err(Error::Filter { variable, .. }) if variable == "/v")
+        );
+        assert!(
+            matches!(parse("linear_scale(/v)"), Err(Error::Constraint(m)) if m.contains("no server functions"))
+        );
+        assert!(matches!(parse(";;;"), Err(Error::Constraint(m)) if m.contains("no clause")));
+        assert!(matches!(parse(" ; "), Err(Error::Constraint(_))));
+        assert!(parse("/a;;/b;").is_ok_and(|e| e.clauses.len() == 2));
     }
 }

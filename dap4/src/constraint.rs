@@ -8,14 +8,15 @@
 //! - A dimension keeps its shared name in the answer unless the variable's own subscript slices
 //!   it (`[…]` with indices, even all of them): then it becomes an anonymous `<Dim size>`, as
 //!   in Hyrax's and TDS's answers. A shared-dimension constraint resizes the shared dimension.
-//! - Variables are returned in the dataset's order (depth first, a group's variables before its
-//!   subgroups), whatever the order of the expression: that is the order DAP4 clients expect
-//!   the data in (netcdf-c `NCD4_getToplevelVars`, pydap `walk`).
+//! - Variables are returned in declaration order ([`declaration_order`]: depth first, a group's
+//!   variables before its subgroups, and within a group its coordinate variables first),
+//!   whatever the order of the expression: that is the order the DMR declares them in and the
+//!   order DAP4 clients expect the data in (netcdf-c `NCD4_getToplevelVars`, pydap `walk`).
 //! - An expression with no variable clause projects every variable.
 
 use std::collections::{BTreeSet, HashMap};
 
-use cdm::{DataType, Dataset, Hyperslab, HyperslabError, Range, StructureType, Variable};
+use cdm::{DataType, Dataset, Group, Hyperslab, HyperslabError, Range, StructureType, Variable};
 
 use crate::ce::{Clause, Expression, Selector, Subscript};
 use crate::error::{Error, Result};
@@ -127,12 +128,33 @@ pub struct Projection {
     pub sliced: Vec<bool>,
     /// For a Structure variable, the fields kept.
     pub fields: FieldSelection,
+    /// For a `char` array sent as strings ([`as_sent`]), the length of the char dimension
+    /// that `variable` no longer has: each string is read as that many chars.
+    pub string_length: Option<usize>,
+}
+
+/// A variable as DAP4 declares it: a `char` array becomes a `String` array without its last
+/// dimension (the string length), as Hyrax sends `NC_CHAR` arrays, and the length of that
+/// dimension is returned. pydap and xarray then read text, as from the local file and over
+/// DAP2; netcdf-c reads `string` values with the same text. Everything else is unchanged.
+#[must_use]
+pub fn as_sent(variable: &Variable) -> (Variable, Option<usize>) {
+    let mut v = variable.clone();
+    if v.dtype != DataType::Char {
+        return (v, None);
+    }
+    let Some(last) = v.dims.pop() else {
+        return (v, None);
+    };
+    v.dtype = DataType::String;
+    (v, Some(last.len))
 }
 
 impl Projection {
     /// The whole of `variable`.
     #[must_use]
     pub fn whole(variable: &Variable) -> Self {
+        let (variable, string_length) = as_sent(variable);
         Self {
             dims: variable
                 .dims
@@ -140,8 +162,9 @@ impl Projection {
                 .map(|d| DimSelection::full(d.len))
                 .collect(),
             sliced: vec![false; variable.dims.len()],
-            variable: variable.clone(),
+            variable,
             fields: FieldSelection::All,
+            string_length,
         }
     }
 
@@ -223,8 +246,18 @@ impl Projection {
         }
     }
 
-    fn slab(&self, ranges: Vec<Range>, shape: &[usize]) -> Result<Hyperslab> {
-        Hyperslab::new(ranges, shape).map_err(|source| Error::Slice {
+    fn slab(&self, mut ranges: Vec<Range>, shape: &[usize]) -> Result<Hyperslab> {
+        let mut shape = shape.to_vec();
+        if let Some(len) = self.string_length {
+            // Every char of each string.
+            ranges.push(Range {
+                start: 0,
+                count: len,
+                stride: 1,
+            });
+            shape.push(len);
+        }
+        Hyperslab::new(ranges, &shape).map_err(|source| Error::Slice {
             name: self.variable.path.clone(),
             source,
         })
@@ -248,7 +281,10 @@ impl Constraint {
     #[must_use]
     pub fn all(ds: &Dataset) -> Self {
         Self {
-            projections: ds.all_variables().map(Projection::whole).collect(),
+            projections: declaration_order(ds)
+                .into_iter()
+                .map(Projection::whole)
+                .collect(),
             dimensions: HashMap::new(),
             everything: true,
         }
@@ -296,17 +332,19 @@ impl Constraint {
                 }
             }
         }
-        let projections = ds
-            .all_variables()
+        let projections = declaration_order(ds)
+            .into_iter()
             .filter_map(|v| {
                 if any_variable {
                     chosen.remove(&v.path)
                 } else {
+                    let (variable, string_length) = as_sent(v);
                     Some(Projection {
-                        dims: default_selections(v, &dimensions),
-                        sliced: vec![false; v.dims.len()],
-                        variable: v.clone(),
+                        dims: default_selections(&variable, &dimensions),
+                        sliced: vec![false; variable.dims.len()],
+                        variable,
                         fields: FieldSelection::All,
+                        string_length,
                     })
                 }
             })
@@ -346,6 +384,26 @@ impl Constraint {
         }
         used
     }
+}
+
+/// The variables of `g` in the order the DMR declares them: its coordinate variables first
+/// (each the target of `<Map>`s), then the others, each part in file order.
+///
+/// libdap resolves a `<Map>` while it parses the variable holding it, so a map target must be
+/// declared before its first use; HDF5 files often list their dimension scales after the
+/// datasets that use them (libdap `D4ParserSax2.cc`: "The Map … was not found").
+#[must_use]
+pub fn group_declaration_order(g: &Group) -> Vec<&Variable> {
+    let (coords, others): (Vec<&Variable>, Vec<&Variable>) =
+        g.variables.iter().partition(|v| v.is_coordinate());
+    coords.into_iter().chain(others).collect()
+}
+
+/// Every variable of `ds` in declaration order: depth first, each group's variables (as
+/// [`group_declaration_order`] orders them) before its subgroups.
+#[must_use]
+pub fn declaration_order(ds: &Dataset) -> Vec<&Variable> {
+    ds.all_groups().flat_map(group_declaration_order).collect()
 }
 
 /// `name` as a fully qualified name.
@@ -443,6 +501,8 @@ fn bind_selector(
     dimensions: &HashMap<String, DimSelection>,
 ) -> Result<Projection> {
     let (variable, subscripts, steps) = resolve(ds, selector)?;
+    let (variable, string_length) = as_sent(variable);
+    let variable = &variable;
     if subscripts.len() > variable.dims.len() {
         return Err(Error::Slice {
             name: variable.path.clone(),
@@ -489,6 +549,7 @@ fn bind_selector(
         dims,
         sliced,
         fields,
+        string_length,
     })
 }
 

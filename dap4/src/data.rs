@@ -38,6 +38,8 @@ struct Pending {
     slabs: VecDeque<Hyperslab>,
     /// Canonical bytes the source owes for a fixed-size type, to catch a short read.
     expected: Option<usize>,
+    /// For a char array sent as strings, the chars per string.
+    string_length: Option<usize>,
 }
 
 /// The variable being sent.
@@ -46,6 +48,51 @@ struct Current {
     stream: ByteStream,
     crc: crc32fast::Hasher,
     received: usize,
+    /// Turns chars into strings when the variable is a char array.
+    strings: Option<StringPacker>,
+}
+
+/// Packs `len` chars at a time into DAP4 strings (8-byte little-endian count, then the text
+/// without its trailing NULs), keeping a string cut between two source buffers for the next.
+#[derive(Debug)]
+struct StringPacker {
+    len: usize,
+    carry: Vec<u8>,
+}
+
+impl StringPacker {
+    fn new(len: usize) -> Self {
+        Self {
+            len,
+            carry: Vec::new(),
+        }
+    }
+
+    /// The strings completed by `bytes`.
+    fn pack(&mut self, bytes: &[u8]) -> Bytes {
+        self.carry.extend_from_slice(bytes);
+        let whole = self
+            .carry
+            .len()
+            .checked_div(self.len)
+            .map_or(0, |n| n * self.len);
+        let mut out = Vec::with_capacity(whole + 8 * (whole / self.len.max(1)));
+        for chars in self.carry[..whole].chunks(self.len) {
+            let text = chars
+                .iter()
+                .rposition(|&c| c != 0)
+                .map_or(&chars[..0], |last| &chars[..=last]);
+            out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+            out.extend_from_slice(text);
+        }
+        self.carry.drain(..whole);
+        Bytes::from(out)
+    }
+
+    /// Whether a string was left incomplete.
+    fn has_leftover(&self) -> bool {
+        !self.carry.is_empty()
+    }
 }
 
 /// The `.dap` body for `constraint` over `source`, with `dmr` (the constraint's DMR) as its
@@ -109,10 +156,15 @@ pub async fn checksums(source: &Arc<dyn Source>, constraint: &Constraint) -> Res
     for p in &constraint.projections {
         let var = plan(p)?;
         let mut crc = crc32fast::Hasher::new();
+        let mut strings = var.string_length.map(StringPacker::new);
         for slab in &var.slabs {
             let mut stream = source.read(&var.path, slab);
             while let Some(bytes) = stream.next().await {
-                crc.update(&narrow(&var.dtype, &var.fields, bytes?)?);
+                let bytes = bytes?;
+                match &mut strings {
+                    Some(packer) => crc.update(&packer.pack(&bytes)),
+                    None => crc.update(&narrow(&var.dtype, &var.fields, bytes)?),
+                }
             }
         }
         out.push(crc.finalize());
@@ -132,9 +184,10 @@ pub fn size_at_least(constraint: &Constraint, checksums: bool) -> Result<u64> {
     for p in &constraint.projections {
         let var = plan(p)?;
         let count: u64 = var.slabs.iter().map(|s| s.len() as u64).sum();
-        let data = match var.expected {
-            Some(n) => n as u64,
-            None => count.saturating_mul(8),
+        let data = match (var.string_length, var.expected) {
+            (Some(len), _) => (count / len.max(1) as u64).saturating_mul(8),
+            (None, Some(n)) => n as u64,
+            (None, None) => count.saturating_mul(8),
         };
         total = total.saturating_add(data);
         if checksums {
@@ -148,9 +201,15 @@ pub fn size_at_least(constraint: &Constraint, checksums: bool) -> Result<u64> {
 fn plan(p: &Projection) -> Result<Pending> {
     let slabs: VecDeque<Hyperslab> = p.hyperslabs()?.into();
     let count: usize = slabs.iter().map(Hyperslab::len).sum();
+    // A char array sent as strings: the source owes one byte per char.
+    let expected = match p.string_length {
+        Some(_) => Some(count),
+        None => p.variable.dtype.fixed_size().map(|n| n * count),
+    };
     Ok(Pending {
         path: p.variable.path.clone(),
-        expected: p.variable.dtype.fixed_size().map(|n| n * count),
+        expected,
+        string_length: p.string_length,
         dtype: p.variable.dtype.clone(),
         fields: p.fields.clone(),
         slabs,
@@ -190,6 +249,7 @@ impl Encoder {
                         None => Box::pin(futures::stream::empty()),
                     };
                     self.current = Some(Current {
+                        strings: var.string_length.map(StringPacker::new),
                         var,
                         stream,
                         crc: crc32fast::Hasher::new(),
@@ -206,9 +266,12 @@ impl Encoder {
         match current.stream.next().await {
             Some(Ok(bytes)) => {
                 current.received += bytes.len();
-                let bytes = match narrow(&current.var.dtype, &current.var.fields, bytes) {
-                    Ok(b) => b,
-                    Err(e) => return self.fail(&e.to_string()),
+                let bytes = match &mut current.strings {
+                    Some(packer) => packer.pack(&bytes),
+                    None => match narrow(&current.var.dtype, &current.var.fields, bytes) {
+                        Ok(b) => b,
+                        Err(e) => return self.fail(&e.to_string()),
+                    },
                 };
                 current.crc.update(&bytes);
                 self.chunker.push(bytes);
@@ -225,7 +288,13 @@ impl Encoder {
                 let short = current
                     .var
                     .expected
-                    .filter(|&expected| current.received != expected)
+                    .filter(|&expected| {
+                        current.received != expected
+                            || current
+                                .strings
+                                .as_ref()
+                                .is_some_and(StringPacker::has_leftover)
+                    })
                     .map(|expected| {
                         format!(
                             "reading {}: the source gave {} bytes instead of {expected}",
@@ -301,6 +370,21 @@ fn copy_selected(
 mod tests {
     use super::*;
     use cdm::{Field, StructureType};
+
+    #[test]
+    fn chars_become_strings_across_buffers() {
+        let mut packer = StringPacker::new(4);
+        let mut got = packer.pack(b"ab\0\0xy").to_vec();
+        assert!(packer.has_leftover());
+        got.extend_from_slice(&packer.pack(b"z\0\0\0\0\0"));
+        assert!(!packer.has_leftover());
+        let mut want = Vec::new();
+        for s in [&b"ab"[..], b"xyz", b""] {
+            want.extend_from_slice(&(s.len() as u64).to_le_bytes());
+            want.extend_from_slice(s);
+        }
+        assert_eq!(got, want);
+    }
 
     #[test]
     fn narrowing_keeps_the_chosen_fields_in_order() {

@@ -17,7 +17,10 @@
 //! - Vlens as a `<Sequence>` (the DAP4 form netcdf-c and TDS use): a vlen of atomic values has
 //!   one field named like the variable and `_edu.ucar.isvlen="1"`; a vlen of compounds lists
 //!   the compound's fields.
-//! - Coordinate variables as `<Map>`s of the variables that use their dimension.
+//! - Coordinate variables as `<Map>`s of the variables that use their dimension, declared
+//!   first in their group so that every map target precedes its first use (libdap rejects a
+//!   `<Map>` to a variable it has not seen yet); a map to a coordinate variable in a subgroup,
+//!   which would come later, is left out.
 //! - Attributes typed as in the file, global ones at the root, a group's before its variables,
 //!   each value as `<Value>text</Value>` — except a single value holding `& < > " ' \`, which
 //!   goes in a `value` XML attribute, the one form netcdf-c reads without mangling.
@@ -25,6 +28,8 @@
 //!   every DAP4 server does the same. Enum attributes (a `_FillValue`) are written as the
 //!   constants' names, which netcdf-c converts back. Attributes of opaque, compound and vlen
 //!   types have no DAP4 form that netcdf-c accepts (it rejects the whole DMR) and are left out.
+//! - Attributes netCDF-4 reserves ([`NETCDF_RESERVED_ATTRIBUTES`], e.g. PyTables' `CLASS`) are
+//!   left out: netcdf-c refuses a DMR that has one, and hides them in local files.
 //! - Float attributes are printed so that they read back as the same value (a `Float32` as its
 //!   exact `f64` expansion: xarray compares `_FillValue` with the data exactly).
 
@@ -40,6 +45,18 @@ use crate::xml::clean;
 
 /// The DAP4 namespace.
 pub const NAMESPACE: &str = "http://xml.opendap.org/ns/DAP/4.0#";
+
+/// Attribute names netCDF-4 reserves for itself: netcdf-c's DAP4 client refuses the whole
+/// dataset when a DMR carries one ("NetCDF: String match to name in use", tested with Debian's
+/// netcdf-c 4.9.0), and netCDF-C and h5netcdf hide them in local files too. `CLASS` is on every
+/// node of a PyTables file (and on HDF5 dimension scales); the others are netCDF-4's own.
+pub const NETCDF_RESERVED_ATTRIBUTES: [&str; 5] = [
+    "CLASS",
+    "_IsNetcdf4",
+    "_SuperblockVersion",
+    "_Format",
+    "_Codecs",
+];
 
 /// The attribute that announces a variable's CRC32 (decimal) in the DMR of a `.dap` response.
 pub const CHECKSUM_ATTRIBUTE: &str = "_DAP4_Checksum_CRC32";
@@ -213,7 +230,7 @@ impl Dmr<'_> {
         for a in &g.attributes {
             self.attribute(a)?;
         }
-        for v in &g.variables {
+        for v in crate::constraint::group_declaration_order(g) {
             if let Some(i) = self
                 .c
                 .projections
@@ -244,7 +261,8 @@ impl Dmr<'_> {
             })
             .collect();
         let maps = self.maps(v, &dims);
-        let mut attributes = std::borrow::Cow::Borrowed(v.attributes.as_slice());
+        // A `_FillValue` of another type would make netcdf-c refuse the whole DMR.
+        let mut attributes = cdm::fill::conformed_attributes(v);
         if let Some(crc) = crc {
             attributes.to_mut().push(Attribute::new(
                 CHECKSUM_ATTRIBUTE,
@@ -254,14 +272,22 @@ impl Dmr<'_> {
         self.declare(&v.name, &v.dtype, &dims, &attributes, &maps, &p.fields)
     }
 
-    /// Coordinate variables (in the response) of the dimensions `v` refers to by name.
+    /// Coordinate variables (in the response) of the dimensions `v` refers to by name, where
+    /// they are declared before `v`: in its group (coordinate variables come first there) or
+    /// an ancestor's. libdap rejects a `<Map>` to a variable declared later.
     fn maps(&self, v: &Variable, dims: &[DimRef]) -> Vec<String> {
+        let group_of = |path: &str| path.rfind('/').map_or("", |i| &path[..i]).to_owned();
+        let own_group = group_of(&v.path);
         dims.iter()
             .filter_map(|d| match d {
                 DimRef::Shared(path) => Some(path),
                 DimRef::Anonymous(_) => None,
             })
             .filter(|path| **path != v.path)
+            .filter(|path| {
+                let target_group = group_of(path);
+                own_group == target_group || own_group.starts_with(&format!("{target_group}/"))
+            })
             .filter(|path| {
                 self.ds.variable(path).is_some_and(Variable::is_coordinate) && self.c.projects(path)
             })
@@ -294,7 +320,10 @@ impl Dmr<'_> {
         attrs.insert(0, ("name", name));
         let writable: Vec<&Attribute> = attributes
             .iter()
-            .filter(|a| attribute_form(&a.value).is_some())
+            .filter(|a| {
+                attribute_form(&a.value).is_some()
+                    && !NETCDF_RESERVED_ATTRIBUTES.contains(&a.name.as_str())
+            })
             .collect();
         let has_members = matches!(dtype, DataType::Structure(_) | DataType::VLen(_));
         if !has_members && dims.is_empty() && writable.is_empty() && maps.is_empty() {
@@ -345,6 +374,9 @@ impl Dmr<'_> {
     }
 
     fn attribute(&mut self, a: &Attribute) -> Io {
+        if NETCDF_RESERVED_ATTRIBUTES.contains(&a.name.as_str()) {
+            return Ok(());
+        }
         let Some((type_name, values)) = attribute_form(&a.value) else {
             return Ok(());
         };

@@ -21,9 +21,20 @@ pub enum Error {
         /// Why it does not fit.
         source: HyperslabError,
     },
-    /// A valid request for something fathom does not do (filters, server functions).
+    /// A valid request for something fathom does not do (a filter on a Sequence, a huge index
+    /// list).
     #[error("not supported: {0}")]
     NotSupported(String),
+    /// A filter (`|`) after the variable named, at this character of `dap4.ce`. Only Sequences
+    /// can be filtered; [`crate::bind`] turns this into a 400 for any other variable and a
+    /// [`Error::NotSupported`] for a Sequence.
+    #[error("filters ('|', at character {column} of dap4.ce) are not supported")]
+    Filter {
+        /// The variable before the `|`, as written.
+        variable: String,
+        /// The 1-based character of the `|`.
+        column: usize,
+    },
     /// The response cannot be written (a DMR too large for one chunk, an XML writer failure).
     #[error("cannot write the response: {0}")]
     Encode(String),
@@ -37,7 +48,10 @@ impl Error {
     #[must_use]
     pub fn is_bad_request(&self) -> bool {
         match self {
-            Self::Constraint(_) | Self::UnknownName(_) | Self::Slice { .. } => true,
+            Self::Constraint(_)
+            | Self::UnknownName(_)
+            | Self::Slice { .. }
+            | Self::Filter { .. } => true,
             Self::Source(e) => {
                 matches!(e, cdm::Error::NoSuchVariable(_) | cdm::Error::Hyperslab(_))
             }

@@ -13,6 +13,15 @@
 //! 4. [`data`]: the `.dap` body — the DMR chunk, then the values framed by [`chunk::Chunker`]
 //!    with a CRC32 after each variable — streamed from the [`cdm::Source`] as it reads.
 //!
+//! # CDM → DAP4 mapping (where it is not one to one)
+//!
+//! | CDM | DAP4 | why |
+//! |---|---|---|
+//! | `char` array `v(…, n)` | `String v(…)`, each string the `n` chars without trailing NULs | pydap / xarray read `Char` arrays as `uint8`; as Hyrax does, the last dimension becomes the string length, so xarray shows the same strings as the local file and DAP2, and `ncdump` shows the text. A `dap4.ce` subscripts the remaining dimensions only ([`constraint::as_sent`]). A `char` scalar stays `Char`; a 1-D char array becomes a scalar `String` |
+//! | `_FillValue` / `missing_value` of another type than the variable's | the variable's type, or left out | netcdf-c refuses the whole DMR otherwise ("Malformed attribute value(s) for: _FillValue"); converted when exact, else left out and described in `_fathom_dropped` ([`cdm::fill`]) |
+//! | attribute named `CLASS`, `_IsNetcdf4`, `_SuperblockVersion`, `_Format`, `_Codecs` | left out | names netCDF-4 reserves: netcdf-c refuses a DMR with one ("String match to name in use"; every PyTables node has `CLASS`), and netCDF-C and h5netcdf hide them locally ([`dmr::NETCDF_RESERVED_ATTRIBUTES`]) |
+//! | coordinate variables | declared first in their group | libdap resolves a `<Map>` as it parses it, so its target must come first; HDF5 files often list dimension scales after their users ([`constraint::declaration_order`], the order of the DMR and of the data) |
+//!
 //! # Checksum policy
 //!
 //! 1. A CRC32 (zlib polynomial, little-endian) follows each top-level variable, over every byte
@@ -66,16 +75,43 @@ pub mod media {
     pub const ERROR: &str = "application/vnd.opendap.dap4.error+xml; charset=utf-8";
 }
 
+/// What a filter in `dap4.ce` deserves: DAP4 filters apply to Sequences only, so one on any
+/// other variable is the client's error (400); on a Sequence it is a valid request this server
+/// does not carry out (501). Other errors pass through.
+fn filter_error(ds: &cdm::Dataset, e: Error) -> Error {
+    let Error::Filter { variable, column } = e else {
+        return e;
+    };
+    let path = if variable.starts_with('/') {
+        variable
+    } else {
+        format!("/{variable}")
+    };
+    match ds.variable(&path) {
+        Some(v) if matches!(v.dtype, cdm::DataType::VLen(_)) => Error::NotSupported(format!(
+            "filters ('|', at character {column} of dap4.ce) on the Sequence {path}"
+        )),
+        Some(v) => Error::Constraint(format!(
+            "a filter ('|', at character {column} of dap4.ce) applies only to a Sequence, and \
+             {path} is not one ({}); select with slices like {path}[0:2:10] instead",
+            v.dtype.cdl_name()
+        )),
+        None => Error::UnknownName(path),
+    }
+}
+
 /// The constraint a query asks for over `ds`: the whole dataset without `dap4.ce`.
 ///
 /// # Errors
 /// A malformed expression, an unknown name or a slice that does not fit (the client's fault),
-/// or [`Error::NotSupported`] for filters and functions.
+/// or [`Error::NotSupported`] for a filter on a Sequence.
 pub fn bind(ds: &cdm::Dataset, query: &Query) -> Result<Constraint> {
     let Some(text) = &query.ce else {
         return Ok(Constraint::all(ds));
     };
-    let first = ce::parse(text).and_then(|e| Constraint::bind(ds, &e));
+    let first = ce::parse(text)
+        .map_err(|e| filter_error(ds, e))
+        .and_then(|e| Constraint::bind(ds, &e));
     if first.is_ok() || !text.contains('%') {
         return first;
     }

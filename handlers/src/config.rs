@@ -55,6 +55,56 @@ pub struct Config {
     pub log: String,
     /// `text` or `json`.
     pub log_format: LogFormat,
+    /// Datasets on remote OPeNDAP servers, each served under its own URL path (TOML only:
+    /// `[[mounts]]` tables).
+    pub mounts: Vec<Mount>,
+}
+
+/// Which protocol a remote mount speaks to its server.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MountProtocol {
+    /// DAP4 when the server answers it, DAP2 otherwise.
+    #[default]
+    Auto,
+    /// DDS + DAS, `.dods`.
+    Dap2,
+    /// DMR, `.dap`.
+    Dap4,
+}
+
+/// One remote dataset served under a URL path: `/remote/coads` answers `/remote/coads.dds`,
+/// `.das`, `.dods`, `.dmr`, `.dap`, … from the dataset at `url`. Only these configured URLs are
+/// ever fetched.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mount {
+    /// The URL path the dataset is served at (`/remote/coads`).
+    pub path: String,
+    /// The remote dataset's URL (`http://host/opendap/coads.nc`), without suffix or query.
+    pub url: String,
+    /// `auto`, `dap2` or `dap4`.
+    #[serde(default)]
+    pub protocol: MountProtocol,
+    /// Seconds one request to the remote server may take.
+    #[serde(default = "default_mount_timeout")]
+    pub timeout_secs: f64,
+    /// Further attempts after a timeout, a refused connection or a 502/503/504.
+    #[serde(default = "default_mount_retries")]
+    pub retries: u32,
+    /// Seconds the remote metadata is trusted before it is fetched again.
+    #[serde(default = "default_mount_refresh")]
+    pub refresh_secs: f64,
+}
+
+fn default_mount_timeout() -> f64 {
+    20.0
+}
+fn default_mount_retries() -> u32 {
+    2
+}
+fn default_mount_refresh() -> f64 {
+    300.0
 }
 
 impl Default for Config {
@@ -74,6 +124,7 @@ impl Default for Config {
             compress_data: false,
             log: "info".into(),
             log_format: LogFormat::Text,
+            mounts: Vec::new(),
         }
     }
 }
@@ -258,6 +309,43 @@ impl Config {
                 )));
             }
         }
+        let mut seen = std::collections::HashSet::new();
+        for m in &self.mounts {
+            let p = &m.path;
+            let segments_ok = p
+                .split('/')
+                .skip(1)
+                .all(|s| !s.is_empty() && s != "." && s != ".." && !s.contains('\\'));
+            if !p.starts_with('/') || p.len() < 2 || !segments_ok {
+                return Err(ConfigError::Parse(format!(
+                    "mount path {p:?} must look like /folder/name (no empty, . or .. parts)"
+                )));
+            }
+            if !seen.insert(p.clone()) {
+                return Err(ConfigError::Parse(format!(
+                    "mount path {p:?} is given twice"
+                )));
+            }
+            let scheme_ok = ["http://", "dap2://", "dap4://"]
+                .iter()
+                .any(|s| m.url.starts_with(s));
+            if !scheme_ok || m.url.contains(['?', '#']) {
+                return Err(ConfigError::Parse(format!(
+                    "mount url {:?} must be an http:// (or dap2:// / dap4://) dataset URL without query",
+                    m.url
+                )));
+            }
+            for (name, v) in [
+                ("timeout_secs", m.timeout_secs),
+                ("refresh_secs", m.refresh_secs),
+            ] {
+                if !v.is_finite() || !(0.001..=1e9).contains(&v) {
+                    return Err(ConfigError::Parse(format!(
+                        "mount {p:?}: {name} must be a positive number of seconds"
+                    )));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -302,6 +390,28 @@ mod tests {
         assert!(c.apply_flag("nope=1").is_err());
         assert!(c.apply_flag("compress_data=maybe").is_err());
         assert!(c.apply_flag("bind=here").is_err());
+    }
+
+    #[test]
+    fn remote_mounts_are_read_and_checked() {
+        let c = Config::from_toml(
+            "[[mounts]]\npath = \"/remote/coads\"\nurl = \"http://h/coads.nc\"\nprotocol = \"dap2\"\ntimeout_secs = 5\n",
+        )
+        .expect("valid");
+        assert_eq!(c.mounts.len(), 1);
+        assert_eq!(c.mounts[0].protocol, MountProtocol::Dap2);
+        assert_eq!(c.mounts[0].retries, 2);
+        for bad in [
+            "[[mounts]]\npath = \"remote\"\nurl = \"http://h/x\"",
+            "[[mounts]]\npath = \"/a/../b\"\nurl = \"http://h/x\"",
+            "[[mounts]]\npath = \"/a\"\nurl = \"file:///etc/passwd\"",
+            "[[mounts]]\npath = \"/a\"\nurl = \"http://h/x?y=1\"",
+            "[[mounts]]\npath = \"/a\"\nurl = \"http://h/x\"\nprotocol = \"dap3\"",
+            "[[mounts]]\npath = \"/a\"\nurl = \"http://h/x\"\ntimeout_secs = 0",
+            "[[mounts]]\npath = \"/a\"\nurl = \"http://h/x\"\n[[mounts]]\npath = \"/a\"\nurl = \"http://h/y\"",
+        ] {
+            assert!(Config::from_toml(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -53,8 +53,8 @@ impl From<dap2::Error> for HandlerError {
             dap2::Error::Syntax(m)
             | dap2::Error::UnknownVariable(m)
             | dap2::Error::BadIndex(m)
-            | dap2::Error::Selection(m) => Self::BadRequest(m),
-            dap2::Error::UnsupportedFunction(m) => Self::NotImplemented(m),
+            | dap2::Error::Selection(m)
+            | dap2::Error::UnknownFunction(m) => Self::BadRequest(m),
             dap2::Error::TooLarge(m) => Self::TooLarge(m),
             dap2::Error::Source(e) => Self::from(e),
             dap2::Error::Internal(m) => Self::Internal(m),

@@ -70,6 +70,12 @@ pub enum HandlerError {
     /// 501: a valid request for something not supported (a server-side function).
     #[error("{0}")]
     NotImplemented(String),
+    /// 502: a remote server a dataset lives on failed or sent an unusable answer.
+    #[error("{0}")]
+    BadGateway(String),
+    /// 504: a remote server a dataset lives on did not answer in time.
+    #[error("{0}")]
+    GatewayTimeout(String),
     /// 503: too busy, or the response did not start within the request timeout.
     #[error("{0}")]
     Unavailable(String),
@@ -87,6 +93,8 @@ impl HandlerError {
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            Self::GatewayTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
         }
     }
 
@@ -143,6 +151,8 @@ impl From<cdm::Error> for HandlerError {
                 Self::BadRequest(e.to_string())
             }
             cdm::Error::UnknownFormat => Self::NotFound("not a dataset".into()),
+            cdm::Error::Upstream(_) => Self::BadGateway(e.to_string()),
+            cdm::Error::UpstreamTimeout(_) => Self::GatewayTimeout(e.to_string()),
             cdm::Error::Io(ref io) if io.kind() == std::io::ErrorKind::NotFound => {
                 Self::NotFound("no such dataset".into())
             }

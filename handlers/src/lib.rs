@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod ogc;
 mod pages;
 pub mod paths;
+mod remote;
 pub mod route;
 mod service;
 mod thredds;
@@ -81,6 +82,8 @@ pub struct AppState {
     slots: Arc<tokio::sync::Semaphore>,
     /// The CORS policy.
     cors: cors::Cors,
+    /// Datasets on remote OPeNDAP servers, by configured URL path.
+    remote: remote::RemoteMounts,
 }
 
 impl AppState {
@@ -118,6 +121,7 @@ impl AppState {
                     .min(tokio::sync::Semaphore::MAX_PERMITS),
             )),
             cors: cors::Cors::new(&config.cors_origins),
+            remote: remote::RemoteMounts::new(&config.mounts),
             config,
         })
     }
@@ -361,6 +365,21 @@ async fn route<B>(state: &AppState, req: &Request<B>) -> Routed {
         _ => {}
     }
 
+    if let Some((mount, kind)) = state.remote.find(path) {
+        let label = Kind::Dataset(kind);
+        let fail = |e: HandlerError| (e, Protocol::from(kind), label);
+        let entry = state
+            .remote
+            .entry(mount, state.catalog.chunk_cache())
+            .await
+            .map_err(|e| fail(HandlerError::from(e)))?;
+        let url_path = state.remote.path(mount).to_owned();
+        return remote::hold_back(kind, entry_response(state, req, entry, kind, &url_path))
+            .await
+            .map(|r| (r, label))
+            .map_err(fail);
+    }
+
     let target = if let Some(t) = state.targets.get(path) {
         t
     } else {
@@ -467,6 +486,17 @@ async fn dataset_response<B>(
         cdm::Error::UnknownFormat => HandlerError::NotFound("not a dataset".into()),
         other => HandlerError::from(other),
     })?;
+    entry_response(state, req, entry, kind, url_path).await
+}
+
+/// One response of an open dataset (a file's or a remote one's).
+async fn entry_response<B>(
+    state: &AppState,
+    req: &Request<B>,
+    entry: Arc<CatalogEntry>,
+    kind: ResponseKind,
+    url_path: &str,
+) -> Result<Response<Body>, HandlerError> {
     let query = req.uri().query();
     let validators = rendering_validators(&entry, kind, query);
     if validators.not_modified(req.headers()) {

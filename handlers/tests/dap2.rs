@@ -160,7 +160,12 @@ async fn errors_are_dap2_error_bodies_with_the_right_status() {
         ("/fnoc1.nc.dods?u[0][0][0][0]", 400, "dimension"),
         ("/fnoc1.nc.dods?lat.x", 400, "no member"),
         ("/fnoc1.nc.dods?u&u%3E1", 400, "Sequences"),
-        ("/fnoc1.nc.dods?scale(u,2)", 501, "unsupported function"),
+        ("/fnoc1.nc.dods?scale(u,2)", 400, "unknown function"),
+        (
+            "/fnoc1.nc.dods?nosuchfn(u)",
+            400,
+            "no DAP2 server-side functions",
+        ),
         (
             "/coads_climatology.nc.dds?SST.nosuch",
             400,

@@ -386,8 +386,25 @@ async fn bad_requests_get_dap4_errors() {
         ),
         ("/classic.nc.dap?dap4.checksum=maybe", 400, "true or false"),
         // Clients percent-encode `|` and `>` (hyper refuses them raw).
-        ("/classic.nc.dap?dap4.ce=/lat%7Clat%3E0", 501, "filters"),
-        ("/classic.nc.dap?dap4.ce=mean(/lat)", 501, "functions"),
+        // A filter on an array is the client's mistake (filters are for Sequences); on a
+        // Sequence it is valid but not carried out.
+        (
+            "/classic.nc.dap?dap4.ce=/lat%7Clat%3E0",
+            400,
+            "applies only to a Sequence",
+        ),
+        (
+            "/types.nc.dap?dap4.ce=/lightning_strikes%7Clightning_strikes%3E0",
+            501,
+            "on the Sequence /lightning_strikes",
+        ),
+        (
+            "/classic.nc.dap?dap4.ce=mean(/lat)",
+            400,
+            "no server functions",
+        ),
+        ("/classic.nc.dap?dap4.ce=;;;", 400, "no clause"),
+        ("/classic.nc.dmr?dap4.ce=%3B%3B", 400, "no clause"),
         ("/missing.nc.dmr", 404, "no such dataset"),
         ("/missing.nc.dap", 404, "no such dataset"),
     ];

@@ -93,11 +93,20 @@ def compare(base_url: str):
 # hints for netCDF-C, and coordinate variables listed on their own as well as Grid maps.
 _OURS_ONLY = re.compile(r'String _Unsigned "false";|Int32 DODS\.strlen \d+;|String DODS\.dimName ')
 _THEIRS_ONLY = re.compile(r"Int32 string_length \d+;")
+_BYTE_DECL = re.compile(r"^\s*Byte (\w+)[\[;]")
+_INT16_DECL = re.compile(r"(?<=^)\s*Int16 (\w+)(?=[\[;])")
 _COORDINATE = re.compile(r"^\s*\w+ (\w+)\[\1 = \d+\](;| = .*;)$")
 
 
 def equal_but_for_policy(ours: list[str], theirs: list[str]) -> bool:
-    """Whether the two differ only in order and in what the documented mapping adds or drops."""
+    """Whether the two differ only in order and in what the documented mapping adds or drops
+    (netCDF `byte` declared as `Int16` where Hyrax declares `Byte`; its values, which Hyrax
+    decodes unsigned, are not excused)."""
+    bytes_there = {m.group(1) for line in theirs if (m := _BYTE_DECL.match(line))}
+    ours = [
+        _INT16_DECL.sub(lambda m: m.group(0).replace("Int16", "Byte") if m.group(1) in bytes_there else m.group(0), line)
+        for line in ours
+    ]
     a = sorted(line for line in ours if not _OURS_ONLY.search(line))
     b = sorted(line for line in theirs if not _THEIRS_ONLY.search(line))
     extra = list(a)

@@ -163,9 +163,16 @@ def test_netcdf4_python_reads_values_and_attributes(dap4_server, dap4_root, clos
             continue  # netCDF4-python reads neither (remotely the vlen is one of compounds)
         group = remote[path.rsplit("/", 1)[0]] if path.count("/") > 1 else remote
         rv = group.variables[lv.name]
+        enum_names = None
+        if lv.dtype == np.dtype("S1") and lv.ndim:
+            # DAP4 4: a char array arrives as strings without its length dimension.
+            assert rv.dimensions == lv.dimensions[:-1], path
+            check_attrs(path, lv, rv)
+            assert same_values(netCDF4.chartostring(lv[...]), rv[...]), path
+            checked += 1
+            continue
         assert rv.dimensions == lv.dimensions or kind == "compound", path
         assert rv.shape == lv.shape, path
-        enum_names = None
         if kind == "enum":
             enum_names = {v: k for k, v in lv.datatype.enum_dict.items()}
         check_attrs(path, lv, rv, enum_names)
@@ -277,25 +284,40 @@ def test_pydap_reads_values_and_hyperslabs(dap4_server, dap4_root, closing, name
         if kind == "string" and any(not str(s).isascii() for s in np.ravel(want)):
             unreadable.append(path)
             continue  # pydap decodes DAP4 strings as ASCII (`astype('S')`): PYDAP BUG 1
+        is_char_array = lv.dtype == np.dtype("S1") and lv.ndim > 0
+        if lv.dtype == np.dtype("S1") and lv.ndim == 0:
+            # A char scalar stays Char, which pydap shows as its byte value.
+            want = np.frombuffer(np.ascontiguousarray(want).tobytes(), np.uint8).reshape(())
+        if is_char_array:
+            want = char_strings(want)
+            if any(not s.isascii() for s in np.ravel(want)):
+                unreadable.append(path)
+                continue  # the strings pydap cannot decode: PYDAP BUG 1
         got = np.asarray(rv[...].data)
-        if lv.dtype == np.dtype("S1"):
-            # Char arrays come as their byte values.
-            want = np.frombuffer(np.ascontiguousarray(want).tobytes(), np.uint8).reshape(want.shape)
         assert same_values(want, got), path
         for k in lv.ncattrs():
             if lv.getncattr(k) is None:
                 continue
             assert pydap_attr_matches(lv.getncattr(k), rv.attributes[k]), f"{path}:{k}"
         assert set(rv.attributes) - ignored - set(lv.ncattrs()) == set(), path
-        if lv.ndim and kind is None:
-            for sl in random_slices(rng, lv.shape):
-                want_sl = lv[sl]
-                if lv.dtype == np.dtype("S1"):
-                    want_sl = np.frombuffer(np.ascontiguousarray(want_sl).tobytes(), np.uint8).reshape(want_sl.shape)
+        # A char array's strings are subset along the dimensions before the length.
+        shape = lv.shape[:-1] if is_char_array else lv.shape
+        if shape and kind is None:
+            for sl in random_slices(rng, shape):
+                want_sl = char_strings(lv[sl]) if is_char_array else lv[sl]
                 assert same_values(want_sl, np.asarray(rv[sl].data)), f"{path}{sl}"
         checked += 1
     readable = [p for p, v in walk_variables(local) if user_type_kind(v) in (None, "string")]
     assert checked or set(readable) <= set(unreadable), "nothing compared"
+
+
+def char_strings(chars):
+    """A char array as the strings DAP4 carries: each row along the last dimension, without
+    its trailing NULs."""
+    chars = np.asarray(chars)
+    rows = chars.reshape(-1, chars.shape[-1]) if chars.size else chars.reshape(0, 1)
+    text = [b"".join(r).rstrip(b"\0").decode("latin-1") for r in rows]
+    return np.array(text, dtype=object).reshape(chars.shape[:-1])
 
 
 XARRAY_CASES = [
@@ -338,8 +360,7 @@ def test_xarray_dap4_url_reads_what_the_file_holds(dap4_server, dap4_root, no_re
         if v in skip:
             continue
         lv, rv = local[v], remote[v]
-        if lv.dtype.kind == "S":
-            continue  # char arrays: pydap shows their byte values (checked in the pydap test)
+        # Char arrays arrive as strings (DAP4 4), as xarray shows the local file's.
         assert lv.dims == rv.dims, v
         assert same_values(lv.values, rv.values), v
         for key, value in lv.attrs.items():

@@ -53,7 +53,11 @@ def local_dump(root):
 def local_values(root):
     with netCDF4.Dataset(root / FILE) as ds:
         ds.set_auto_maskandscale(False)
-        return {v: ds[v][...] for v in VARIABLES}
+        # A char array travels as strings without its length dimension (DAP4 4).
+        return {
+            v: netCDF4.chartostring(ds[v][...]) if ds[v].dtype == "S1" and ds[v].ndim else ds[v][...]
+            for v in VARIABLES
+        }
 
 
 def netcdf4_values(url):

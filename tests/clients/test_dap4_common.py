@@ -249,6 +249,8 @@ def compare_dumps(local: Dump, remote: Dump, opaque_sizes: dict) -> list:
     - DAP4 2: `<Map>` elements show as a `_edu.ucar.maps` attribute.
     - DAP4 3: no attribute type holds an enum: enum attributes other than `_FillValue` (which
       netcdf-c converts back) become strings of the constants' names.
+    - DAP4 4: a char array `char v(n, len)` travels as `String v(n)` (as Hyrax sends it), so
+      ncdump shows `string v(n)` with the same text.
     - NC 1: netcdf-c DAP4 renames user-defined types after their variables, shows opaques as
       16 bytes (`opaque16_t`, zero-padded) and vlens as vlens of a one-field compound (more
       braces in the data), and makes up `_AnonymousN` dimensions for compound array fields
@@ -285,6 +287,9 @@ def compare_dumps(local: Dump, remote: Dump, opaque_sizes: dict) -> list:
         if kind in ("compound", "opaque", "vlen"):
             note(f"{path} dimensions", ldims, rdims)
             note(f"{path} kind", kind, remote.user_types.get(rtype))
+        elif ltype == "char" and ldims:
+            # DAP4 4: a char array travels as strings without its last (length) dimension.
+            note(f"{path} type", ("string", ", ".join(ldims.split(", ")[:-1])), (rtype, rdims))
         else:
             note(f"{path} type", (ltype, ldims), (rtype, rdims))
     local_attrs = []
@@ -319,6 +324,9 @@ def compare_dumps(local: Dump, remote: Dump, opaque_sizes: dict) -> list:
             lvalues, rvalues = _unbrace(lvalues), _unbrace(rvalues)
         if kind == "compound" and local.has_array_field(ltype):
             continue
+        if ltype == "char" and local.vars[path][1] and rvalues is not None:
+            # DAP4 4: an empty string is the `string` fill value, which ncdump prints as `_`.
+            rvalues = re.sub(r"(?<![\w.\"])_(?![\w.\"])", '""', rvalues)
         note(f"{path} data", lvalues, rvalues)
     note("data variables", sorted(local.data), sorted(remote.data))
     return problems

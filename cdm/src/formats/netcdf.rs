@@ -990,6 +990,8 @@ fn engine_layouts(
         Format::NetCdf4 | Format::NetCdf4Classic | Format::Hdf5 => {
             Ok(hdf5_layouts(ds, hdf5_scan.unwrap_or_default()))
         }
+        // Not a file format: the netCDF reader never builds such a dataset.
+        Format::RemoteDap2 | Format::RemoteDap4 => Ok(Vec::new()),
     }
 }
 

@@ -1,0 +1,487 @@
+//! The DAP4 DMR as a client reads it (quick-xml): groups, shared dimensions, enumerations,
+//! atomic variables of every DAP4 type and their attributes (containers flattened to `a.b`),
+//! mapped into the CDM model. Structures, Sequences and Opaques are left out and listed in the
+//! `_fathom_omitted` global attribute.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use quick_xml::Reader;
+use quick_xml::events::{BytesStart, Event};
+
+use crate::error::{Error, Result};
+use crate::model::{
+    AttrValue, Attribute, DataType, Dataset, Dimension, EnumMember, EnumType, Format, Group,
+    Storage, VarDim, Variable,
+};
+
+fn bad(what: impl std::fmt::Display) -> Error {
+    Error::Upstream(format!("the remote DMR is malformed: {what}"))
+}
+
+/// The CDM type of an atomic DAP4 type name.
+fn atomic(tag: &str) -> Option<DataType> {
+    Some(match tag {
+        "Int8" => DataType::Int8,
+        "UInt8" | "Byte" => DataType::UInt8,
+        "Char" => DataType::Char,
+        "Int16" => DataType::Int16,
+        "UInt16" => DataType::UInt16,
+        "Int32" => DataType::Int32,
+        "UInt32" => DataType::UInt32,
+        "Int64" => DataType::Int64,
+        "UInt64" => DataType::UInt64,
+        "Float32" => DataType::Float32,
+        "Float64" => DataType::Float64,
+        "String" | "URL" => DataType::String,
+        _ => return None,
+    })
+}
+
+enum Frame {
+    Group(Group),
+    Var(Variable),
+    /// A variable of a kind this client does not read; its children are skipped.
+    Omitted,
+    Attr {
+        name: String,
+        dtype: String,
+        values: Vec<String>,
+        children: Vec<Attribute>,
+    },
+    Value(String),
+    Enum(EnumType),
+    Skip,
+}
+
+struct Parser {
+    stack: Vec<Frame>,
+    dims: HashMap<String, Dimension>,
+    enums: HashMap<String, Arc<EnumType>>,
+    omitted: Vec<String>,
+    root: Option<Group>,
+    name: String,
+}
+
+fn attr(e: &BytesStart<'_>, key: &str) -> Result<Option<String>> {
+    match e.try_get_attribute(key).map_err(bad)? {
+        Some(a) => Ok(Some(
+            a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .map_err(bad)?
+                .into_owned(),
+        )),
+        None => Ok(None),
+    }
+}
+
+impl Parser {
+    fn group_path(&self) -> String {
+        self.stack
+            .iter()
+            .rev()
+            .find_map(|f| match f {
+                Frame::Group(g) => Some(g.path.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| "/".into())
+    }
+
+    /// A dimension or enum name resolved against the current group, then its ancestors.
+    fn resolve<'m, T>(&self, map: &'m HashMap<String, T>, name: &str) -> Option<&'m T> {
+        if name.starts_with('/') {
+            return map.get(name);
+        }
+        let mut g = self.group_path();
+        loop {
+            if let Some(x) = map.get(&Group::child_path(&g, name)) {
+                return Some(x);
+            }
+            if g == "/" {
+                return None;
+            }
+            g = crate::model::split_path(&g).map_or("/".into(), |(p, _)| p.to_owned());
+        }
+    }
+
+    fn open(&mut self, e: &BytesStart<'_>) -> Result<()> {
+        let tag = e.local_name().as_ref().to_owned();
+        let name = attr(e, "name")?;
+        let inside_skip = matches!(self.stack.last(), Some(Frame::Skip | Frame::Omitted));
+        if inside_skip {
+            self.stack.push(Frame::Skip);
+            return Ok(());
+        }
+        let frame = match tag.as_str() {
+            "Dataset" => {
+                self.name = name.unwrap_or_default();
+                Frame::Group(Group {
+                    name: String::new(),
+                    path: "/".into(),
+                    ..Group::default()
+                })
+            }
+            "Group" => {
+                let name = name.ok_or_else(|| bad("a Group without a name"))?;
+                Frame::Group(Group {
+                    path: Group::child_path(&self.group_path(), &name),
+                    name,
+                    ..Group::default()
+                })
+            }
+            "Dimension" => {
+                let name = name.ok_or_else(|| bad("a Dimension without a name"))?;
+                let len = attr(e, "size")?
+                    .and_then(|s| s.trim().parse().ok())
+                    .ok_or_else(|| bad(format!("dimension {name} has no size")))?;
+                let unlimited = attr(e, "_edu.ucar.isunlimited")?.is_some();
+                let dim = Dimension {
+                    path: Group::child_path(&self.group_path(), &name),
+                    name,
+                    len,
+                    unlimited,
+                };
+                self.dims.insert(dim.path.clone(), dim.clone());
+                if let Some(Frame::Group(g)) = self.stack.last_mut() {
+                    g.dimensions.push(dim);
+                }
+                Frame::Skip
+            }
+            "Enumeration" => {
+                let name = name.ok_or_else(|| bad("an Enumeration without a name"))?;
+                let base = attr(e, "basetype")?
+                    .and_then(|b| atomic(&b))
+                    .filter(DataType::is_integer)
+                    .ok_or_else(|| bad(format!("enumeration {name} has no integer basetype")))?;
+                Frame::Enum(EnumType {
+                    path: Group::child_path(&self.group_path(), &name),
+                    name,
+                    base,
+                    members: Vec::new(),
+                })
+            }
+            "EnumConst" => {
+                if let Some(Frame::Enum(t)) = self.stack.last_mut() {
+                    let value = attr(e, "value")?
+                        .and_then(|v| v.trim().parse().ok())
+                        .ok_or_else(|| bad("an EnumConst without a value"))?;
+                    t.members.push(EnumMember {
+                        name: name.unwrap_or_default(),
+                        value,
+                    });
+                }
+                Frame::Skip
+            }
+            "Dim" => {
+                let vd = match (name, attr(e, "size")?) {
+                    (Some(n), _) => {
+                        let d = self
+                            .resolve(&self.dims, &n)
+                            .ok_or_else(|| bad(format!("unknown dimension {n}")))?;
+                        VarDim::shared(d)
+                    }
+                    (None, Some(s)) => VarDim::anonymous(
+                        s.trim()
+                            .parse()
+                            .map_err(|_| bad(format!("bad Dim size {s:?}")))?,
+                    ),
+                    (None, None) => return Err(bad("a Dim without name or size")),
+                };
+                if let Some(Frame::Var(v)) = self.stack.last_mut() {
+                    v.dims.push(vd);
+                }
+                Frame::Skip
+            }
+            "Attribute" => Frame::Attr {
+                name: name.unwrap_or_default(),
+                dtype: attr(e, "type")?.unwrap_or_default(),
+                // The short form puts a single value in the element itself.
+                values: attr(e, "value")?.into_iter().collect(),
+                children: Vec::new(),
+            },
+            "Value" => {
+                if let Some(v) = attr(e, "value")? {
+                    if let Some(Frame::Attr { values, .. }) = self.stack.last_mut() {
+                        values.push(v);
+                    }
+                    Frame::Skip
+                } else {
+                    Frame::Value(String::new())
+                }
+            }
+            "Structure" | "Sequence" | "Opaque" => {
+                self.omitted.push(format!(
+                    "{} ({tag})",
+                    Group::child_path(&self.group_path(), &name.unwrap_or_default())
+                ));
+                Frame::Omitted
+            }
+            "Enum" => {
+                let name = name.ok_or_else(|| bad("an Enum variable without a name"))?;
+                let en = attr(e, "enum")?.ok_or_else(|| bad("an Enum without enum="))?;
+                let t = self
+                    .resolve(&self.enums, &en)
+                    .ok_or_else(|| bad(format!("unknown enumeration {en}")))?;
+                Frame::Var(self.variable(name, DataType::Enum(Arc::clone(t))))
+            }
+            t => match atomic(t) {
+                Some(dtype) => {
+                    let name = name.ok_or_else(|| bad(format!("a {t} without a name")))?;
+                    Frame::Var(self.variable(name, dtype))
+                }
+                None => Frame::Skip,
+            },
+        };
+        self.stack.push(frame);
+        Ok(())
+    }
+
+    fn variable(&self, name: String, dtype: DataType) -> Variable {
+        Variable {
+            path: Group::child_path(&self.group_path(), &name),
+            name,
+            dtype,
+            dims: Vec::new(),
+            attributes: Vec::new(),
+            storage: Storage::default(),
+        }
+    }
+
+    fn text(&mut self, s: &str) {
+        if let Some(Frame::Value(v)) = self.stack.last_mut() {
+            v.push_str(s);
+        }
+    }
+
+    fn close(&mut self) -> Result<()> {
+        let frame = self.stack.pop().ok_or_else(|| bad("unbalanced tags"))?;
+        match frame {
+            Frame::Group(g) => match self.stack.last_mut() {
+                Some(Frame::Group(parent)) => parent.groups.push(g),
+                _ => self.root = Some(g),
+            },
+            Frame::Var(mut v) => {
+                enum_fill(&mut v);
+                if let Some(Frame::Group(g)) = self.stack.last_mut() {
+                    g.variables.push(v);
+                }
+            }
+            Frame::Enum(t) => {
+                let t = Arc::new(t);
+                self.enums.insert(t.path.clone(), Arc::clone(&t));
+                if let Some(Frame::Group(g)) = self.stack.last_mut() {
+                    g.types.push(DataType::Enum(t));
+                }
+            }
+            Frame::Value(s) => {
+                if let Some(Frame::Attr { values, .. }) = self.stack.last_mut() {
+                    values.push(s);
+                }
+            }
+            Frame::Attr {
+                name,
+                dtype,
+                values,
+                children,
+            } => {
+                let made: Vec<Attribute> = if dtype == "Container" {
+                    children
+                        .into_iter()
+                        .map(|a| Attribute::new(format!("{name}.{}", a.name), a.value))
+                        .collect()
+                } else if name.starts_with("_DAP4_") || name == "_dap4.ce" {
+                    Vec::new()
+                } else {
+                    attr_value(&dtype, &values)
+                        .map(|v| Attribute::new(name, v))
+                        .into_iter()
+                        .collect()
+                };
+                match self.stack.last_mut() {
+                    Some(Frame::Attr { children, .. }) => children.extend(made),
+                    Some(Frame::Var(v)) => v.attributes.extend(made),
+                    Some(Frame::Group(g)) => g.attributes.extend(made),
+                    _ => {}
+                }
+            }
+            Frame::Omitted | Frame::Skip => {}
+        }
+        Ok(())
+    }
+}
+
+/// An enum variable's `_FillValue` arrives as the constant's name: store it as the value.
+fn enum_fill(v: &mut Variable) {
+    let DataType::Enum(t) = &v.dtype else { return };
+    let Some(size) = t.base.fixed_size() else {
+        return;
+    };
+    for a in &mut v.attributes {
+        if a.name != "_FillValue" {
+            continue;
+        }
+        let value = match &a.value {
+            AttrValue::String(s) => s
+                .first()
+                .and_then(|n| t.members.iter().find(|m| &m.name == n))
+                .map(|m| m.value),
+            other => other
+                .as_f64s()
+                .and_then(|f| f.first().copied())
+                .map(|f| f as i128),
+        };
+        if let Some(value) = value {
+            a.value = AttrValue::Typed {
+                dtype: v.dtype.clone(),
+                count: 1,
+                data: value.to_le_bytes()[..size].to_vec(),
+            };
+        }
+    }
+}
+
+fn attr_value(dtype: &str, values: &[String]) -> Option<AttrValue> {
+    fn nums<T: std::str::FromStr>(v: &[String]) -> Option<Vec<T>> {
+        v.iter().map(|s| s.trim().parse().ok()).collect()
+    }
+    Some(match dtype {
+        "Int8" => AttrValue::Int8(nums(values)?),
+        "UInt8" | "Byte" => AttrValue::UInt8(nums(values)?),
+        "Int16" => AttrValue::Int16(nums(values)?),
+        "UInt16" => AttrValue::UInt16(nums(values)?),
+        "Int32" => AttrValue::Int32(nums(values)?),
+        "UInt32" => AttrValue::UInt32(nums(values)?),
+        "Int64" => AttrValue::Int64(nums(values)?),
+        "UInt64" => AttrValue::UInt64(nums(values)?),
+        "Float32" => AttrValue::Float32(nums(values)?),
+        "Float64" => AttrValue::Float64(nums(values)?),
+        "Char" => AttrValue::Char(values.concat().into_bytes()),
+        "String" | "URL" => AttrValue::String(values.to_vec()),
+        _ => return None,
+    })
+}
+
+/// Parses a DMR document into a dataset.
+///
+/// # Errors
+/// [`Error::Upstream`] when it is not well-formed XML or not a DMR.
+pub(crate) fn parse(text: &str, remote: bool) -> Result<Dataset> {
+    let mut reader = Reader::from_str(text);
+    let mut p = Parser {
+        stack: Vec::new(),
+        dims: HashMap::new(),
+        enums: HashMap::new(),
+        omitted: Vec::new(),
+        root: None,
+        name: String::new(),
+    };
+    loop {
+        match reader.read_event().map_err(bad)? {
+            Event::Start(e) => p.open(&e)?,
+            Event::Empty(e) => {
+                p.open(&e)?;
+                p.close()?;
+            }
+            Event::End(_) => p.close()?,
+            Event::Text(t) => p.text(&t.xml10_content()),
+            Event::CData(t) => p.text(t.as_ref()),
+            Event::GeneralRef(r) => {
+                let s = match r.resolve_char_ref().map_err(bad)? {
+                    Some(c) => c.to_string(),
+                    None => match r.xml10_content().as_ref() {
+                        "lt" => "<".into(),
+                        "gt" => ">".into(),
+                        "amp" => "&".into(),
+                        "quot" => "\"".into(),
+                        "apos" => "'".into(),
+                        other => format!("&{other};"),
+                    },
+                };
+                p.text(&s);
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    let mut root = p.root.ok_or_else(|| bad("no Dataset element"))?;
+    if remote && !p.omitted.is_empty() {
+        root.attributes.push(Attribute::new(
+            "_fathom_omitted",
+            AttrValue::String(vec![format!(
+                "not read from the remote server: {}",
+                p.omitted.join(", ")
+            )]),
+        ));
+    }
+    Ok(Dataset {
+        name: p.name,
+        format: Format::RemoteDap4,
+        root,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DMR: &str = r#"<?xml version="1.0" encoding="ISO-8859-1"?>
+<Dataset xmlns="http://xml.opendap.org/ns/DAP/4.0#" dapVersion="4.0" dmrVersion="1.0" name="g.nc">
+  <Dimension name="time" size="3" _edu.ucar.isunlimited="1"/>
+  <Enumeration name="cloud" basetype="UInt8"><EnumConst name="clear" value="0"/><EnumConst name="rain" value="2"/></Enumeration>
+  <Int64 name="big"><Dim name="/time"/><Attribute name="units" type="String"><Value>m &amp; s</Value></Attribute></Int64>
+  <Enum name="sky" enum="/cloud"><Dim name="/time"/><Attribute name="_FillValue" type="String"><Value>rain</Value></Attribute></Enum>
+  <Structure name="s"><Int32 name="a"/></Structure>
+  <Attribute name="title" type="String"><Value>T</Value></Attribute>
+  <Attribute name="comment" type="String" value="it&apos;s short"/>
+  <Attribute name="NC_GLOBAL" type="Container"><Attribute name="n" type="Int16"><Value>1</Value><Value>2</Value></Attribute></Attribute>
+  <Group name="g">
+    <Dimension name="x" size="2"/>
+    <Float64 name="v"><Dim name="/time"/><Dim name="x"/><Dim size="4"/></Float64>
+  </Group>
+</Dataset>
+"#;
+
+    #[test]
+    fn groups_types_dimensions_and_attributes_map_into_the_model() {
+        let ds = parse(DMR, true).expect("parses");
+        assert_eq!(ds.name, "g.nc");
+        let big = ds.variable("/big").expect("big");
+        assert_eq!(big.dtype, DataType::Int64);
+        assert!(big.dims[0].unlimited);
+        assert_eq!(
+            big.attribute("units")
+                .and_then(|a| a.value.as_text())
+                .as_deref(),
+            Some("m & s")
+        );
+        let v = ds.variable("/g/v").expect("v");
+        assert_eq!(v.shape(), vec![3, 2, 4]);
+        assert_eq!(v.dims[1].path.as_deref(), Some("/g/x"));
+        let sky = ds.variable("/sky").expect("sky");
+        assert!(matches!(sky.dtype, DataType::Enum(_)));
+        assert_eq!(sky.fill_bytes(), Some(vec![2]));
+        assert!(ds.variable("/s").is_none());
+        assert_eq!(
+            ds.root
+                .attribute("comment")
+                .and_then(|a| a.value.as_text())
+                .as_deref(),
+            Some("it's short")
+        );
+        assert!(ds.root.attribute("_fathom_omitted").is_some());
+        assert_eq!(
+            ds.root.attribute("NC_GLOBAL.n").map(|a| a.value.clone()),
+            Some(AttrValue::Int16(vec![1, 2]))
+        );
+    }
+
+    #[test]
+    fn broken_documents_are_upstream_errors() {
+        for bad in [
+            "",
+            "<Dataset name='x'><Int32 name='a'><Dim name='/nope'/></Int32></Dataset>",
+            "<Dataset><Group/></Dataset>",
+        ] {
+            assert!(matches!(parse(bad, true), Err(Error::Upstream(_))), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,535 @@
+//! A dataset on a remote OPeNDAP server as a [`Source`]: [`open_remote`] fetches its metadata
+//! (DAP4 DMR, or DAP2 DDS + DAS), maps it into the CDM model, and reads hyperslabs with
+//! constrained `.dap` / `.dods` requests.
+//!
+//! - Protocol: with [`DapProtocol::Auto`] the client asks for the DMR first; when it parses, it
+//!   checks that the server also answers a one-element `.dap` request (pydap's server, for one,
+//!   sends DMRs but no `.dap`), and uses DAP4. Anything else falls back to DAP2. A URL spelled
+//!   `dap4://…` or `dap2://…` forces the protocol (as netcdf-c and TDS do).
+//! - Reads: each variable is cut into a grid of blocks of about [`BLOCK_BYTES`] (whole trailing
+//!   dimensions first); a read fetches only the blocks its hyperslab touches, each with one
+//!   constrained request, and keeps them in the shared chunk cache, so repeated and overlapping
+//!   reads do not go upstream again.
+//! - Faults: timeouts, refused connections and 502/503/504 answers are retried a bounded number
+//!   of times with backoff ([`http`]); every response is checked against what was asked
+//!   (`wire`), and DAP4 checksums are verified when the server sends them.
+
+mod dap2;
+mod dmr;
+mod http;
+mod wire;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use crate::engine::cache::{ChunkCache, ChunkKey};
+use crate::error::{Error, Result};
+use crate::hyperslab::{Hyperslab, Range};
+use crate::model::{DataType, Dataset};
+use crate::source::{ByteStream, Source, error_stream};
+
+use self::http::Http;
+
+/// Which protocol to speak to the remote server.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DapProtocol {
+    /// DAP4 when the server answers it (DMR and `.dap`), DAP2 otherwise.
+    #[default]
+    Auto,
+    /// DDS + DAS, `.dods`.
+    Dap2,
+    /// DMR, `.dap`.
+    Dap4,
+}
+
+/// How to reach a remote dataset.
+#[derive(Clone, Debug)]
+pub struct RemoteOptions {
+    /// The protocol, or how to choose it.
+    pub protocol: DapProtocol,
+    /// Time allowed for one request to the remote server, body included.
+    pub timeout: Duration,
+    /// Further attempts after a failed one that is worth retrying (timeouts, refused
+    /// connections, 502/503/504).
+    pub retries: u32,
+    /// The shared chunk cache that fetched blocks go into; `None` fetches every time.
+    pub cache: Option<ChunkCache>,
+}
+
+impl Default for RemoteOptions {
+    fn default() -> Self {
+        Self {
+            protocol: DapProtocol::Auto,
+            timeout: Duration::from_secs(30),
+            retries: 2,
+            cache: None,
+        }
+    }
+}
+
+/// Bytes of values per block of the block grid: one upstream request each.
+pub const BLOCK_BYTES: usize = 512 * 1024;
+/// A guess at the size of one string, to size blocks of string variables.
+const STRING_GUESS: usize = 64;
+/// Largest metadata document accepted from a remote server.
+const MAX_METADATA_BYTES: usize = 64 << 20;
+/// Largest data response accepted for a block of strings.
+const MAX_STRING_BLOCK_BYTES: usize = 256 << 20;
+/// Output elements assembled per buffer of the read stream.
+const PIECE_ELEMENTS: usize = 256 * 1024;
+
+/// Opens the dataset at `url` (`http://host/path/file.nc`, or `dap2://` / `dap4://` to force
+/// the protocol): fetches and maps its metadata. Any caller — a configured mount, an NcML
+/// `location`, a test — opens remote datasets through this one function.
+///
+/// # Errors
+/// [`Error::Upstream`] when the server cannot be reached or its metadata cannot be read,
+/// [`Error::UpstreamTimeout`] when it does not answer in time.
+pub async fn open_remote(url: &str, options: RemoteOptions) -> Result<Arc<dyn Source>> {
+    Ok(Arc::new(DapSource::open(url, options).await?))
+}
+
+/// What the source speaks to its server.
+enum Wire {
+    Dap2(HashMap<String, dap2::RemoteVar2>),
+    Dap4,
+}
+
+/// A remote dataset.
+pub struct DapSource {
+    /// The dataset URL, without suffix or query.
+    url: String,
+    http: Http,
+    wire: Wire,
+    dataset: Arc<Dataset>,
+    /// Variable path → its number, for cache keys.
+    numbers: HashMap<String, u32>,
+    /// This open's number in the chunk cache.
+    id: u64,
+    cache: Option<ChunkCache>,
+}
+
+impl fmt::Debug for DapSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DapSource")
+            .field("url", &self.url)
+            .field("protocol", &self.protocol())
+            .finish_non_exhaustive()
+    }
+}
+
+impl DapSource {
+    /// Opens the dataset at `url`; see [`open_remote`].
+    ///
+    /// # Errors
+    /// As [`open_remote`].
+    pub async fn open(url: &str, options: RemoteOptions) -> Result<Self> {
+        let (url, protocol) = if let Some(rest) = url.strip_prefix("dap4://") {
+            (format!("http://{rest}"), DapProtocol::Dap4)
+        } else if let Some(rest) = url.strip_prefix("dap2://") {
+            (format!("http://{rest}"), DapProtocol::Dap2)
+        } else {
+            (url.to_owned(), options.protocol)
+        };
+        if !url.starts_with("http://") || url.contains(['?', '#']) {
+            return Err(Error::Upstream(format!(
+                "{url:?} is not an http:// dataset URL without query"
+            )));
+        }
+        let url = url.trim_end_matches('/').to_owned();
+        let name = url.rsplit('/').next().unwrap_or_default().to_owned();
+        let http = Http::new(options.timeout, options.retries);
+        let (dataset, wire) = match protocol {
+            DapProtocol::Dap4 => (open_dap4(&http, &url, &name).await?, Wire::Dap4),
+            DapProtocol::Dap2 => open_dap2(&http, &url, &name).await?,
+            DapProtocol::Auto => match open_dap4(&http, &url, &name).await {
+                Ok(ds) if probe_dap4(&http, &url, &ds).await => (ds, Wire::Dap4),
+                Err(e @ Error::UpstreamTimeout(_)) => return Err(e),
+                _ => open_dap2(&http, &url, &name).await?,
+            },
+        };
+        let numbers = dataset
+            .all_variables()
+            .enumerate()
+            .map(|(i, v)| (v.path.clone(), u32::try_from(i).unwrap_or(u32::MAX)))
+            .collect();
+        Ok(Self {
+            url,
+            http,
+            wire,
+            dataset: Arc::new(dataset),
+            numbers,
+            id: crate::engine::next_file_id(),
+            cache: options.cache,
+        })
+    }
+
+    /// The protocol this source speaks.
+    #[must_use]
+    pub fn protocol(&self) -> DapProtocol {
+        match self.wire {
+            Wire::Dap2(_) => DapProtocol::Dap2,
+            Wire::Dap4 => DapProtocol::Dap4,
+        }
+    }
+}
+
+async fn open_dap4(http: &Http, url: &str, name: &str) -> Result<Dataset> {
+    let body = http.get(&format!("{url}.dmr"), MAX_METADATA_BYTES).await?;
+    let mut ds = dmr::parse(&String::from_utf8_lossy(&body), true)?;
+    name.clone_into(&mut ds.name);
+    Ok(ds)
+}
+
+/// Whether the server answers a one-element `.dap` request for the first variable that has
+/// values (or the dataset has none).
+async fn probe_dap4(http: &Http, url: &str, ds: &Dataset) -> bool {
+    let Some(v) = ds.all_variables().find(|v| !v.is_empty()) else {
+        return true;
+    };
+    let ranges: Vec<Range> = v.dims.iter().map(|_| Range::full(1)).collect();
+    let ce = dap4_ce(&v.path, &ranges);
+    let probe = format!("{url}.dap?dap4.ce={ce}");
+    match http.get(&probe, MAX_STRING_BLOCK_BYTES).await {
+        Ok(body) => wire::decode_dap(&body, &v.path, &v.dtype, &vec![1; v.dims.len()]).is_ok(),
+        Err(_) => false,
+    }
+}
+
+async fn open_dap2(http: &Http, url: &str, name: &str) -> Result<(Dataset, Wire)> {
+    let dds = http.get(&format!("{url}.dds"), MAX_METADATA_BYTES).await?;
+    let das = http.get(&format!("{url}.das"), MAX_METADATA_BYTES).await?;
+    let dds = dap2::parse_dds(&String::from_utf8_lossy(&dds))?;
+    let das = dap2::parse_das(&String::from_utf8_lossy(&das))?;
+    let (ds, vars) = dap2::to_dataset(name, &dds, &das)?;
+    Ok((ds, Wire::Dap2(vars)))
+}
+
+/// Characters left as they are in a constraint: letters, digits and `_-.~/`.
+const CE_KEEP: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'_')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+fn subscripts(ranges: &[Range]) -> String {
+    let mut s = String::new();
+    for r in ranges {
+        let last = r.start + r.count.saturating_sub(1) * r.stride;
+        s.push_str(&format!("[{}:{}:{}]", r.start, r.stride, last));
+    }
+    s
+}
+
+fn dap4_ce(path: &str, ranges: &[Range]) -> String {
+    utf8_percent_encode(&format!("{path}{}", subscripts(ranges)), CE_KEEP).to_string()
+}
+
+/// The block shape of a variable of `shape` whose elements take about `elem` bytes: whole
+/// trailing dimensions while they fit in [`BLOCK_BYTES`], then a part of the next one.
+fn block_shape(shape: &[usize], elem: usize) -> Vec<usize> {
+    let target = (BLOCK_BYTES / elem.max(1)).max(1);
+    let mut block = vec![1; shape.len()];
+    let mut inner = 1usize;
+    for d in (0..shape.len()).rev() {
+        let fit = (target / inner).max(1);
+        block[d] = shape[d].clamp(1, fit.max(1)).min(shape[d].max(1));
+        inner = inner.saturating_mul(block[d]);
+    }
+    block
+}
+
+/// One variable's block grid.
+#[derive(Clone, Debug)]
+struct Grid {
+    shape: Vec<usize>,
+    block: Vec<usize>,
+    /// Blocks along each dimension.
+    blocks: Vec<usize>,
+}
+
+impl Grid {
+    fn new(shape: &[usize], elem: usize) -> Self {
+        let block = block_shape(shape, elem);
+        let blocks = shape
+            .iter()
+            .zip(&block)
+            .map(|(s, b)| s.div_ceil(*b).max(1))
+            .collect();
+        Self {
+            shape: shape.to_vec(),
+            block,
+            blocks,
+        }
+    }
+
+    /// The linear number of the block at grid coordinates `b`.
+    fn number(&self, b: &[usize]) -> u64 {
+        b.iter()
+            .zip(&self.blocks)
+            .fold(0u64, |acc, (i, n)| acc * (*n as u64) + *i as u64)
+    }
+
+    /// The element ranges the block at grid coordinates `b` covers.
+    fn extent(&self, b: &[usize]) -> Vec<Range> {
+        b.iter()
+            .zip(&self.block)
+            .zip(&self.shape)
+            .map(|((i, bl), s)| {
+                let start = i * bl;
+                Range {
+                    start,
+                    count: (*bl).min(s.saturating_sub(start)),
+                    stride: 1,
+                }
+            })
+            .collect()
+    }
+}
+
+/// A block in hand: its element ranges, its values, and where each value starts when the type's
+/// size varies (one offset per element, plus the end).
+type FetchedBlock = (Vec<Range>, Bytes, Option<Vec<usize>>);
+
+/// What one read needs, cheap to clone into its stream.
+#[derive(Clone)]
+struct Reader {
+    url: Arc<str>,
+    http: Http,
+    /// The DAP2 name and wire type, or `None` for DAP4.
+    dap2: Option<(String, dap2::BaseType)>,
+    path: Arc<str>,
+    dtype: DataType,
+    number: u32,
+    id: u64,
+    cache: Option<ChunkCache>,
+    grid: Arc<Grid>,
+}
+
+impl Reader {
+    /// The values of one block, from the cache or with one request.
+    async fn block(&self, b: Vec<usize>) -> Result<Bytes> {
+        let key = ChunkKey {
+            file: self.id,
+            var: self.number,
+            chunk: self.grid.number(&b),
+        };
+        let extent = self.grid.extent(&b);
+        match &self.cache {
+            Some(cache) => cache
+                .get_or_load(key, self.fetch(extent))
+                .await
+                .map_err(|e| Error::unshare(&e)),
+            None => self.fetch(extent).await,
+        }
+    }
+
+    async fn fetch(&self, extent: Vec<Range>) -> Result<Bytes> {
+        let counts: Vec<usize> = extent.iter().map(|r| r.count).collect();
+        let n: usize = counts.iter().product();
+        let max = match self.dtype.fixed_size() {
+            Some(s) => n.saturating_mul(s).saturating_mul(2) + (1 << 20),
+            None => MAX_STRING_BLOCK_BYTES,
+        };
+        let values = match &self.dap2 {
+            None => {
+                let url = format!(
+                    "{}.dap?dap4.ce={}&dap4.checksum=true",
+                    self.url,
+                    dap4_ce(&self.path, &extent)
+                );
+                let body = self.http.get(&url, max).await?;
+                wire::decode_dap(&body, &self.path, &self.dtype, &counts)?
+            }
+            Some((name, base)) => {
+                let ce = utf8_percent_encode(name, CE_KEEP).to_string()
+                    + &utf8_percent_encode(&subscripts(&extent), CE_KEEP).to_string();
+                let url = format!("{}.dods?{ce}", self.url);
+                let body = self.http.get(&url, max).await?;
+                wire::decode_dods(&body, name, *base, &counts)?
+            }
+        };
+        Ok(Bytes::from(values))
+    }
+
+    /// The values of `piece`, cut from the blocks it touches.
+    async fn piece(&self, piece: Hyperslab) -> Result<Bytes> {
+        let g = &self.grid;
+        let rank = g.shape.len();
+        // The block range each dimension of the piece touches.
+        let spans: Vec<(usize, usize)> = piece
+            .ranges()
+            .iter()
+            .zip(&g.block)
+            .map(|(r, b)| (r.start / b, r.last() / b))
+            .collect();
+        // Every block the piece touches, by grid coordinates.
+        let mut coords_list: Vec<Vec<usize>> = vec![Vec::new()];
+        for &(lo, hi) in &spans {
+            coords_list = coords_list
+                .into_iter()
+                .flat_map(|p| {
+                    (lo..=hi).map(move |i| {
+                        let mut q = p.clone();
+                        q.push(i);
+                        q
+                    })
+                })
+                .collect();
+        }
+        let mut blocks: HashMap<u64, FetchedBlock> = HashMap::new();
+        for b in coords_list {
+            let bytes = self.block(b.clone()).await?;
+            let offsets = if self.dtype.fixed_size().is_none() {
+                let mut offs = Vec::new();
+                let mut pos = 0usize;
+                for e in crate::encoding::split_elements(&self.dtype, &bytes)? {
+                    offs.push(pos);
+                    pos += e.len();
+                }
+                offs.push(pos);
+                Some(offs)
+            } else {
+                None
+            };
+            blocks.insert(g.number(&b), (g.extent(&b), bytes, offsets));
+        }
+        let size = self.dtype.fixed_size();
+        let mut out = Vec::with_capacity(piece.len() * size.unwrap_or(STRING_GUESS));
+        let mut idx: Vec<usize> = vec![0; rank];
+        let mut coords = vec![0usize; rank];
+        let mut bc = vec![0usize; rank];
+        for _ in 0..piece.len() {
+            for d in 0..rank {
+                let r = piece.ranges()[d];
+                coords[d] = r.start + idx[d] * r.stride;
+                bc[d] = coords[d] / g.block[d];
+            }
+            let (extent, bytes, offsets) = blocks
+                .get(&g.number(&bc))
+                .ok_or_else(|| Error::Corrupt("a block went missing".into()))?;
+            let mut off = 0usize;
+            for d in 0..rank {
+                off = off * extent[d].count + (coords[d] - extent[d].start);
+            }
+            let elem = match (size, offsets) {
+                (Some(s), _) => bytes.get(off * s..(off + 1) * s),
+                (None, Some(o)) => o
+                    .get(off)
+                    .zip(o.get(off + 1))
+                    .and_then(|(a, z)| bytes.get(*a..*z)),
+                (None, None) => None,
+            }
+            .ok_or_else(|| Error::Upstream("a block holds fewer values than asked".into()))?;
+            out.extend_from_slice(elem);
+            for d in (0..rank).rev() {
+                idx[d] += 1;
+                if idx[d] < piece.ranges()[d].count {
+                    break;
+                }
+                idx[d] = 0;
+            }
+        }
+        Ok(Bytes::from(out))
+    }
+}
+
+impl Source for DapSource {
+    fn dataset(&self) -> &Arc<Dataset> {
+        &self.dataset
+    }
+
+    fn read(&self, path: &str, slab: &Hyperslab) -> ByteStream {
+        let Some(var) = self.dataset.variable(path) else {
+            return error_stream(Error::NoSuchVariable(path.to_owned()));
+        };
+        let shape = var.shape();
+        if slab.rank() != shape.len()
+            || slab
+                .ranges()
+                .iter()
+                .zip(&shape)
+                .any(|(r, len)| r.count > 0 && r.last() >= *len)
+        {
+            return error_stream(Error::Hyperslab(
+                crate::hyperslab::HyperslabError::WrongRank {
+                    expected: shape.len(),
+                    got: slab.rank(),
+                },
+            ));
+        }
+        if slab.is_empty() {
+            return Box::pin(futures::stream::empty());
+        }
+        let dap2 = match &self.wire {
+            Wire::Dap4 => None,
+            Wire::Dap2(vars) => match vars.get(path) {
+                Some(v) => Some((v.name.clone(), v.base)),
+                None => return error_stream(Error::NoSuchVariable(path.to_owned())),
+            },
+        };
+        let elem = var.dtype.fixed_size().unwrap_or(STRING_GUESS);
+        let reader = Reader {
+            url: Arc::from(self.url.as_str()),
+            http: self.http.clone(),
+            dap2,
+            path: Arc::from(path),
+            dtype: var.dtype.clone(),
+            number: self.numbers.get(path).copied().unwrap_or(u32::MAX),
+            id: self.id,
+            cache: self.cache.clone(),
+            grid: Arc::new(Grid::new(&shape, elem)),
+        };
+        let pieces = slab.split(PIECE_ELEMENTS);
+        Box::pin(
+            futures::stream::iter(pieces)
+                .then(move |p| {
+                    let reader = reader.clone();
+                    async move { reader.piece(p).await }
+                })
+                .scan(false, |failed, item| {
+                    // Stop after the first error: the consumer sees it once.
+                    if *failed {
+                        return futures::future::ready(None);
+                    }
+                    *failed = item.is_err();
+                    futures::future::ready(Some(item))
+                }),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_take_whole_trailing_dimensions_first() {
+        assert_eq!(block_shape(&[12, 90, 180], 4), vec![8, 90, 180]);
+        assert_eq!(block_shape(&[10], 8), vec![10]);
+        assert_eq!(block_shape(&[], 8), Vec::<usize>::new());
+        assert_eq!(block_shape(&[4, 1_000_000], 4), vec![1, 131_072]);
+        assert_eq!(block_shape(&[3, 0], 4), vec![3, 1]);
+        let g = Grid::new(&[4, 1_000_000], 4);
+        assert_eq!(g.blocks, vec![4, 8]);
+        assert_eq!(g.number(&[1, 2]), 10);
+        assert_eq!(g.extent(&[3, 7])[1].count, 1_000_000 - 7 * 131_072);
+    }
+
+    #[test]
+    fn constraints_are_escaped() {
+        let r = [Range {
+            start: 2,
+            count: 3,
+            stride: 2,
+        }];
+        assert_eq!(dap4_ce("/g/v", &r), "/g/v%5B2%3A2%3A6%5D");
+    }
+}
