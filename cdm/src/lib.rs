@@ -18,9 +18,11 @@
 //!   `.ncml` files open as virtual datasets whose members go through the same cache.
 //! - [`isolation`]: reader processes that run the C libraries on untrusted files, so a file
 //!   that crashes a library costs one request, not the server.
+//! - [`cf`]: CF conventions — coordinate axes, time units and calendars, coordinate → index.
 
 pub mod catalog;
 pub mod cdl;
+pub mod cf;
 pub mod encoding;
 pub mod engine;
 pub mod error;

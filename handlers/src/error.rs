@@ -15,12 +15,17 @@ pub enum Protocol {
     Dap4,
     /// Plain text, for pages and files.
     Plain,
+    /// An OGC API exception: `{"code": …, "description": …}` as JSON.
+    Json,
 }
 
 impl Protocol {
     /// The protocol of a URL path, from its suffix (`Plain` when it has none).
     #[must_use]
     pub fn of_path(path: &str) -> Self {
+        if path == "/ogc" || path.starts_with("/ogc/") || path.starts_with("/stac/") {
+            return Self::Json;
+        }
         let last = path.rsplit('/').next().unwrap_or_default();
         percent_encoding::percent_decode_str(last)
             .decode_utf8()
@@ -111,6 +116,15 @@ impl HandlerError {
                     "application/vnd.opendap.dap4.error+xml",
                 );
                 dap4::error_document(status.as_u16(), &message).into()
+            }
+            Protocol::Json => {
+                builder = builder.header(header::CONTENT_TYPE, "application/json");
+                serde_json::to_vec(&serde_json::json!({
+                    "code": status.as_u16().to_string(),
+                    "description": message,
+                }))
+                .unwrap_or_default()
+                .into()
             }
             Protocol::Plain => {
                 builder = builder.header(header::CONTENT_TYPE, "text/plain; charset=utf-8");

@@ -7,8 +7,9 @@
 //! root ([`paths`], with a short-lived cache of resolved paths), conditional requests are
 //! answered from validators ([`conditional`]), and the response is written by the module that
 //! owns it — [`listing`] (folder pages), [`thredds`] (catalogs), [`files`] (raw downloads with
-//! `Range`), [`pages`] (the data request form, `.info`, `.help`), the DAP2 / DAP4 modules, and
-//! `zarr` (`X.zarr/…`: the dataset as a Zarr v2 / v3 store).
+//! `Range`), [`pages`] (the data request form, `.info`, `.help`), the DAP2 / DAP4 modules,
+//! `zarr` (`X.zarr/…`: the dataset as a Zarr v2 / v3 store), and [`ogc`] (OGC API – EDR, the
+//! OpenAPI document of every route, STAC).
 //! [`error`] is the one place that turns failures into HTTP statuses and protocol error bodies;
 //! [`config`] holds every operator setting.
 
@@ -22,6 +23,7 @@ pub mod error;
 mod files;
 mod listing;
 pub mod metrics;
+pub mod ogc;
 mod pages;
 pub mod paths;
 mod remote;
@@ -359,6 +361,9 @@ async fn route<B>(state: &AppState, req: &Request<B>) -> Routed {
     let protocol = Protocol::of_path(path);
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return Err((HandlerError::MethodNotAllowed, protocol, Kind::Other));
+    }
+    if let Some(routed) = ogc::respond(state, req).await {
+        return routed;
     }
     match path {
         "/healthz" => {

@@ -30,6 +30,10 @@ pub enum Kind {
     Metrics,
     /// A CORS preflight.
     Preflight,
+    /// An OGC API – EDR document or query (`/ogc/…`).
+    Ogc,
+    /// A STAC document (`/stac/…`).
+    Stac,
     /// Anything else (not found, bad paths, redirects, refused methods).
     Other,
     /// A key of a dataset's Zarr store.
@@ -49,7 +53,7 @@ const DATASET_KINDS: [ResponseKind; 11] = [
     ResponseKind::Info,
     ResponseKind::Help,
 ];
-const KIND_COUNT: usize = DATASET_KINDS.len() + 9;
+const KIND_COUNT: usize = DATASET_KINDS.len() + 11;
 
 impl Kind {
     fn index(self) -> usize {
@@ -63,7 +67,9 @@ impl Kind {
             Self::Metrics => 16,
             Self::Preflight => 17,
             Self::Other => 18,
-            Self::Zarr => 19,
+            Self::Ogc => 19,
+            Self::Stac => 20,
+            Self::Zarr => 21,
         }
     }
 
@@ -94,6 +100,8 @@ const LABELS: [&str; KIND_COUNT] = [
     "metrics",
     "preflight",
     "other",
+    "ogc",
+    "stac",
     "zarr",
 ];
 

@@ -28,7 +28,7 @@ pub enum ResponseKind {
 }
 
 /// Suffixes in matching order: longer ones that end like a shorter one come first.
-const SUFFIXES: &[(&str, ResponseKind)] = &[
+pub(crate) const SUFFIXES: &[(&str, ResponseKind)] = &[
     (".dmr.xml", ResponseKind::Dmr),
     (".dods", ResponseKind::Dods),
     (".dds", ResponseKind::Dds),

@@ -2,6 +2,7 @@
 //! module per file, plus the helpers they share.
 
 mod cdf5;
+mod cf_grid;
 mod chunked;
 mod classic;
 mod groups;
@@ -30,7 +31,7 @@ pub(crate) struct SampleFile {
 }
 
 /// The sample set, in the order it is written and returned.
-pub(crate) const SAMPLE_FILES: [SampleFile; 10] = [
+pub(crate) const SAMPLE_FILES: [SampleFile; 11] = [
     SampleFile {
         name: "classic.nc",
         write: classic::write,
@@ -70,6 +71,10 @@ pub(crate) const SAMPLE_FILES: [SampleFile; 10] = [
     SampleFile {
         name: "hdf5_references.h5",
         write: hdf5_references::write,
+    },
+    SampleFile {
+        name: "cf_grid.nc",
+        write: cf_grid::write,
     },
 ];
 
