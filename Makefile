@@ -89,8 +89,16 @@ build:
 rust-test:
 	$(CARGO) test --release --locked --workspace
 
+## Each test file runs in an interpreter of its own: the clients load three HDF5 libraries
+## (netCDF4's, h5py's, PyTables'), filter plugins, zarr and dask, and a test of one tool must
+## not inherit the library state another file's tests left behind.
 client-test:
-	FATHOM_BIN=$(CURDIR)/target/release/fathom FATHOM_REQUIRE_BROWSER=1 $(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/clients
+	@failed=""; for t in tests/clients/test_*.py; do \
+	  echo "== $$t"; \
+	  FATHOM_BIN=$(CURDIR)/target/release/fathom FATHOM_REQUIRE_BROWSER=1 \
+	    $(VENV)/bin/python -X faulthandler -m pytest -q -p no:cacheprovider "$$t" || failed="$$failed $$t"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "client tests failed in:$$failed"; exit 1; fi
 
 ## Fuzz every parser of untrusted input for FUZZ_SECONDS each (cargo-fuzz on the stable
 ## toolchain, without a sanitizer; by hand, run `fuzz/run.sh 600` or `cargo fuzz run TARGET`).
