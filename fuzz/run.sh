@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 secs=${1:-30}
 conf=../tests/conformance
-targets=(dap2_constraint dap4_constraint nc3_header dap4_chunks url_path)
+targets=(${FUZZ_TARGETS:-dap2_constraint dap4_constraint nc3_header dap4_chunks url_path ncml remote_metadata remote_data})
 
 seed() { # seed TARGET NAME < content
   mkdir -p "corpus/$1"
@@ -47,6 +47,25 @@ i=0
 while IFS= read -r f; do
   i=$((i + 1)); head -c 65536 "$f" | seed dap4_chunks "dap$i"
 done < <(find "$conf" -name '*.dap' | sort)
+# NcML documents from Hyrax's suite; DMRs, DDS + DAS pairs and data bodies from real servers.
+i=0
+while IFS= read -r f; do
+  i=$((i + 1)); head -c 65536 "$f" | seed ncml "ncml$i"
+done < <(find "$conf" -name '*.ncml' | sort)
+i=0
+while IFS= read -r f; do
+  i=$((i + 1)); head -c 65536 "$f" | seed remote_metadata "dmr$i"
+done < <(find "$conf" -name '*.dmr' | sort | head -n 200)
+i=0
+while IFS= read -r f; do
+  das="${f%.dds}.das"
+  [ -f "$das" ] || continue
+  i=$((i + 1)); { head -c 32768 "$f"; printf '\0'; head -c 32768 "$das"; } | seed remote_metadata "dds$i"
+done < <(find "$conf" -name '*.dds' | sort | head -n 200)
+i=0
+while IFS= read -r f; do
+  i=$((i + 1)); { printf '\x02\x03\x04'; head -c 65536 "$f"; } | seed remote_data "body$i"
+done < <(find "$conf" \( -name '*.dap' -o -name '*.dods' \) | sort | head -n 200)
 i=0
 for p in '/a.nc' '/sub/b.nc' '/leak' '/up/secret.txt' '/sub/etc/passwd' '/inside/b.nc' \
   '/a/%2e%2e/secret.txt' '/sub/..%2f..%2fsecret.txt' '/%c0%ae%c0%ae/secret.txt'; do
@@ -57,7 +76,7 @@ cargo fuzz build --sanitizer none -O >/dev/null
 status=0
 for t in "${targets[@]}"; do
   max_len=4096
-  case $t in nc3_header | dap4_chunks) max_len=65536 ;; esac
+  case $t in nc3_header | dap4_chunks | ncml | remote_metadata | remote_data) max_len=65536 ;; esac
   log=$(mktemp)
   if cargo fuzz run --sanitizer none -O "$t" -- -max_total_time="$secs" -max_len="$max_len" \
       -rss_limit_mb=2048 -malloc_limit_mb=1024 -print_final_stats=1 >"$log" 2>&1; then

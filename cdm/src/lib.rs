@@ -28,6 +28,8 @@ pub mod engine;
 pub mod error;
 pub mod fill;
 pub mod formats;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hyperslab;
 pub mod isolation;
 pub mod model;

@@ -36,6 +36,33 @@ use crate::source::{ByteStream, Source, error_stream};
 
 use self::http::Http;
 
+/// Parses a remote DMR into the model, for the fuzz targets ([`crate::fuzzing`]).
+pub(crate) fn parse_dmr(text: &str) -> Result<Dataset> {
+    dmr::parse(text, true)
+}
+
+/// Parses a remote DDS and DAS and maps them into the model, for the fuzz targets.
+pub(crate) fn parse_dds_das(dds: &str, das: &str) -> bool {
+    match (dap2::parse_dds(dds), dap2::parse_das(das)) {
+        (Ok(dds), Ok(das)) => dap2::to_dataset("fuzz", &dds, &das).is_ok(),
+        _ => false,
+    }
+}
+
+/// Decodes `body` as a `.dap` and as a `.dods` response of one variable, for the fuzz targets.
+pub(crate) fn decode_bodies(body: &[u8], dtype: &DataType, counts: &[usize]) -> (bool, bool) {
+    let dap = wire::decode_dap(body, "/v", dtype, counts).is_ok();
+    let base = match dtype {
+        DataType::Int8 | DataType::UInt8 => dap2::BaseType::Byte,
+        DataType::Int16 => dap2::BaseType::Int16,
+        DataType::Float64 => dap2::BaseType::Float64,
+        DataType::String => dap2::BaseType::String,
+        _ => dap2::BaseType::Int32,
+    };
+    let dods = wire::decode_dods(body, "v", base, counts).is_ok();
+    (dap, dods)
+}
+
 /// Which protocol to speak to the remote server.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum DapProtocol {

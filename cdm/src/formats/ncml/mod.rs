@@ -35,6 +35,11 @@ use std::sync::{Arc, Mutex};
 
 pub use deps::Dependencies;
 
+/// Parses an NcML document, for the fuzz targets ([`crate::fuzzing`]).
+pub(crate) fn parse_document(text: &str) -> std::result::Result<(), String> {
+    parse::parse(text).map(drop)
+}
+
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::source::Source;
