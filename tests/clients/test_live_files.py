@@ -45,6 +45,16 @@ def append_netcdf(path, start, count):
             ds["temp"][k, :] = record(k)
 
 
+# The server trusts a file it found unchanged for 5 ms (cdm's VALIDATION_WINDOW, in the README):
+# a change is seen by every request that starts later than that. A writer on this machine can
+# finish within it, so the tests wait it out before reading again.
+VALIDATION_WINDOW = 0.005
+
+
+def settled():
+    time.sleep(3 * VALIDATION_WINDOW)
+
+
 def remote_records(url):
     with netCDF4.Dataset(url) as ds:
         return ds["time"][:], ds["temp"][:]
@@ -69,6 +79,7 @@ def test_netcdf4_python_appends_while_served_and_the_next_read_sees_it(tmp_path)
             check_whole(t, v)
         # The server has the file open now; the writer must not be refused.
         append_netcdf(path, 3, 2)
+        settled()
         for url in (f"{s.url}/model_output.nc", f"{s.url}/model_output.nc#dap4"):
             t, v = remote_records(url)
             assert len(t) == 5
@@ -91,6 +102,7 @@ def test_h5py_extends_a_dataset_while_served(tmp_path):
         with h5py.File(path, "a") as f:
             f["level"].resize((25,))
             f["level"][10:] = np.arange(10, 25)
+        settled()
         with netCDF4.Dataset(f"{s.url}/pipeline.h5#dap4") as ds:
             np.testing.assert_array_equal(ds["level"][:], np.arange(25))
         assert s.alive()

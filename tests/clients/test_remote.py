@@ -226,12 +226,21 @@ def test_a_dap4_mount_of_a_second_fathom_reads_every_type_and_group(setup, name)
                 assert path in remote.getncattr("_fathom_omitted"), path
                 continue
             rv = remote[path.lstrip("/")] if path.count("/") > 1 else remote[path[1:]]
-            assert rv.dtype == lv.dtype, path
-            assert rv.shape == lv.shape, path
-            assert same(lv[...], rv[...]), path
+            dv = direct[path.lstrip("/")] if path.count("/") > 1 else direct[path[1:]]
+            if lv.dtype == np.dtype("S1"):
+                # DAP4 carries a char array as strings without its last dimension (as Hyrax
+                # does): the gateway passes on what the upstream sends, the file's text.
+                text = netCDF4.chartostring(lv[...])
+                assert rv.dtype is str and dv.dtype is str, path
+                assert rv.shape == lv.shape[:-1] == dv.shape, path
+                assert list(np.ravel(rv[...])) == list(np.ravel(dv[...])), path
+                assert [t.rstrip("\0") for t in np.ravel(rv[...])] == list(np.ravel(text)), path
+            else:
+                assert rv.dtype == lv.dtype, path
+                assert rv.shape == lv.shape, path
+                assert same(lv[...], rv[...]), path
             # Attributes as the same client reads them from the remote server directly (netcdf-c
             # parses some Float32 attribute texts of DAP4 a few ulps off the file's value).
-            dv = direct[path.lstrip("/")] if path.count("/") > 1 else direct[path[1:]]
             assert rv.ncattrs() == dv.ncattrs(), path
             for k in dv.ncattrs():
                 assert same(dv.getncattr(k), rv.getncattr(k)), f"{path}:{k}"
