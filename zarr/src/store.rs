@@ -77,11 +77,7 @@ impl Array {
     /// Number of chunks along each dimension.
     #[must_use]
     pub fn grid(&self) -> Vec<usize> {
-        self.shape
-            .iter()
-            .zip(&self.chunk)
-            .map(|(&n, &c)| n.div_ceil(c.max(1)))
-            .collect()
+        cdm::engine::layout::chunk_grid(&self.shape, &self.chunk)
     }
 
     /// The part of the array that the chunk at `g` covers (edge chunks clipped to the shape).

@@ -152,11 +152,7 @@ impl ChunkLayout {
     /// Number of chunks along each dimension.
     #[must_use]
     pub fn grid(&self) -> Vec<usize> {
-        self.shape
-            .iter()
-            .zip(&self.chunk)
-            .map(|(&n, &c)| n.div_ceil(c.max(1)))
-            .collect()
+        chunk_grid(&self.shape, &self.chunk)
     }
 
     /// The linear (row-major) number of the chunk at grid position `g`.
@@ -276,6 +272,17 @@ impl ChunkLayout {
             fill,
         }
     }
+}
+
+/// Number of chunks of shape `chunk` along each dimension of an array of shape `shape`, edge
+/// chunks included (a zero chunk length counts as one).
+#[must_use]
+pub fn chunk_grid(shape: &[usize], chunk: &[usize]) -> Vec<usize> {
+    shape
+        .iter()
+        .zip(chunk)
+        .map(|(&n, &c)| n.div_ceil(c.max(1)))
+        .collect()
 }
 
 #[cfg(test)]
