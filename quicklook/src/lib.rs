@@ -296,9 +296,12 @@ impl Slice {
         };
         let pixels = rows.saturating_mul(cols);
         if max_pixels > 0 && pixels > max_pixels {
-            let stride = (pixels as f64 / max_pixels as f64).sqrt().ceil().max(2.0);
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let stride = stride as usize;
+            // The smallest stride, the same along both dimensions, that fits: bounded, since
+            // a stride of the longer side leaves one pixel.
+            let fits = |s: usize| rows.div_ceil(s).saturating_mul(cols.div_ceil(s)) <= max_pixels;
+            let stride = (2..=rows.max(cols).max(2))
+                .find(|&s| fits(s))
+                .unwrap_or(rows.max(cols).max(2));
             let example: String = ranges
                 .iter()
                 .enumerate()
@@ -312,7 +315,8 @@ impl Slice {
                 .collect();
             return Err(Error::TooLarge(format!(
                 "this picture would be {rows} × {cols} = {pixels} pixels, more than this server's \
-limit of {max_pixels}: take every {stride}th index with a stride, e.g. {name}{example}"
+limit of {max_pixels}: keep one index in {stride} along each with a stride, e.g. \
+{name}{example}"
             )));
         }
         Ok(Self {
@@ -540,6 +544,31 @@ mod tests {
         let near = |a: &[u8], b: [u8; 3]| a.iter().zip(b).all(|(x, y)| x.abs_diff(y) <= 2);
         assert!(near(&t[3..6], [0x44, 0x01, 0x54]), "{:?}", &t[3..6]);
         assert!(near(&t[765..768], [0xfd, 0xe7, 0x25]), "{:?}", &t[765..768]);
+    }
+
+    #[test]
+    fn the_suggested_stride_fits_the_limit() {
+        let var = cdm::Variable {
+            name: "v".into(),
+            path: "/v".into(),
+            dtype: cdm::DataType::Float32,
+            dims: Vec::new(),
+            attributes: Vec::new(),
+            storage: cdm::Storage::default(),
+        };
+        for (rows, cols, max) in [(3, 100, 10), (9, 16, 40), (5, 5, 6), (1000, 1000, 1)] {
+            let ranges = [Range::full(rows), Range::full(cols)];
+            let Err(Error::TooLarge(m)) = Slice::new("v", &var, &ranges, max) else {
+                panic!("{rows}x{cols} fits {max}");
+            };
+            let stride: usize = m
+                .split("v[0:")
+                .nth(1)
+                .and_then(|s| s.split(':').next())
+                .and_then(|s| s.parse().ok())
+                .expect("a stride in the example");
+            assert!(rows.div_ceil(stride) * cols.div_ceil(stride) <= max, "{m}");
+        }
     }
 
     #[test]
