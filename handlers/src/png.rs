@@ -31,12 +31,14 @@ pub(crate) async fn respond(
 ) -> Result<http::Response<Body>, HandlerError> {
     let (ce, options) = quicklook::Options::split_query(req.query.as_deref().unwrap_or(""))?;
     let ds = crate::dap2::mapped(&req.entry);
-    if ce.trim().is_empty() {
-        return Err(HandlerError::BadRequest(format!(
-            "name the variable to draw and its slice, e.g. {}",
-            example(req, &ds)
-        )));
-    }
+    // No constraint: the first field's first 2-D slice, so that `X.png` alone shows something.
+    let ce = if ce.trim().is_empty() {
+        first_slice(&ds).ok_or_else(|| {
+            HandlerError::BadRequest("this dataset has no numeric array to draw".into())
+        })?
+    } else {
+        ce
+    };
     let projected = dap2::constrain(&ds, Some(&ce))?;
     let [one] = projected.as_slice() else {
         return Err(HandlerError::BadRequest(format!(
@@ -110,18 +112,19 @@ pub(crate) async fn respond(
         .map_err(|e| HandlerError::Internal(e.to_string()))
 }
 
-/// A request that works on this dataset, for messages: its first variable with two or more
-/// dimensions, the leading ones fixed at 0.
-fn example(req: &DatasetRequest, ds: &dap2::Dap2Dataset) -> String {
-    let name = req.url_path.rsplit('/').next().unwrap_or_default();
+/// The constraint of the first 2-D slice of the dataset's first numeric array with two or more
+/// dimensions (the leading ones fixed at 0), or of its first numeric array.
+fn first_slice(ds: &dap2::Dap2Dataset) -> Option<String> {
+    let numeric = |v: &&dap2::mapping::Dap2Var| {
+        matches!(&v.node, dap2::mapping::Node::Atomic(a) if !a.ty().is_string())
+            && v.node.dims().iter().all(|d| d.len > 0)
+    };
     let var = ds
         .vars
         .iter()
+        .filter(numeric)
         .find(|v| v.node.dims().len() >= 2)
-        .or_else(|| ds.vars.first());
-    let Some(var) = var else {
-        return format!("{name}.png?var[0:1:9][0:1:9]");
-    };
+        .or_else(|| ds.vars.iter().find(numeric))?;
     let dims = var.node.dims();
     let slice: String = dims
         .iter()
@@ -134,8 +137,12 @@ fn example(req: &DatasetRequest, ds: &dap2::Dap2Dataset) -> String {
             }
         })
         .collect();
-    format!(
-        "{name}.png?{}{slice}&palette=viridis",
-        dap2::das::www_name(var.name())
-    )
+    Some(format!("{}{slice}", dap2::das::www_name(var.name())))
+}
+
+/// A request that works on this dataset, for messages.
+fn example(req: &DatasetRequest, ds: &dap2::Dap2Dataset) -> String {
+    let name = req.url_path.rsplit('/').next().unwrap_or_default();
+    let ce = first_slice(ds).unwrap_or_else(|| "var[0:1:9][0:1:9]".into());
+    format!("{name}.png?{ce}&palette=viridis")
 }
