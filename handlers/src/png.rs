@@ -76,7 +76,6 @@ pub(crate) async fn respond(
     let slab = Hyperslab::new(ranges.clone(), &var.shape())
         .map_err(|e| HandlerError::BadRequest(e.to_string()))?;
     let bytes = cdm::read_all(source, &var.path, &slab).await?;
-    let values = quicklook::unpack(var, &bytes)?;
 
     // North up: the rows run along the latitude and its selected values ascend.
     let mut flip = false;
@@ -99,7 +98,10 @@ pub(crate) async fn respond(
         title: var2.name().to_owned(),
         units: cdm::cf::units(var),
     };
+    // Unpacking and drawing a few million values is CPU work: off the async runtime.
+    let var = var.clone();
     let picture = tokio::task::spawn_blocking(move || {
+        let values = quicklook::unpack(&var, &bytes)?;
         quicklook::render(&values, slice.rows, slice.cols, flip, &options, &caption)
     })
     .await
