@@ -260,6 +260,12 @@ impl Slice {
                 .and_then(|d| d.name.clone())
                 .unwrap_or_else(|| format!("dimension {i}"))
         };
+        if let Some(i) = ranges.iter().position(|r| r.count == 0) {
+            return Err(Error::NotASlice(format!(
+                "{name} has no values to draw: its dimension {} is empty",
+                dim_name(i)
+            )));
+        }
         let wide: Vec<usize> = (0..ranges.len())
             .filter(|&i| ranges.get(i).is_some_and(|r| r.count > 1))
             .collect();
@@ -569,6 +575,25 @@ mod tests {
                 .expect("a stride in the example");
             assert!(rows.div_ceil(stride) * cols.div_ceil(stride) <= max, "{m}");
         }
+    }
+
+    #[test]
+    fn an_empty_selection_is_refused() {
+        let var = cdm::Variable {
+            name: "v".into(),
+            path: "/v".into(),
+            dtype: cdm::DataType::Float32,
+            dims: Vec::new(),
+            attributes: Vec::new(),
+            storage: cdm::Storage::default(),
+        };
+        let empty = [Range::full(0), Range::full(3)];
+        assert!(matches!(
+            Slice::new("v", &var, &empty, 0),
+            Err(Error::NotASlice(_))
+        ));
+        let scalar = Slice::new("v", &var, &[], 0).expect("a scalar is one pixel");
+        assert_eq!((scalar.rows, scalar.cols), (1, 1));
     }
 
     #[test]
