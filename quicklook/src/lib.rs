@@ -630,4 +630,37 @@ mod tests {
             .is_err()
         );
     }
+
+    proptest::proptest! {
+        /// Whatever the query, splitting it answers (an error or the options), never panics.
+        #[test]
+        fn any_query_splits_or_is_refused(q in ".{0,60}") {
+            let _ = Options::split_query(&q);
+        }
+
+        /// Any values, NaN and infinities included, and any range draw a picture that decodes
+        /// to the same size.
+        #[test]
+        fn any_values_draw(
+            values in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::num::f64::ANY,
+                    proptest::strategy::Just(f64::NAN),
+                    proptest::strategy::Just(f64::INFINITY),
+                ],
+                1..64,
+            ),
+            cols in 1usize..8,
+        ) {
+            let rows = values.len() / cols;
+            proptest::prop_assume!(rows > 0);
+            let values = &values[..rows * cols];
+            let p = render(values, rows, cols, true, &Options::default(), &Caption::default())
+                .expect("renders");
+            let decoder = png::Decoder::new(std::io::Cursor::new(p.png));
+            let reader = decoder.read_info().expect("decodes");
+            proptest::prop_assert_eq!(reader.info().width as usize, cols);
+            proptest::prop_assert_eq!(reader.info().height as usize, rows);
+        }
+    }
 }
