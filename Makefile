@@ -7,11 +7,12 @@ SHELL := /bin/bash
 # filtered datasets the engine does not, such as a Blosc-compressed PyTables table).
 DEBS := libnetcdf-dev libhdf5-dev pkg-config netcdf-bin libdap-bin hdf5-tools libblosc-dev \
 	hdf5-filter-plugin hdf5-filter-plugin-blosc-serial hdf5-plugin-lzf
-# What the tests need on top: Python venv support for the real clients; nginx, the plain HTTP
-# range server and the load balancer of the object-storage tests (tests/clients/test_cloud.py).
-TEST_DEBS := python3 python3-venv python3-pip nginx
+# What the tests need on top: Python venv support for the real clients.
+TEST_DEBS := python3 python3-venv python3-pip
 # The tools the interoperability tests drive over DAP2 and DAP4 (tests/clients/test_interop_tools.py).
-TOOL_DEBS := nco cdo gdal-bin grads
+# nginx: the plain HTTP range server and the load balancer of the object-storage tests
+# (tests/clients/test_cloud.py).
+TOOL_DEBS := nco cdo gdal-bin grads nginx
 # The browser test: Debian's Chromium, driven by playwright-core (npm) under Node.js >= 20.
 BROWSER_DEBS := chromium curl
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
