@@ -330,6 +330,8 @@ pub struct ObjectRoot {
     prefix: String,
     url: String,
     spool: PathBuf,
+    /// A folder of plain files on an HTTP server: no listing.
+    files: bool,
     max_image_bytes: u64,
     opened: moka::sync::Cache<String, Arc<Opened>>,
     listings: moka::sync::Cache<String, Arc<Vec<Listed>>>,
@@ -426,6 +428,7 @@ impl ObjectRoot {
             prefix,
             url: url.to_owned(),
             spool,
+            files,
             max_image_bytes: options.max_image_bytes.unwrap_or(1 << 30),
             opened: moka::sync::Cache::new(1024),
             listings: moka::sync::Cache::builder()
@@ -465,6 +468,12 @@ impl ObjectRoot {
     /// # Errors
     /// [`Error::Io`] `NotFound` when nothing lies under it; the store's error.
     pub async fn list(&self, parts: &[String]) -> Result<Arc<Vec<Listed>>> {
+        if self.files {
+            return Err(Error::Io(io::Error::new(
+                io::ErrorKind::NotFound,
+                "an HTTP folder of plain files has no listing: ask for a dataset by its name",
+            )));
+        }
         let location = if parts.is_empty() && self.prefix.is_empty() {
             None
         } else {
@@ -514,6 +523,34 @@ impl ObjectRoot {
         let out = Arc::new(out);
         self.listings.insert(key, Arc::clone(&out));
         Ok(out)
+    }
+
+    /// The whole object at `parts` as it is stored: its size and its bytes, streamed from one
+    /// GET (pinned to the version its HEAD found).
+    ///
+    /// # Errors
+    /// A missing object ([`Error::Io`] `NotFound`) or the store's error.
+    pub async fn download(
+        &self,
+        parts: &[String],
+    ) -> Result<(u64, futures::stream::BoxStream<'static, Result<Bytes>>)> {
+        let location = self.location(parts)?;
+        let store = Arc::clone(&self.store);
+        let what = location.to_string();
+        let got = io_runtime()
+            .spawn(async move {
+                STATS.metadata_requests.fetch_add(1, Ordering::Relaxed);
+                store.get(&location).await
+            })
+            .await
+            .map_err(|_| Error::Interrupted)?
+            .map_err(|e| store_error(e, &what))?;
+        let size = got.meta.size;
+        let stream = got
+            .into_stream()
+            .map(move |r| r.map_err(|e| store_error(e, &what)))
+            .boxed();
+        Ok((size, stream))
     }
 
     /// The dataset in the object at `parts` under this root, opened with `catalog`'s chunk

@@ -168,14 +168,20 @@ pub(crate) async fn respond<B>(state: &AppState, req: &Request<B>) -> Option<Rou
         );
     }
     let Some((stem, kind)) = route::split_suffix(last) else {
-        // A sub-folder named without its trailing slash.
-        return Some(match root.list(&parts).await {
-            Ok(_) => Ok((
+        // A sub-folder named without its trailing slash, or an object to download as it is.
+        if let Ok(listed) = root.list(&parts).await
+            && !listed.is_empty()
+        {
+            return Some(Ok((
                 crate::redirect(&crate::folder_url(&full_parts(&parts))),
                 Kind::Other,
-            )),
-            Err(e) => Err((store_error(e), Protocol::Plain, Kind::Other)),
-        });
+            )));
+        }
+        return Some(
+            download(root, &parts)
+                .await
+                .map_err(|e| (e, Protocol::Plain, Kind::File)),
+        );
     };
     let label = Kind::Dataset(kind);
     let mut key = folder.to_vec();
@@ -191,4 +197,19 @@ pub(crate) async fn respond<B>(state: &AppState, req: &Request<B>) -> Option<Rou
             .map(|r| (r, label))
             .map_err(|e| (e, Protocol::from(kind), label)),
     )
+}
+
+/// The object at `parts`, sent as it is stored (no `Range`: ask the store itself for ranges).
+async fn download(
+    root: &ObjectRoot,
+    parts: &[String],
+) -> Result<(http::Response<crate::Body>, Kind), HandlerError> {
+    let (size, stream) = root.download(parts).await.map_err(store_error)?;
+    let mut r = http::Response::builder()
+        .header(http::header::CONTENT_TYPE, "application/octet-stream")
+        .header(http::header::CONTENT_LENGTH, size)
+        .body(crate::body::streaming(stream))
+        .map_err(|e| HandlerError::Internal(e.to_string()))?;
+    r.extensions_mut().insert(crate::service::NoCompression);
+    Ok((r, Kind::File))
 }

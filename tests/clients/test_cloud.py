@@ -352,6 +352,10 @@ def test_listing_json_and_catalog_of_a_bucket_prefix(cloud):
     s, _, b = get(f"{cloud['env_only'].url}/?format=json")
     assert s == 200 and b"groups.nc" in b
     assert get(f"{base}/cloud/no-such-folder/")[0] == 404
+    # An object as it is stored (the listing's file link).
+    s, _, b = get(f"{base}/cloud/sub/classic.nc")
+    assert s == 200 and b == (cloud["local"] / "sub" / "classic.nc").read_bytes()
+    assert get(f"{base}/cloud/sub/nothing.nc")[0] == 404
 
 
 def test_new_and_replaced_objects_are_seen_without_restart(cloud):
@@ -378,6 +382,9 @@ def test_new_and_replaced_objects_are_seen_without_restart(cloud):
         ("/cloud/notes.nc.dds", 404, "not a netCDF or HDF5 object"),
         ("/cloud/missing.nc.dmr", 404, "no such object"),
         ("/web/missing.nc.das", 404, "no such object"),
+        ("/web/", 404, "has no listing"),
+        ("/cloud/%2E%2E/classic.nc.dds", 400, "invalid path"),
+        ("/cloud/sub/..%2Fclassic.nc.dds", 400, "invalid path"),
     ],
 )
 def test_bad_objects_get_clear_errors(cloud, path, status, words):
@@ -385,6 +392,8 @@ def test_bad_objects_get_clear_errors(cloud, path, status, words):
     assert s == status, b
     if path.endswith(".dmr"):
         assert b"<Error" in b
+    elif path.endswith("/"):
+        pass  # a listing's error is plain text
     else:
         assert b"Error {" in b and h.get("Content-Description") == "dods_error"
     assert words.encode() in b, b
