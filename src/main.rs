@@ -31,7 +31,8 @@ enum Command {
     /// Serve a folder of datasets over DAP2 and DAP4.
     Serve {
         /// The folder to serve (default: the `root` setting, else the bundled sample files,
-        /// generated on first use).
+        /// generated on first use), or an `s3://bucket/prefix`, or an `http(s)://host/folder/`
+        /// of plain files read by ranges.
         dir: Option<PathBuf>,
         /// Address and port to listen on (default: the `bind` setting, 127.0.0.1:8080).
         #[arg(long)]
@@ -165,6 +166,28 @@ fn info_command(file: &std::path::Path) -> Result<(), String> {
 
 fn serve(config: handlers::Config) -> Result<(), String> {
     let bind = config.bind;
+    let mut config = config;
+    let object_root = config
+        .root
+        .as_ref()
+        .and_then(|r| r.to_str())
+        .filter(|r| {
+            ["s3://", "http://", "https://"]
+                .iter()
+                .any(|s| r.starts_with(s))
+        })
+        .map(str::to_owned);
+    if let Some(url) = &object_root {
+        // A bucket prefix or an HTTP folder as the whole tree: an object mount at `/` over an
+        // empty local root.
+        config
+            .mounts
+            .push(handlers::config::Mount::object("/", url));
+        let empty = std::env::temp_dir().join(format!("fathom-root-{}", std::process::id()));
+        std::fs::create_dir_all(&empty)
+            .map_err(|e| format!("cannot make {}: {e}", empty.display()))?;
+        config.root = Some(empty);
+    }
     let dir = match config.root.clone() {
         Some(d) => d,
         None => {
@@ -191,13 +214,11 @@ fn serve(config: handlers::Config) -> Result<(), String> {
             .await
             .map_err(|e| format!("cannot listen on {bind}: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        info!(root = %state.root().display(), "serving on http://{addr}/");
+        let shown = object_root.unwrap_or_else(|| state.root().display().to_string());
+        info!(root = %shown, "serving on http://{addr}/");
         #[allow(clippy::print_stdout)]
         {
-            println!(
-                "fathom is serving {} at http://{addr}/",
-                state.root().display()
-            );
+            println!("fathom is serving {shown} at http://{addr}/");
         }
         handlers::run(listener, Arc::new(state), shutdown_signal())
             .await

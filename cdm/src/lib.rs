@@ -18,6 +18,7 @@
 //!   `.ncml` files open as virtual datasets whose members go through the same cache.
 //! - [`isolation`]: reader processes that run the C libraries on untrusted files, so a file
 //!   that crashes a library costs one request, not the server.
+//! - [`object`]: S3 bucket prefixes and HTTP folders of plain files as roots, read by ranges.
 //! - [`cf`]: CF conventions — coordinate axes, time units and calendars, coordinate → index.
 
 pub mod catalog;
@@ -33,6 +34,7 @@ pub mod fuzzing;
 pub mod hyperslab;
 pub mod isolation;
 pub mod model;
+pub mod object;
 pub mod source;
 
 pub use catalog::{Catalog, CatalogEntry};

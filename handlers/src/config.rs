@@ -81,6 +81,9 @@ pub enum MountProtocol {
     Dap2,
     /// DMR, `.dap`.
     Dap4,
+    /// A folder of plain files on an HTTP server that answers `Range` requests (the mount's URL
+    /// is its `http(s)://…/` prefix): an object-store mount.
+    Files,
 }
 
 /// One remote dataset served under a URL path: `/remote/coads` answers `/remote/coads.dds`,
@@ -105,6 +108,55 @@ pub struct Mount {
     /// Seconds the remote metadata is trusted before it is fetched again.
     #[serde(default = "default_mount_refresh")]
     pub refresh_secs: f64,
+    /// Object-store mounts (`s3://` or `protocol = "files"`): an S3-compatible endpoint (else
+    /// `AWS_ENDPOINT_URL`).
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// Object-store mounts: the region (else `AWS_REGION`).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Object-store mounts: allow a plain-http endpoint (else `AWS_ALLOW_HTTP`).
+    #[serde(default)]
+    pub allow_http: Option<bool>,
+    /// Object-store mounts: send unsigned requests (a public bucket).
+    #[serde(default)]
+    pub anonymous: bool,
+    /// Object-store mounts: the largest netCDF-4 / HDF5 object opened (its metadata is read
+    /// from a local copy).
+    #[serde(default)]
+    pub max_image_bytes: Option<u64>,
+}
+
+impl Mount {
+    /// Whether this mount is an object-store prefix (`s3://…`, or `protocol = "files"`) rather
+    /// than one remote DAP dataset.
+    #[must_use]
+    pub fn is_object(&self) -> bool {
+        self.url.starts_with("s3://") || self.protocol == MountProtocol::Files
+    }
+
+    /// An object-store mount of `url` at the URL path `path` with default settings (what
+    /// `fathom serve s3://bucket/prefix` or `fathom serve http://host/folder/` makes).
+    #[must_use]
+    pub fn object(path: &str, url: &str) -> Self {
+        Self {
+            path: path.to_owned(),
+            url: url.to_owned(),
+            protocol: if url.starts_with("s3://") {
+                MountProtocol::Auto
+            } else {
+                MountProtocol::Files
+            },
+            timeout_secs: default_mount_timeout(),
+            retries: default_mount_retries(),
+            refresh_secs: default_mount_refresh(),
+            endpoint: None,
+            region: None,
+            allow_http: None,
+            anonymous: false,
+            max_image_bytes: None,
+        }
+    }
 }
 
 fn default_mount_timeout() -> f64 {
@@ -345,7 +397,8 @@ impl Config {
                 .split('/')
                 .skip(1)
                 .all(|s| !s.is_empty() && s != "." && s != ".." && !s.contains('\\'));
-            if !p.starts_with('/') || p.len() < 2 || !segments_ok {
+            let whole_tree = p == "/" && m.is_object();
+            if !whole_tree && (!p.starts_with('/') || p.len() < 2 || !segments_ok) {
                 return Err(ConfigError::Parse(format!(
                     "mount path {p:?} must look like /folder/name (no empty, . or .. parts)"
                 )));
@@ -355,12 +408,19 @@ impl Config {
                     "mount path {p:?} is given twice"
                 )));
             }
-            let scheme_ok = ["http://", "dap2://", "dap4://"]
-                .iter()
-                .any(|s| m.url.starts_with(s));
+            let scheme_ok = if m.is_object() {
+                m.url.starts_with("s3://")
+                    || m.protocol == MountProtocol::Files
+                        && (m.url.starts_with("http://") || m.url.starts_with("https://"))
+            } else {
+                ["http://", "dap2://", "dap4://"]
+                    .iter()
+                    .any(|s| m.url.starts_with(s))
+            };
             if !scheme_ok || m.url.contains(['?', '#']) {
                 return Err(ConfigError::Parse(format!(
-                    "mount url {:?} must be an http:// (or dap2:// / dap4://) dataset URL without query",
+                    "mount url {:?} must be an http:// (or dap2:// / dap4://) dataset URL, an \
+s3://bucket/prefix, or an http(s):// folder with protocol = \"files\"; without query",
                     m.url
                 )));
             }
@@ -444,6 +504,27 @@ mod tests {
             "[[mounts]]\npath = \"/a\"\nurl = \"http://h/x\"\nprotocol = \"dap3\"",
             "[[mounts]]\npath = \"/a\"\nurl = \"http://h/x\"\ntimeout_secs = 0",
             "[[mounts]]\npath = \"/a\"\nurl = \"http://h/x\"\n[[mounts]]\npath = \"/a\"\nurl = \"http://h/y\"",
+        ] {
+            assert!(Config::from_toml(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn object_mounts_are_read_and_checked() {
+        let c = Config::from_toml(
+            "[[mounts]]\npath = \"/cloud\"\nurl = \"s3://bucket/prefix\"\nendpoint = \"http://127.0.0.1:9000\"\nallow_http = true\n\
+[[mounts]]\npath = \"/files\"\nurl = \"http://h/data/\"\nprotocol = \"files\"\n\
+[[mounts]]\npath = \"/remote/coads\"\nurl = \"http://h/coads.nc\"\n",
+        )
+        .expect("valid");
+        assert!(c.mounts[0].is_object() && c.mounts[1].is_object());
+        assert!(!c.mounts[2].is_object());
+        assert_eq!(c.mounts[0].allow_http, Some(true));
+        assert!(Config::from_toml("[[mounts]]\npath = \"/\"\nurl = \"s3://b\"").is_ok());
+        for bad in [
+            "[[mounts]]\npath = \"/\"\nurl = \"http://h/x\"",
+            "[[mounts]]\npath = \"/a\"\nurl = \"s4://b\"\nprotocol = \"files\"",
+            "[[mounts]]\npath = \"/a\"\nurl = \"ftp://b/\"\nprotocol = \"files\"",
         ] {
             assert!(Config::from_toml(bad).is_err(), "{bad}");
         }

@@ -24,6 +24,7 @@ pub mod error;
 mod files;
 mod listing;
 pub mod metrics;
+mod objects;
 pub mod ogc;
 mod pages;
 pub mod paths;
@@ -86,6 +87,8 @@ pub struct AppState {
     cors: cors::Cors,
     /// Datasets on remote OPeNDAP servers, by configured URL path.
     remote: remote::RemoteMounts,
+    /// S3 bucket prefixes and HTTP folders of plain files, by configured URL prefix.
+    objects: objects::ObjectMounts,
 }
 
 impl AppState {
@@ -124,7 +127,15 @@ impl AppState {
                     .min(tokio::sync::Semaphore::MAX_PERMITS),
             )),
             cors: cors::Cors::new(&config.cors_origins),
-            remote: remote::RemoteMounts::new(&config.mounts),
+            remote: remote::RemoteMounts::new(
+                &config
+                    .mounts
+                    .iter()
+                    .filter(|m| !m.is_object())
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            ),
+            objects: objects::ObjectMounts::new(&config.mounts).map_err(std::io::Error::other)?,
             config,
         })
     }
@@ -382,6 +393,10 @@ async fn route<B>(state: &AppState, req: &Request<B>) -> Routed {
             return Ok((r, Kind::Metrics));
         }
         _ => {}
+    }
+
+    if let Some(routed) = objects::respond(state, req).await {
+        return routed;
     }
 
     if let Some((mount, kind)) = state.remote.find(path) {
@@ -657,6 +672,25 @@ fn metrics_text(state: &AppState) -> String {
         },
         state.catalog.len(),
     );
+    {
+        let o = &*cdm::object::STATS;
+        text.push_str(&format!(
+            "# HELP fathom_object_requests_total Requests sent to object stores, by kind.\n\
+             # TYPE fathom_object_requests_total counter\n\
+             fathom_object_requests_total{{kind=\"range\"}} {}\n\
+             fathom_object_requests_total{{kind=\"metadata\"}} {}\n\
+             # HELP fathom_object_bytes_total Bytes received from object stores by ranged reads.\n\
+             # TYPE fathom_object_bytes_total counter\n\
+             fathom_object_bytes_total {}\n\
+             # HELP fathom_object_max_in_flight The most ranged reads ever in flight at once.\n\
+             # TYPE fathom_object_max_in_flight gauge\n\
+             fathom_object_max_in_flight {}\n",
+            load(&o.requests),
+            load(&o.metadata_requests),
+            load(&o.bytes),
+            load(&o.max_in_flight),
+        ));
+    }
     if let Some(readers) = state.catalog.readers() {
         let stats = readers.stats();
         text.push_str(concat!(

@@ -192,6 +192,18 @@ pub(crate) async fn respond(
     headers: &HeaderMap,
 ) -> Result<Response<Body>, HandlerError> {
     let entries = read_folder(root, dir).await?;
+    respond_entries(&entries, url_path, json, headers)
+}
+
+/// The listing of `entries` (of a folder or a bucket prefix), shown at `url_path`, as HTML or
+/// JSON.
+pub(crate) fn respond_entries(
+    entries: &[FolderEntry],
+    url_path: &str,
+    json: bool,
+    headers: &HeaderMap,
+) -> Result<Response<Body>, HandlerError> {
+    let entries = entries.to_vec();
     let (bytes, content_type) = if json {
         (render_json(&entries, url_path)?, "application/json")
     } else {

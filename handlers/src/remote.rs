@@ -177,7 +177,8 @@ impl RemoteMounts {
             .try_get_with((), async {
                 let options = RemoteOptions {
                     protocol: match mount.protocol {
-                        MountProtocol::Auto => DapProtocol::Auto,
+                        // Object-store mounts never reach here (see `ObjectMounts`).
+                        MountProtocol::Auto | MountProtocol::Files => DapProtocol::Auto,
                         MountProtocol::Dap2 => DapProtocol::Dap2,
                         MountProtocol::Dap4 => DapProtocol::Dap4,
                     },
@@ -205,12 +206,11 @@ mod tests {
 
     fn mount(path: &str) -> Mount {
         Mount {
-            path: path.into(),
-            url: "http://127.0.0.1:9/x.nc".into(),
             protocol: MountProtocol::Auto,
             timeout_secs: 1.0,
             retries: 0,
             refresh_secs: 1.0,
+            ..Mount::object(path, "http://127.0.0.1:9/x.nc")
         }
     }
 

@@ -117,7 +117,10 @@ impl EngineReader {
         }
         Ok(Some(Self {
             file: Arc::new(EngineFile {
-                storage: Arc::new(storage::FileStorage::open(path)?),
+                storage: match storage::overridden(path) {
+                    Some(s) => s,
+                    None => Arc::new(storage::FileStorage::open(path)?),
+                },
                 cache: cache.clone(),
                 file_id: next_file_id(),
             }),

@@ -1,5 +1,5 @@
-//! Where the bytes come from: positional reads of a file, behind a small trait that an object
-//! store can implement later.
+//! Where the bytes come from: positional reads of a file or of an object in a store
+//! ([`crate::object`]), behind one small trait.
 
 use std::fmt;
 use std::io;
@@ -76,6 +76,79 @@ pub fn coalesce(ranges: &[(u64, usize)], max_gap: u64) -> Vec<CoalescedRange> {
     out
 }
 
+/// Merges ranges like [`coalesce`], but never into a read longer than `max_len` (a request to an
+/// object store: a too-large merge would delay the first byte and waste more on a retry).
+#[must_use]
+pub fn coalesce_bounded(
+    ranges: &[(u64, usize)],
+    max_gap: u64,
+    max_len: usize,
+) -> Vec<CoalescedRange> {
+    let mut order: Vec<usize> = (0..ranges.len()).collect();
+    order.sort_by_key(|&i| ranges[i].0);
+    let mut out: Vec<CoalescedRange> = Vec::new();
+    for i in order {
+        let (off, len) = ranges[i];
+        let end = off.saturating_add(len as u64);
+        if let Some(last) = out.last_mut() {
+            let last_end = last.offset + last.len as u64;
+            let new_end = last_end.max(end);
+            let merged = usize::try_from(new_end - last.offset).unwrap_or(usize::MAX);
+            if off <= last_end.saturating_add(max_gap) && (merged <= max_len || end <= last_end) {
+                last.len = merged;
+                last.members.push(i);
+                continue;
+            }
+        }
+        out.push(CoalescedRange {
+            offset: off,
+            len,
+            members: vec![i],
+        });
+    }
+    out
+}
+
+/// Storages that stand in for a local path: a dataset opened from an object store has its
+/// metadata read from a local copy at that path, while the engine reads its data bytes from the
+/// store. Registered for the duration of the open.
+static OVERRIDES: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, std::sync::Arc<dyn Storage>>>,
+> = std::sync::LazyLock::new(Default::default);
+
+/// Makes the engine read the data bytes of the file at `path` from `storage` until the returned
+/// guard is dropped.
+#[must_use]
+pub fn override_path(path: &Path, storage: std::sync::Arc<dyn Storage>) -> OverrideGuard {
+    lock_overrides().insert(path.to_path_buf(), storage);
+    OverrideGuard(path.to_path_buf())
+}
+
+/// The storage standing in for `path`, if any.
+#[must_use]
+pub fn overridden(path: &Path) -> Option<std::sync::Arc<dyn Storage>> {
+    lock_overrides().get(path).cloned()
+}
+
+fn lock_overrides() -> std::sync::MutexGuard<
+    'static,
+    std::collections::HashMap<std::path::PathBuf, std::sync::Arc<dyn Storage>>,
+> {
+    OVERRIDES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Removes a storage override when dropped.
+#[derive(Debug)]
+pub struct OverrideGuard(std::path::PathBuf);
+
+impl Drop for OverrideGuard {
+    fn drop(&mut self) {
+        lock_overrides().remove(&self.0);
+    }
+}
+
 /// A local file read with `pread`, which needs no lock and no seek: many threads read at once.
 #[derive(Debug)]
 pub struct FileStorage {
@@ -123,6 +196,14 @@ mod tests {
         assert_eq!(
             (c[1].offset, c[1].len, c[1].members.clone()),
             (5_000_000, 4, vec![2])
+        );
+        // Bounded: the third range would make the read longer than 115 bytes.
+        let c = coalesce_bounded(&r, 100, 115);
+        assert_eq!(c.len(), 3);
+        assert_eq!((c[0].offset, c[0].len), (0, 110));
+        assert_eq!(
+            (c[1].offset, c[1].len, c[1].members.clone()),
+            (115, 5, vec![3])
         );
         // Overlapping and contained ranges.
         let c = coalesce(&[(0, 100), (10, 5)], 0);

@@ -1,0 +1,753 @@
+//! Object storage as a source of datasets: an S3 bucket prefix or an HTTP folder of plain files
+//! read by byte ranges ([`ObjectRoot`]), its objects' bytes behind the engine's
+//! [`Storage`] trait ([`ObjectStorage`]), listings of its prefixes, and the opening of an object
+//! as a dataset.
+//!
+//! The store is reached through `object_store` (S3 signing, retries with backoff, HTTP ranges).
+//! Its futures run on one dedicated runtime ([`io_runtime`]): the engine's [`Storage`] calls are
+//! blocking and made from the blocking pool (and from reader processes that have no runtime), so
+//! they hand their requests to that runtime and wait, rather than nesting runtimes or blocking a
+//! server worker thread.
+//!
+//! Opening: one ranged read sniffs the magic bytes. A netCDF-3 object's header is read by ranges
+//! (grown until the nom header parser is satisfied) and only those bytes are kept locally for the
+//! library to read the metadata from; the engine reads every variable's data from the store. A
+//! netCDF-4 / HDF5 object is fetched whole (up to [`ObjectOptions::max_image_bytes`]) into a
+//! local copy for the library to read the metadata and chunk index; the engine still reads the
+//! data bytes of every chunked or contiguous variable from the store, through the shared chunk
+//! cache. Every open pins the object's ETag: a read that finds another version fails (412 from
+//! the store) rather than mixing bytes of two versions.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path as ObjectPath;
+use object_store::{GetOptions, GetRange, ObjectStore};
+
+use crate::catalog::{Catalog, CatalogEntry};
+use crate::engine::storage::{Storage, coalesce_bounded};
+use crate::error::{Error, Result};
+use crate::hyperslab::Hyperslab;
+use crate::model::Dataset;
+use crate::source::{ByteStream, Source};
+
+/// Ranged GETs in flight per read (hidefix uses 16; measured in `bench/cloud.py`).
+pub const IN_FLIGHT: usize = 16;
+/// Ranges of one object closer than this are fetched with one request.
+pub const COALESCE_GAP: u64 = 256 * 1024;
+/// The longest request a coalesced read makes.
+pub const MAX_REQUEST_BYTES: usize = 8 << 20;
+/// How long a listing of a prefix is reused.
+pub const LIST_TTL: Duration = Duration::from_secs(2);
+/// How long an opened object is served before its version (ETag, size) is checked again.
+pub const VALIDATION_TTL: Duration = Duration::from_secs(1);
+
+/// Requests made to object stores by this process, for metrics and the benchmark.
+#[derive(Debug, Default)]
+pub struct ObjectStats {
+    /// Ranged GETs sent (retries inside `object_store` not counted).
+    pub requests: AtomicU64,
+    /// HEAD and LIST requests sent.
+    pub metadata_requests: AtomicU64,
+    /// Bytes received by ranged GETs.
+    pub bytes: AtomicU64,
+    /// Ranged GETs in flight now.
+    pub in_flight: AtomicU64,
+    /// The most ranged GETs ever in flight at once.
+    pub max_in_flight: AtomicU64,
+}
+
+/// The process's object-store counters.
+pub static STATS: LazyLock<ObjectStats> = LazyLock::new(ObjectStats::default);
+
+/// The runtime that drives every object-store request of the process.
+pub fn io_runtime() -> &'static tokio::runtime::Runtime {
+    static RT: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("fathom-object-io")
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| {
+                // Without threads the process cannot serve at all.
+                tracing::error!(error = %e, "cannot start the object-store runtime");
+                std::process::abort()
+            })
+    });
+    &RT
+}
+
+/// Runs `fut` on [`io_runtime`] and waits for it. Blocking: call it off the async runtime.
+fn block_on<T: Send + 'static>(fut: impl Future<Output = T> + Send + 'static) -> io::Result<T> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    io_runtime().spawn(async move {
+        let _ = tx.send(fut.await);
+    });
+    rx.recv()
+        .map_err(|_| io::Error::other("an object-store request was cancelled"))
+}
+
+/// Per-root settings; anything unset comes from the standard AWS environment variables.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ObjectOptions {
+    /// An S3-compatible endpoint (else `AWS_ENDPOINT_URL`, else AWS).
+    pub endpoint: Option<String>,
+    /// The region (else `AWS_REGION` / `AWS_DEFAULT_REGION`, else `us-east-1`).
+    pub region: Option<String>,
+    /// Allow a plain-http endpoint (else `AWS_ALLOW_HTTP`).
+    pub allow_http: Option<bool>,
+    /// Send unsigned requests (a public bucket).
+    pub anonymous: bool,
+    /// Per-request timeout (default 30 s).
+    pub timeout: Option<Duration>,
+    /// Retries of a failed request, with exponential backoff (default 3).
+    pub retries: Option<usize>,
+    /// The largest netCDF-4 / HDF5 object whose metadata is read from a local copy (default
+    /// 1 GiB).
+    pub max_image_bytes: Option<u64>,
+}
+
+fn env_flag(name: &str) -> Option<bool> {
+    std::env::var(name)
+        .ok()
+        .map(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+}
+
+/// Whether `url` names an object-store root (`s3://…`) rather than a folder or a DAP server.
+#[must_use]
+pub fn is_object_url(url: &str) -> bool {
+    url.starts_with("s3://")
+}
+
+fn store_error(e: object_store::Error, what: &str) -> Error {
+    match e {
+        object_store::Error::NotFound { .. } => Error::Io(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{what}: no such object"),
+        )),
+        object_store::Error::Precondition { .. } => Error::Upstream(format!(
+            "{what}: the object changed while it was being read; ask again"
+        )),
+        object_store::Error::PermissionDenied { .. }
+        | object_store::Error::Unauthenticated { .. } => Error::Upstream(format!(
+            "{what}: the object store refused the credentials (check AWS_ACCESS_KEY_ID / \
+AWS_SECRET_ACCESS_KEY)"
+        )),
+        other => {
+            let text = other.to_string();
+            if text.contains("403")
+                || text.contains("Forbidden")
+                || text.contains("SignatureDoesNotMatch")
+            {
+                Error::Upstream(format!(
+                    "{what}: the object store refused the credentials (check AWS_ACCESS_KEY_ID / \
+AWS_SECRET_ACCESS_KEY): {text}"
+                ))
+            } else if text.contains("NoSuchBucket") {
+                Error::Io(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("{what}: no such bucket"),
+                ))
+            } else {
+                Error::Upstream(format!("{what}: {text}"))
+            }
+        }
+    }
+}
+
+fn io_error(e: Error) -> io::Error {
+    match e {
+        Error::Io(io) => io,
+        other => io::Error::other(other.to_string()),
+    }
+}
+
+/// The bytes of one version of one object, read by ranged GETs.
+pub struct ObjectStorage {
+    store: Arc<dyn ObjectStore>,
+    location: ObjectPath,
+    etag: Option<String>,
+    size: u64,
+}
+
+impl fmt::Debug for ObjectStorage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ObjectStorage")
+            .field("location", &self.location.as_ref())
+            .field("etag", &self.etag)
+            .field("size", &self.size)
+            .finish()
+    }
+}
+
+impl ObjectStorage {
+    /// The object's size in bytes.
+    #[must_use]
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    async fn fetch(
+        store: Arc<dyn ObjectStore>,
+        location: ObjectPath,
+        etag: Option<String>,
+        offset: u64,
+        len: usize,
+    ) -> Result<Bytes> {
+        let now = STATS.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        STATS.max_in_flight.fetch_max(now, Ordering::Relaxed);
+        let result = async {
+            // A response cut short is asked for again, twice at most.
+            let mut attempts = 0;
+            loop {
+                attempts += 1;
+                STATS.requests.fetch_add(1, Ordering::Relaxed);
+                let options = GetOptions {
+                    if_match: etag.clone(),
+                    range: Some(GetRange::Bounded(offset..offset + len as u64)),
+                    ..GetOptions::default()
+                };
+                let what = location.as_ref();
+                let got = store
+                    .get_opts(&location, options)
+                    .await
+                    .map_err(|e| store_error(e, what))?;
+                match got.bytes().await {
+                    Ok(bytes) if bytes.len() == len => {
+                        STATS.bytes.fetch_add(len as u64, Ordering::Relaxed);
+                        return Ok(bytes);
+                    }
+                    Ok(bytes) if attempts >= 3 => {
+                        return Err(Error::Upstream(format!(
+                            "{what}: {} bytes received of {len} asked for",
+                            bytes.len()
+                        )));
+                    }
+                    Err(e) if attempts >= 3 => return Err(store_error(e, what)),
+                    _ => tokio::time::sleep(Duration::from_millis(50 << attempts)).await,
+                }
+            }
+        }
+        .await;
+        STATS.in_flight.fetch_sub(1, Ordering::Relaxed);
+        result
+    }
+}
+
+impl Storage for ObjectStorage {
+    fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes> {
+        let mut parts = self.read_ranges(&[(offset, len)])?;
+        Ok(parts.pop().unwrap_or_default())
+    }
+
+    fn read_ranges(&self, ranges: &[(u64, usize)]) -> io::Result<Vec<Bytes>> {
+        if ranges
+            .iter()
+            .any(|&(off, len)| off.saturating_add(len as u64) > self.size)
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "a data address lies past the end of the object",
+            ));
+        }
+        let groups = coalesce_bounded(ranges, COALESCE_GAP, MAX_REQUEST_BYTES);
+        let jobs: Vec<_> = groups
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| g.len > 0)
+            .map(|(i, g)| {
+                let (store, location, etag) = (
+                    Arc::clone(&self.store),
+                    self.location.clone(),
+                    self.etag.clone(),
+                );
+                let (offset, len) = (g.offset, g.len);
+                async move {
+                    Self::fetch(store, location, etag, offset, len)
+                        .await
+                        .map(|b| (i, b))
+                }
+            })
+            .collect();
+        let fetched: Vec<(usize, Bytes)> = block_on(async move {
+            futures::stream::iter(jobs)
+                .buffer_unordered(IN_FLIGHT)
+                .try_collect()
+                .await
+        })?
+        .map_err(io_error)?;
+        let mut whole = vec![Bytes::new(); groups.len()];
+        for (i, b) in fetched {
+            whole[i] = b;
+        }
+        let mut out = vec![Bytes::new(); ranges.len()];
+        for (group, bytes) in groups.iter().zip(whole) {
+            for &i in &group.members {
+                let (off, len) = ranges[i];
+                let start = usize::try_from(off - group.offset).unwrap_or(usize::MAX);
+                out[i] = bytes.slice(start..start + len);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// One entry of a prefix listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listed {
+    /// The last part of the key (or of the sub-prefix).
+    pub name: String,
+    /// A sub-prefix (a folder) rather than an object.
+    pub folder: bool,
+    /// Object size.
+    pub size: u64,
+    /// Object last modification.
+    pub modified: Option<SystemTime>,
+}
+
+/// An opened object and the version it was opened at.
+#[derive(Debug)]
+struct Opened {
+    entry: Arc<CatalogEntry>,
+    etag: Option<String>,
+    size: u64,
+    modified: SystemTime,
+    checked: std::sync::Mutex<Instant>,
+}
+
+/// A bucket prefix (or HTTP folder) served as a tree of datasets.
+pub struct ObjectRoot {
+    store: Arc<dyn ObjectStore>,
+    /// The key prefix (no leading or trailing slash; empty for the whole bucket).
+    prefix: String,
+    url: String,
+    spool: PathBuf,
+    /// A folder of plain files on an HTTP server: no listing.
+    files: bool,
+    max_image_bytes: u64,
+    opened: moka::sync::Cache<String, Arc<Opened>>,
+    listings: moka::sync::Cache<String, Arc<Vec<Listed>>>,
+}
+
+impl fmt::Debug for ObjectRoot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ObjectRoot")
+            .field("url", &self.url)
+            .finish()
+    }
+}
+
+impl ObjectRoot {
+    /// The root at `url`: `s3://bucket[/prefix]`, or (with `files`) an `http(s)://host/path/`
+    /// folder of plain files read with `Range` requests.
+    ///
+    /// # Errors
+    /// A URL of another form, or settings the store refuses.
+    pub fn new(url: &str, files: bool, options: &ObjectOptions) -> Result<Self> {
+        let retry = object_store::RetryConfig {
+            max_retries: options.retries.unwrap_or(3),
+            retry_timeout: Duration::from_secs(60),
+            backoff: object_store::BackoffConfig {
+                init_backoff: Duration::from_millis(100),
+                max_backoff: Duration::from_secs(5),
+                base: 2.0,
+            },
+        };
+        let allow_http = options
+            .allow_http
+            .or_else(|| env_flag("AWS_ALLOW_HTTP"))
+            .unwrap_or(false);
+        let client = object_store::ClientOptions::new()
+            .with_timeout(options.timeout.unwrap_or(Duration::from_secs(30)))
+            .with_connect_timeout(Duration::from_secs(5))
+            .with_allow_http(allow_http || files && url.starts_with("http://"));
+        let bad = |m: String| Error::Open(format!("{url}: {m}"));
+        let (store, prefix): (Arc<dyn ObjectStore>, String) =
+            if let Some(rest) = url.strip_prefix("s3://") {
+                let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+                if bucket.is_empty() {
+                    return Err(bad("an s3:// URL needs a bucket".into()));
+                }
+                let mut b = object_store::aws::AmazonS3Builder::from_env()
+                    .with_bucket_name(bucket)
+                    .with_client_options(client)
+                    .with_retry(retry)
+                    .with_allow_http(allow_http)
+                    .with_virtual_hosted_style_request(false);
+                let endpoint = options
+                    .endpoint
+                    .clone()
+                    .or_else(|| std::env::var("AWS_ENDPOINT_URL_S3").ok())
+                    .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
+                if let Some(e) = endpoint {
+                    b = b.with_endpoint(e);
+                }
+                let region = options
+                    .region
+                    .clone()
+                    .or_else(|| std::env::var("AWS_REGION").ok())
+                    .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+                    .unwrap_or_else(|| "us-east-1".into());
+                b = b.with_region(region);
+                if options.anonymous {
+                    b = b.with_skip_signature(true);
+                }
+                let store = b.build().map_err(|e| bad(e.to_string()))?;
+                (Arc::new(store), prefix.trim_matches('/').to_owned())
+            } else if files && (url.starts_with("http://") || url.starts_with("https://")) {
+                let base = if url.ends_with('/') {
+                    url.to_owned()
+                } else {
+                    format!("{url}/")
+                };
+                let store = object_store::http::HttpBuilder::new()
+                    .with_url(base)
+                    .with_client_options(client)
+                    .with_retry(retry)
+                    .build()
+                    .map_err(|e| bad(e.to_string()))?;
+                (Arc::new(store), String::new())
+            } else {
+                return Err(bad(
+                "expected s3://bucket/prefix, or an http(s):// folder with protocol = \"files\""
+                    .into(),
+            ));
+            };
+        let spool = std::env::temp_dir().join(format!("fathom-objects-{}", std::process::id()));
+        std::fs::create_dir_all(&spool)?;
+        Ok(Self {
+            store,
+            prefix,
+            url: url.to_owned(),
+            spool,
+            files,
+            max_image_bytes: options.max_image_bytes.unwrap_or(1 << 30),
+            opened: moka::sync::Cache::new(1024),
+            listings: moka::sync::Cache::builder()
+                .max_capacity(1024)
+                .time_to_live(LIST_TTL)
+                .build(),
+        })
+    }
+
+    /// The root's URL as configured.
+    #[must_use]
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn location(&self, parts: &[String]) -> Result<ObjectPath> {
+        let mut key = self.prefix.clone();
+        for p in parts {
+            if p.is_empty() || p == "." || p == ".." || p.contains('/') {
+                return Err(Error::Io(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    "no such object",
+                )));
+            }
+            if !key.is_empty() {
+                key.push('/');
+            }
+            key.push_str(p);
+        }
+        ObjectPath::parse(&key)
+            .map_err(|e| Error::Io(io::Error::new(io::ErrorKind::NotFound, e.to_string())))
+    }
+
+    /// The folders and objects directly under the folder `parts`, folders first, then by name.
+    /// Listings are reused for [`LIST_TTL`].
+    ///
+    /// # Errors
+    /// [`Error::Io`] `NotFound` when nothing lies under it; the store's error.
+    pub async fn list(&self, parts: &[String]) -> Result<Arc<Vec<Listed>>> {
+        if self.files {
+            return Err(Error::Io(io::Error::new(
+                io::ErrorKind::NotFound,
+                "an HTTP folder of plain files has no listing: ask for a dataset by its name",
+            )));
+        }
+        let location = if parts.is_empty() && self.prefix.is_empty() {
+            None
+        } else {
+            Some(self.location(parts)?)
+        };
+        let key = location.as_ref().map_or(String::new(), |l| l.to_string());
+        if let Some(hit) = self.listings.get(&key) {
+            return Ok(hit);
+        }
+        let store = Arc::clone(&self.store);
+        let what = format!("listing of {}", self.url);
+        let listed = io_runtime()
+            .spawn(async move {
+                STATS.metadata_requests.fetch_add(1, Ordering::Relaxed);
+                store.list_with_delimiter(location.as_ref()).await
+            })
+            .await
+            .map_err(|_| Error::Interrupted)?
+            .map_err(|e| store_error(e, &what))?;
+        let mut out: Vec<Listed> = listed
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename().map(str::to_owned))
+            .map(|name| Listed {
+                name,
+                folder: true,
+                size: 0,
+                modified: None,
+            })
+            .chain(listed.objects.iter().filter_map(|o| {
+                Some(Listed {
+                    name: o.location.filename()?.to_owned(),
+                    folder: false,
+                    size: o.size,
+                    modified: Some(SystemTime::from(o.last_modified)),
+                })
+            }))
+            .filter(|l| !l.name.starts_with('.'))
+            .collect();
+        if out.is_empty() && !parts.is_empty() {
+            return Err(Error::Io(io::Error::new(
+                io::ErrorKind::NotFound,
+                "no such folder",
+            )));
+        }
+        out.sort_by(|a, b| b.folder.cmp(&a.folder).then_with(|| a.name.cmp(&b.name)));
+        let out = Arc::new(out);
+        self.listings.insert(key, Arc::clone(&out));
+        Ok(out)
+    }
+
+    /// The whole object at `parts` as it is stored: its size and its bytes, streamed from one
+    /// GET (pinned to the version its HEAD found).
+    ///
+    /// # Errors
+    /// A missing object ([`Error::Io`] `NotFound`) or the store's error.
+    pub async fn download(
+        &self,
+        parts: &[String],
+    ) -> Result<(u64, futures::stream::BoxStream<'static, Result<Bytes>>)> {
+        let location = self.location(parts)?;
+        let store = Arc::clone(&self.store);
+        let what = location.to_string();
+        let got = io_runtime()
+            .spawn(async move {
+                STATS.metadata_requests.fetch_add(1, Ordering::Relaxed);
+                store.get(&location).await
+            })
+            .await
+            .map_err(|_| Error::Interrupted)?
+            .map_err(|e| store_error(e, &what))?;
+        let size = got.meta.size;
+        let stream = got
+            .into_stream()
+            .map(move |r| r.map_err(|e| store_error(e, &what)))
+            .boxed();
+        Ok((size, stream))
+    }
+
+    /// The dataset in the object at `parts` under this root, opened with `catalog`'s chunk
+    /// cache and reader processes, and reopened when the object's ETag or size changes.
+    ///
+    /// # Errors
+    /// A missing object ([`Error::Io`] `NotFound`), refused credentials ([`Error::Upstream`]),
+    /// an object that is no dataset ([`Error::UnknownFormat`]) or a damaged one.
+    pub async fn open(&self, parts: &[String], catalog: &Catalog) -> Result<Arc<CatalogEntry>> {
+        let location = self.location(parts)?;
+        let key = location.to_string();
+        if let Some(hit) = self.opened.get(&key) {
+            let fresh = hit
+                .checked
+                .lock()
+                .map(|t| t.elapsed() < VALIDATION_TTL)
+                .unwrap_or(false);
+            if fresh {
+                return Ok(Arc::clone(&hit.entry));
+            }
+        }
+        let store = Arc::clone(&self.store);
+        let head_location = location.clone();
+        let meta = io_runtime()
+            .spawn(async move {
+                STATS.metadata_requests.fetch_add(1, Ordering::Relaxed);
+                store.head(&head_location).await
+            })
+            .await
+            .map_err(|_| Error::Interrupted)?
+            .map_err(|e| store_error(e, location.as_ref()))?;
+        if let Some(hit) = self.opened.get(&key)
+            && hit.etag == meta.e_tag
+            && hit.size == meta.size
+            && hit.modified == SystemTime::from(meta.last_modified)
+        {
+            if let Ok(mut t) = hit.checked.lock() {
+                *t = Instant::now();
+            }
+            return Ok(Arc::clone(&hit.entry));
+        }
+        let storage = Arc::new(ObjectStorage {
+            store: Arc::clone(&self.store),
+            location: location.clone(),
+            etag: meta.e_tag.clone(),
+            size: meta.size,
+        });
+        let modified = SystemTime::from(meta.last_modified);
+        // In a folder of its own, so the local copy has the object's name (the dataset's name).
+        let folder = self.spool.join(crate::engine::next_file_id().to_string());
+        std::fs::create_dir_all(&folder)?;
+        let spool = folder.join(location.filename().unwrap_or("object"));
+        let max_image = self.max_image_bytes;
+        let catalog = catalog.clone();
+        let opened = tokio::task::spawn_blocking(move || {
+            let result = open_object(&catalog, storage, &spool, max_image);
+            if result.is_err() {
+                drop(SpoolFile(spool));
+            }
+            result
+        })
+        .await
+        .map_err(|_| Error::Interrupted)??;
+        let entry = Arc::new(CatalogEntry::from_source(opened, modified, meta.size));
+        self.opened.insert(
+            key,
+            Arc::new(Opened {
+                entry: Arc::clone(&entry),
+                etag: meta.e_tag,
+                size: meta.size,
+                modified,
+                checked: std::sync::Mutex::new(Instant::now()),
+            }),
+        );
+        Ok(entry)
+    }
+}
+
+/// Opens the object behind `storage` as a dataset: its metadata from a local copy at `spool`
+/// (the netCDF-3 header, or the whole netCDF-4 / HDF5 object), its data through `storage`.
+fn open_object(
+    catalog: &Catalog,
+    storage: Arc<ObjectStorage>,
+    spool: &Path,
+    max_image: u64,
+) -> Result<Arc<dyn Source>> {
+    // TODO(dmrpp): when an object `X.dmrpp` lies beside `X`, open the dataset from that DMR++
+    // text and `storage` (cdm::formats::dmrpp) here, before any read of `X` itself.
+    let size = storage.size();
+    let head = storage
+        .read_at(0, usize::try_from(size.min(8)).unwrap_or(8))
+        .map_err(Error::Io)?;
+    let is_nc3 = head.len() >= 4 && &head[..3] == b"CDF" && matches!(head[3], 1 | 2 | 5);
+    let is_hdf5 = head.len() == 8 && &head[..] == b"\x89HDF\r\n\x1a\n";
+    let header_only = if is_nc3 {
+        let mut n = size.min(64 * 1024);
+        let bytes = loop {
+            let bytes = storage
+                .read_at(0, usize::try_from(n).unwrap_or(usize::MAX))
+                .map_err(Error::Io)?;
+            match crate::engine::nc3::parse(&bytes)? {
+                Some(_) => break bytes,
+                None if n < size => n = size.min(n.saturating_mul(4)),
+                None => {
+                    return Err(Error::Corrupt(
+                        "the netCDF-3 header runs past the end of the object".into(),
+                    ));
+                }
+            }
+        };
+        std::fs::write(spool, &bytes)?;
+        true
+    } else if is_hdf5 {
+        if size > max_image {
+            return Err(Error::Unsupported(format!(
+                "a netCDF-4 / HDF5 object of {size} bytes is over this server's limit of \
+{max_image} bytes for reading metadata from a local copy"
+            )));
+        }
+        let parts: Vec<(u64, usize)> = (0..size)
+            .step_by(MAX_REQUEST_BYTES)
+            .map(|o| {
+                (
+                    o,
+                    usize::try_from((size - o).min(MAX_REQUEST_BYTES as u64)).unwrap_or(0),
+                )
+            })
+            .collect();
+        let pieces = storage.read_ranges(&parts).map_err(Error::Io)?;
+        let mut file = std::fs::File::create(spool)?;
+        for p in pieces {
+            io::Write::write_all(&mut file, &p)?;
+        }
+        false
+    } else {
+        return Err(Error::UnknownFormat);
+    };
+    let spool_file = SpoolFile(spool.to_path_buf());
+    let guard = crate::engine::storage::override_path(spool, storage);
+    let inner = match catalog.readers() {
+        Some(readers) => crate::isolation::open(readers, spool, Some(catalog.chunk_cache())),
+        None => crate::catalog::open(spool, Some(catalog.chunk_cache())),
+    };
+    drop(guard);
+    let inner = inner?;
+    let engine: HashSet<String> = inner.engine_layouts().into_iter().map(|(p, _)| p).collect();
+    Ok(Arc::new(ObjectSource {
+        inner,
+        engine,
+        header_only,
+        _spool: spool_file,
+    }))
+}
+
+/// A local copy of an object's metadata bytes, removed when the dataset is closed.
+#[derive(Debug)]
+struct SpoolFile(PathBuf);
+
+impl Drop for SpoolFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        if let Some(folder) = self.0.parent() {
+            let _ = std::fs::remove_dir(folder);
+        }
+    }
+}
+
+/// A dataset opened from an object: reads of variables the engine does not read go to the
+/// library's local copy, which for a netCDF-3 object holds only the header, so they are refused
+/// there rather than answered with the copy's missing bytes.
+#[derive(Debug)]
+struct ObjectSource {
+    inner: Arc<dyn Source>,
+    engine: HashSet<String>,
+    header_only: bool,
+    _spool: SpoolFile,
+}
+
+impl Source for ObjectSource {
+    fn dataset(&self) -> &Arc<Dataset> {
+        self.inner.dataset()
+    }
+
+    fn read(&self, path: &str, slab: &Hyperslab) -> ByteStream {
+        if self.header_only && !self.engine.contains(path) && !slab.is_empty() {
+            return crate::source::error_stream(Error::Unsupported(format!(
+                "variable {path} of a netCDF-3 object cannot be read from object storage"
+            )));
+        }
+        self.inner.read(path, slab)
+    }
+
+    fn engine_layouts(&self) -> Vec<(String, crate::engine::layout::ChunkLayout)> {
+        self.inner.engine_layouts()
+    }
+
+    fn stored_chunks(&self, path: &str) -> Option<crate::engine::StoredChunks> {
+        self.inner.stored_chunks(path)
+    }
+}

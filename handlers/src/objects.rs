@@ -1,0 +1,215 @@
+//! Object-store mounts: S3 bucket prefixes (`s3://…`) and HTTP folders of plain files
+//! (`protocol = "files"`) served under URL prefixes, with folder pages, JSON listings,
+//! `catalog.xml` and every dataset response, as a folder on disk is. The reading is
+//! [`cdm::object`]'s; this module only maps URL paths to keys and errors to responses.
+
+use std::sync::Arc;
+
+use cdm::object::{ObjectOptions, ObjectRoot};
+use http::Request;
+
+use crate::config::Mount;
+use crate::error::{HandlerError, Protocol};
+use crate::listing::{self, EntryKind, FolderEntry};
+use crate::metrics::Kind;
+use crate::{AppState, Routed, paths, route, thredds};
+
+/// Names that the listing marks as datasets without reading each object (a listing would
+/// otherwise cost one request per object).
+const DATASET_SUFFIXES: &[&str] = &[".nc", ".nc4", ".h5", ".hdf5", ".he5", ".hdf", ".cdf"];
+
+/// The configured object-store mounts, longest URL prefix first.
+#[derive(Debug, Default)]
+pub(crate) struct ObjectMounts {
+    /// (URL prefix without trailing slash — empty for a mount at `/` — , the root).
+    mounts: Vec<(String, Arc<ObjectRoot>)>,
+}
+
+impl ObjectMounts {
+    /// The object mounts among `mounts`.
+    ///
+    /// # Errors
+    /// A mount whose URL or settings the store refuses.
+    pub(crate) fn new(mounts: &[Mount]) -> Result<Self, cdm::Error> {
+        let mut out = Vec::new();
+        for m in mounts.iter().filter(|m| m.is_object()) {
+            let options = ObjectOptions {
+                endpoint: m.endpoint.clone(),
+                region: m.region.clone(),
+                allow_http: m.allow_http,
+                anonymous: m.anonymous,
+                timeout: Some(std::time::Duration::from_secs_f64(m.timeout_secs)),
+                retries: Some(usize::try_from(m.retries).unwrap_or(3)),
+                max_image_bytes: m.max_image_bytes,
+            };
+            let files = m.protocol == crate::config::MountProtocol::Files;
+            let root = ObjectRoot::new(&m.url, files, &options)?;
+            out.push((m.path.trim_end_matches('/').to_owned(), Arc::new(root)));
+        }
+        out.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+        Ok(Self { mounts: out })
+    }
+
+    /// The mount a (still percent-encoded) URL path lies under, and the rest of the path.
+    fn find<'a>(&self, path: &'a str) -> Option<(&str, &Arc<ObjectRoot>, &'a str)> {
+        self.mounts.iter().find_map(|(prefix, root)| {
+            let rest = path.strip_prefix(prefix.as_str())?;
+            (rest.is_empty() || rest.starts_with('/')).then_some((prefix.as_str(), root, rest))
+        })
+    }
+}
+
+fn entries(listed: &[cdm::object::Listed]) -> Vec<FolderEntry> {
+    listed
+        .iter()
+        .map(|l| FolderEntry {
+            name: l.name.clone(),
+            kind: if l.folder {
+                EntryKind::Folder
+            } else if DATASET_SUFFIXES
+                .iter()
+                .any(|s| l.name.to_ascii_lowercase().ends_with(s))
+            {
+                EntryKind::Dataset
+            } else {
+                EntryKind::File
+            },
+            size: l.size,
+            modified: l.modified,
+        })
+        .collect()
+}
+
+fn store_error(e: cdm::Error) -> HandlerError {
+    match e {
+        cdm::Error::UnknownFormat => HandlerError::NotFound("not a netCDF or HDF5 object".into()),
+        cdm::Error::Io(ref io) if io.kind() == std::io::ErrorKind::NotFound => {
+            HandlerError::NotFound(e.to_string().trim_start_matches("I/O error: ").to_owned())
+        }
+        other => HandlerError::from(other),
+    }
+}
+
+/// The response to `req` when its path lies under an object mount; `None` otherwise.
+pub(crate) async fn respond<B>(state: &AppState, req: &Request<B>) -> Option<Routed> {
+    let path = req.uri().path();
+    let (prefix, root, rest) = state.objects.find(path)?;
+    let protocol = Protocol::of_path(path);
+    let mount_parts = match paths::components(prefix) {
+        Ok(p) => p,
+        Err(e) => {
+            return Some(Err((
+                HandlerError::BadRequest(e.to_string()),
+                protocol,
+                Kind::Other,
+            )));
+        }
+    };
+    let parts = match paths::components(rest) {
+        Ok(p) => p,
+        Err(e) => {
+            return Some(Err((
+                HandlerError::BadRequest(e.to_string()),
+                protocol,
+                Kind::Other,
+            )));
+        }
+    };
+    let headers = req.headers();
+    let full_parts = |p: &[String]| [mount_parts.as_slice(), p].concat();
+    // A folder page or listing.
+    if parts.is_empty() || path.ends_with('/') {
+        if !path.ends_with('/') {
+            return Some(Ok((
+                crate::redirect(&crate::folder_url(&mount_parts)),
+                Kind::Other,
+            )));
+        }
+        let json = listing::wants_json(req.uri().query(), headers);
+        let routed = match root.list(&parts).await {
+            Ok(listed) => listing::respond_entries(&entries(&listed), path, json, headers),
+            Err(e) => Err(store_error(e)),
+        };
+        return Some(
+            routed
+                .map(|r| (r, Kind::Listing))
+                .map_err(|e| (e, Protocol::Plain, Kind::Listing)),
+        );
+    }
+    let (last, folder) = parts.split_last()?;
+    if last == "catalog.xml" || last == "catalog.html" {
+        let html = last == "catalog.html";
+        let kind = if html {
+            Kind::CatalogHtml
+        } else {
+            Kind::CatalogXml
+        };
+        let listed = match root.list(folder).await {
+            Ok(l) => l,
+            Err(e) => return Some(Err((store_error(e), Protocol::Plain, kind))),
+        };
+        let all = full_parts(folder);
+        let found = entries(&listed);
+        let (bytes, content_type) = if html {
+            (
+                thredds::catalog_html(&all, &found),
+                "text/html; charset=utf-8",
+            )
+        } else {
+            (
+                thredds::catalog_xml(&all, &found),
+                "application/xml; charset=utf-8",
+            )
+        };
+        return Some(
+            listing::page(bytes, content_type, headers)
+                .map(|r| (r, kind))
+                .map_err(|e| (e, Protocol::Plain, kind)),
+        );
+    }
+    let Some((stem, kind)) = route::split_suffix(last) else {
+        // A sub-folder named without its trailing slash, or an object to download as it is.
+        if let Ok(listed) = root.list(&parts).await
+            && !listed.is_empty()
+        {
+            return Some(Ok((
+                crate::redirect(&crate::folder_url(&full_parts(&parts))),
+                Kind::Other,
+            )));
+        }
+        return Some(
+            download(root, &parts)
+                .await
+                .map_err(|e| (e, Protocol::Plain, Kind::File)),
+        );
+    };
+    let label = Kind::Dataset(kind);
+    let mut key = folder.to_vec();
+    key.push(stem.to_owned());
+    let url_path = format!("/{}", full_parts(&key).join("/"));
+    let entry = match root.open(&key, &state.catalog).await {
+        Ok(e) => e,
+        Err(e) => return Some(Err((store_error(e), Protocol::from(kind), label))),
+    };
+    Some(
+        crate::entry_response(state, req, entry, kind, &url_path)
+            .await
+            .map(|r| (r, label))
+            .map_err(|e| (e, Protocol::from(kind), label)),
+    )
+}
+
+/// The object at `parts`, sent as it is stored (no `Range`: ask the store itself for ranges).
+async fn download(
+    root: &ObjectRoot,
+    parts: &[String],
+) -> Result<(http::Response<crate::Body>, Kind), HandlerError> {
+    let (size, stream) = root.download(parts).await.map_err(store_error)?;
+    let mut r = http::Response::builder()
+        .header(http::header::CONTENT_TYPE, "application/octet-stream")
+        .header(http::header::CONTENT_LENGTH, size)
+        .body(crate::body::streaming(stream))
+        .map_err(|e| HandlerError::Internal(e.to_string()))?;
+    r.extensions_mut().insert(crate::service::NoCompression);
+    Ok((r, Kind::File))
+}
