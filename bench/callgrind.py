@@ -7,7 +7,7 @@ under callgrind (all threads); each case is warmed, the counters are zeroed
 (`callgrind_control -z`), N requests are sent one after another on one keep-alive connection,
 and the counters are dumped (`callgrind_control -d`): the dump's total divided by N is the
 server's instructions per request, kernel excluded. `--strace` instead counts the server's
-system calls per request with `strace -c -f`. `--keep DIR` keeps the callgrind dumps for
+system calls per request with `strace -c -f`. `--cold` skips the warm-up (a fresh server's first requests). `--keep DIR` keeps the callgrind dumps for
 `callgrind_annotate`.
 
 Needs valgrind (and strace for `--strace`) and the bench files (`bench/run.py` makes them).
@@ -35,7 +35,8 @@ CASES = {
     "dmr": "/coads_like.nc.dmr",
     "sst": "/coads_like.nc.dods?SST",
     "subset": "/x_wind.nc.dods?x_wind[0:0][0:9][0][0:999]",
-    "whole": "/x_wind.nc.dap?dap4.ce=/x_wind",
+    "whole": "/x_wind.nc.dods?x_wind",
+    "whole-dap": "/x_wind.nc.dap?dap4.ce=/x_wind",
 }
 
 
@@ -60,13 +61,26 @@ class Client:
         head, self.buf = self.buf.split(b"\r\n\r\n", 1)
         status = int(head.split(b" ", 2)[1])
         m = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
-        if not m:
-            raise RuntimeError(f"{path}: no Content-Length")
-        length = int(m.group(1))
-        while len(self.buf) < length:
-            self._fill()
-        self.buf = self.buf[length:]
-        return status, length
+        if m:
+            length = int(m.group(1))
+            while len(self.buf) < length:
+                self._fill()
+            self.buf = self.buf[length:]
+            return status, length
+        if not re.search(rb"(?i)\r\ntransfer-encoding:\s*chunked", head):
+            raise RuntimeError(f"{path}: neither Content-Length nor chunked")
+        total = 0
+        while True:
+            while b"\r\n" not in self.buf:
+                self._fill()
+            line, self.buf = self.buf.split(b"\r\n", 1)
+            size = int(line.split(b";")[0], 16)
+            while len(self.buf) < size + 2:
+                self._fill()
+            self.buf = self.buf[size + 2:]
+            total += size
+            if size == 0:
+                return status, total
 
     def _fill(self):
         data = self.sock.recv(1 << 20)
@@ -107,6 +121,8 @@ def main() -> None:
     ap.add_argument("--binary", type=Path, default=REPO / "target" / "release" / "fathom")
     ap.add_argument("--keep", type=Path, help="keep the callgrind dumps in this folder")
     ap.add_argument("--strace", action="store_true", help="count system calls instead")
+    ap.add_argument("--cold", action="store_true",
+                    help="no warm-up: the first requests of a fresh server (use one case)")
     args = ap.parse_args()
 
     port = free_port()
@@ -127,7 +143,8 @@ def main() -> None:
         print("|---|---:|---:|---:|")
         for name in args.cases.split(","):
             path = CASES[name]
-            for _ in range(20):
+            status = 200
+            for _ in range(0 if args.cold else 20):
                 status, length = client.get(path)
             if status != 200:
                 raise RuntimeError(f"{path}: status {status}")
@@ -150,7 +167,7 @@ def main() -> None:
             seen = {f.name for f in outdir.glob("callgrind.out*")}
             subprocess.run(["callgrind_control", "-z", str(proc.pid)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for _ in range(args.requests):
-                client.get(path)
+                status, length = client.get(path)
             subprocess.run(["callgrind_control", "-d", name, str(proc.pid)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             ir, _ = total_ir(outdir, seen)
             print(f"| {name} | {args.requests} | {ir / args.requests:,.0f} | {length} |", flush=True)
