@@ -172,6 +172,16 @@ def main() -> None:
             ir, _ = total_ir(outdir, seen)
             print(f"| {name} | {args.requests} | {ir / args.requests:,.0f} | {length} |", flush=True)
     finally:
+        # strace detaches on SIGINT and would leave the server running: stop the server itself.
+        try:
+            children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        except OSError:
+            children = []
+        for child in children:
+            try:
+                os.kill(int(child), signal.SIGINT)
+            except OSError:
+                pass
         proc.send_signal(signal.SIGINT)
         try:
             proc.wait(60)
