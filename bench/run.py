@@ -14,6 +14,8 @@ What it does:
        - any other DAP server at BENCH_PEER_URL (a URL whose folder holds the same files);
   3. for each case, loads each server with wrk (many small requests) or curl (big downloads),
      while sampling the server's CPU time and resident memory from /proc;
+     (BENCH_PEER_PID: its process id, for its CPU time; BENCH_SKIP=pydap,dars leaves peers
+     out; BENCH_IDLE_WAIT caps the wait for an idle machine before each case, 90 s);
   4. prints a Markdown table: req/s, p50 / p99 latency, MB/s, server CPU per request, peak RSS,
      and fathom's ratio against every peer present.
 
@@ -345,7 +347,7 @@ def concurrent_downloads(url: str, clients: int, pid: int) -> dict:
     }
 
 
-def wait_idle(limit: float = 90.0) -> None:
+def wait_idle(limit: float = float(os.environ.get("BENCH_IDLE_WAIT", "90"))) -> None:
     """Waits (up to `limit` s) until the machine is idle, so one server's backlog (pydap keeps
     working through requests wrk gave up on) does not slow the next measurement."""
 
@@ -422,7 +424,10 @@ def main():
                     urllib.request.urlretrieve(url_for(fathom, dap_path), DATA / static_path)
                 except OSError as e:
                     print(f"no static reference for {name}: {e}", file=sys.stderr)
+        skip = set(filter(None, os.environ.get("BENCH_SKIP", "").split(",")))
         for starter in (start_nginx, start_pydap, start_dars):
+            if starter.__name__.removeprefix("start_") in skip:
+                continue
             s = starter()
             if s:
                 servers.append(s)

@@ -80,39 +80,60 @@ pub fn numbers_to_xdr(kind: NumKind, data: &[u8], out: &mut Vec<u8>) -> Result<(
         return Err(short());
     }
     let n = data.len() / size;
-    let start = out.len();
     let width = number_width(kind, true);
-    out.resize(start + n * width, 0);
-    let dst = &mut out[start..];
+    if kind == NumKind::U8 {
+        out.extend_from_slice(data);
+        return Ok(());
+    }
+    // Written straight into the spare capacity: zero-filling the output first would cost a
+    // pass over as many bytes as the swap itself.
+    let len = n * width;
+    out.reserve(len);
+    let start = out.len();
+    let Some(dst) = out.spare_capacity_mut().get_mut(..len) else {
+        return Err(Error::Internal("the XDR buffer did not grow".into()));
+    };
     match kind {
-        NumKind::U8 => dst.copy_from_slice(data),
+        NumKind::U8 => {}
         NumKind::I8 => {
             for (o, &b) in dst.chunks_exact_mut(4).zip(data) {
-                o.copy_from_slice(&i32::from(i8::from_le_bytes([b])).to_be_bytes());
+                put(o, i32::from(i8::from_le_bytes([b])).to_be_bytes());
             }
         }
         NumKind::I16 => {
             for (o, c) in dst.chunks_exact_mut(4).zip(data.chunks_exact(2)) {
-                o.copy_from_slice(&i32::from(i16::from_le_bytes([c[0], c[1]])).to_be_bytes());
+                put(o, i32::from(i16::from_le_bytes([c[0], c[1]])).to_be_bytes());
             }
         }
         NumKind::U16 => {
             for (o, c) in dst.chunks_exact_mut(4).zip(data.chunks_exact(2)) {
-                o.copy_from_slice(&u32::from(u16::from_le_bytes([c[0], c[1]])).to_be_bytes());
+                put(o, u32::from(u16::from_le_bytes([c[0], c[1]])).to_be_bytes());
             }
         }
         NumKind::I32 | NumKind::U32 | NumKind::F32 => {
             for (o, c) in dst.chunks_exact_mut(4).zip(data.chunks_exact(4)) {
-                o.copy_from_slice(&[c[3], c[2], c[1], c[0]]);
+                put(o, [c[3], c[2], c[1], c[0]]);
             }
         }
         NumKind::F64 => {
             for (o, c) in dst.chunks_exact_mut(8).zip(data.chunks_exact(8)) {
-                o.copy_from_slice(&[c[7], c[6], c[5], c[4], c[3], c[2], c[1], c[0]]);
+                put(o, [c[7], c[6], c[5], c[4], c[3], c[2], c[1], c[0]]);
             }
         }
     }
+    // SAFETY: `dst` is the first `len` bytes of the spare capacity, and the loop above wrote
+    // all of them: it zips `len / width` output groups of `width` bytes with exactly as many
+    // input numbers (`data.len() / size == n`), and `put` writes every byte of a group.
+    unsafe { out.set_len(start + len) };
     Ok(())
+}
+
+/// Writes one number's XDR bytes into its (uninitialised) place.
+#[inline(always)]
+fn put<const W: usize>(dst: &mut [std::mem::MaybeUninit<u8>], bytes: [u8; W]) {
+    for (d, b) in dst.iter_mut().zip(bytes) {
+        d.write(b);
+    }
 }
 
 /// Appends an XDR string.
@@ -759,13 +780,17 @@ mod tests {
             NumKind::F32,
             NumKind::F64,
         ] {
-            let mut bulk = Vec::new();
+            // Appended after what the buffer already holds (the count words), as in a response.
+            let mut bulk = vec![9, 8, 7];
             numbers_to_xdr(kind, &data, &mut bulk).expect("whole numbers");
-            let mut single = Vec::new();
+            let mut single = vec![9, 8, 7];
             for c in data.chunks_exact(kind.size()) {
                 put_number(kind, c, true, &mut single);
             }
             assert_eq!(bulk, single, "{kind:?}");
+            let mut empty = vec![1];
+            numbers_to_xdr(kind, &[], &mut empty).expect("no numbers");
+            assert_eq!(empty, [1], "{kind:?}");
         }
         assert!(numbers_to_xdr(NumKind::F64, &data[..7], &mut Vec::new()).is_err());
     }

@@ -27,11 +27,17 @@ impl Protocol {
             return Self::Json;
         }
         let last = path.rsplit('/').next().unwrap_or_default();
-        percent_encoding::percent_decode_str(last)
-            .decode_utf8()
-            .ok()
-            .and_then(|l| crate::route::split_suffix(&l).map(|(_, k)| k))
-            .map_or(Self::Plain, Self::from)
+        // Every request asks this (for its error body, should it fail): decode only a name
+        // that holds an escape.
+        let kind = if last.contains('%') {
+            percent_encoding::percent_decode_str(last)
+                .decode_utf8()
+                .ok()
+                .and_then(|l| crate::route::split_suffix(&l).map(|(_, k)| k))
+        } else {
+            crate::route::split_suffix(last).map(|(_, k)| k)
+        };
+        kind.map_or(Self::Plain, Self::from)
     }
 }
 
@@ -159,5 +165,25 @@ impl From<cdm::Error> for HandlerError {
             }
             _ => Self::Internal(e.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_protocol_of_a_path_follows_its_suffix_escaped_or_not() {
+        assert_eq!(Protocol::of_path("/a/b.nc.das"), Protocol::Dap2);
+        assert_eq!(Protocol::of_path("/a/b.nc.dods"), Protocol::Dap2);
+        assert_eq!(Protocol::of_path("/a/b.nc.dmr.xml"), Protocol::Dap4);
+        assert_eq!(Protocol::of_path("/a/b.nc.dap"), Protocol::Dap4);
+        // `%2E` is a dot: the suffix is read after decoding.
+        assert_eq!(Protocol::of_path("/a/b.nc%2Edap"), Protocol::Dap4);
+        assert_eq!(Protocol::of_path("/a/b%20c.nc.dds"), Protocol::Dap2);
+        assert_eq!(Protocol::of_path("/a/b.nc%2"), Protocol::Plain);
+        assert_eq!(Protocol::of_path("/a/b.nc"), Protocol::Plain);
+        assert_eq!(Protocol::of_path("/"), Protocol::Plain);
+        assert_eq!(Protocol::of_path("/ogc/collections"), Protocol::Json);
     }
 }

@@ -532,6 +532,12 @@ async fn entry_response<B>(
     url_path: &str,
 ) -> Result<Response<Body>, HandlerError> {
     let query = req.uri().query();
+    let whole_slot = prepared_slot(&entry, kind, query);
+    if let Some(slot) = &whole_slot
+        && let Some(prepared) = slot.get()
+    {
+        return Ok(prepared.response(req.headers()));
+    }
     let validators = rendering_validators(&entry, kind, query);
     if validators.not_modified(req.headers()) {
         return Ok(validators.not_modified_response());
@@ -564,7 +570,86 @@ async fn entry_response<B>(
         response.extensions_mut().insert(NoCompression);
     }
     validators.apply(response.headers_mut());
+    if let Some(slot) = whole_slot
+        && response.status() == StatusCode::OK
+    {
+        // The first answer of this file version is kept whole; its body is one buffer, so
+        // collecting it is immediate.
+        let (parts, body) = response.into_parts();
+        let body = http_body_util::BodyExt::collect(body)
+            .await
+            .map_err(|e| HandlerError::Internal(e.to_string()))?
+            .to_bytes();
+        let prepared = slot.get_or_init(|| Prepared {
+            validators,
+            headers: parts.headers,
+            body,
+        });
+        return Ok(prepared.response(req.headers()));
+    }
     Ok(response)
+}
+
+/// An unconstrained metadata response (`.das`, `.dds`, `.dmr`) of one file version, kept whole:
+/// these are the hottest requests (every client starts with them), and answering one is then
+/// a clone of its headers and a reference to its body.
+#[derive(Debug)]
+struct Prepared {
+    validators: Validators,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Prepared {
+    /// The response to a request with `headers`: a 304 when the client holds this version.
+    fn response(&self, headers: &HeaderMap) -> Response<Body> {
+        if self.validators.not_modified(headers) {
+            return self.validators.not_modified_response();
+        }
+        let mut r = Response::new(body::full(self.body.clone()));
+        *r.headers_mut() = self.headers.clone();
+        r
+    }
+}
+
+/// One slot per metadata response, kept with the file version.
+#[derive(Debug, Default)]
+struct PreparedResponses([std::sync::OnceLock<Prepared>; 3]);
+
+/// The slot of one metadata response of one file version.
+#[derive(Debug)]
+struct PreparedSlot {
+    all: Arc<PreparedResponses>,
+    index: usize,
+}
+
+impl std::ops::Deref for PreparedSlot {
+    type Target = std::sync::OnceLock<Prepared>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.all.0[self.index]
+    }
+}
+
+/// Where the whole response of this request is (or will be) kept: only unconstrained metadata.
+fn prepared_slot(
+    entry: &CatalogEntry,
+    kind: ResponseKind,
+    query: Option<&str>,
+) -> Option<PreparedSlot> {
+    if query.is_some_and(|q| !q.is_empty()) {
+        return None;
+    }
+    let index = match kind {
+        ResponseKind::Das => 0,
+        ResponseKind::Dds => 1,
+        ResponseKind::Dmr => 2,
+        _ => return None,
+    };
+    Some(PreparedSlot {
+        all: entry.extension(PreparedResponses::default),
+        index,
+    })
 }
 
 /// The validators of a dataset's response: those of the unconstrained responses are made once

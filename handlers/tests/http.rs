@@ -620,3 +620,65 @@ fn every_config_key_is_documented_in_the_readme() {
         );
     }
 }
+
+#[tokio::test]
+async fn kept_metadata_responses_are_those_of_the_file_version_on_disk() {
+    // The unconstrained `.das` / `.dds` / `.dmr` of a file version are kept whole after the
+    // first request; a replaced file must be answered anew.
+    let dir = std::env::temp_dir().join(format!("fathom-kept-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let samples = root().join("samples");
+    std::fs::copy(samples.join("classic.nc"), dir.join("d.nc")).expect("copy");
+    // References: the same name in folders of their own, read by servers that start fresh.
+    let reference = |sample: &str| {
+        let d = dir.join(format!("ref-{sample}"));
+        std::fs::create_dir_all(&d).expect("dir");
+        std::fs::copy(samples.join(sample), d.join("d.nc")).expect("copy");
+        d
+    };
+    let (classic, chunked) = (reference("classic.nc"), reference("chunked.nc"));
+    let server = serve(&dir).await;
+    let reference = serve(&classic).await;
+    let ask = |addr, suffix: &str| {
+        let path = format!("/{suffix}");
+        async move { get(addr, &path).await }
+    };
+    for suffix in ["das", "dds", "dmr"] {
+        let first = ask(server.addr, &format!("d.nc.{suffix}")).await;
+        let second = ask(server.addr, &format!("d.nc.{suffix}")).await;
+        let fresh = ask(reference.addr, &format!("d.nc.{suffix}")).await;
+        assert_eq!(first.status, 200, "{suffix}");
+        assert!(!first.body.is_empty(), "{suffix}");
+        assert_eq!(second.body, first.body, "{suffix}");
+        assert_eq!(first.body, fresh.body, "{suffix}");
+        let without_date = |r: &common::Reply| {
+            let mut h: Vec<_> = r
+                .headers
+                .iter()
+                .filter(|(k, _)| !k.eq_ignore_ascii_case("date"))
+                .cloned()
+                .collect();
+            h.sort();
+            h
+        };
+        assert_eq!(without_date(&second), without_date(&first), "{suffix}");
+        assert_eq!(
+            first.header("content-length"),
+            Some(first.body.len().to_string().as_str())
+        );
+    }
+    // Another dataset under the same name, with another modification time.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let tmp = dir.join("d.nc.new");
+    std::fs::copy(samples.join("chunked.nc"), &tmp).expect("copy");
+    std::fs::rename(&tmp, dir.join("d.nc")).expect("replace");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let reference = serve(&chunked).await;
+    for suffix in ["das", "dds", "dmr"] {
+        let now = ask(server.addr, &format!("d.nc.{suffix}")).await;
+        let fresh = ask(reference.addr, &format!("d.nc.{suffix}")).await;
+        assert_eq!(now.status, 200, "{suffix}");
+        assert_eq!(now.body, fresh.body, "{suffix} after the file was replaced");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

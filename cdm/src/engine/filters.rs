@@ -498,8 +498,18 @@ fn unshuffle_into(input: &[u8], elem_size: usize, out: &mut [u8]) {
             let (a, rest) = input[..whole].split_at(n);
             let (b, rest) = rest.split_at(n);
             let (c, d) = rest.split_at(n);
-            for ((((o, &w), &x), &y), &z) in
-                out[..whole].chunks_exact_mut(4).zip(a).zip(b).zip(c).zip(d)
+            // 4-byte numbers (f32, i32) are the common case: SSE2 (always present on x86_64)
+            // interleaves 16 of them at a time, seven times fewer instructions than bytewise.
+            #[cfg(target_arch = "x86_64")]
+            let done = unshuffle4_sse2([a, b, c, d], &mut out[..whole]);
+            #[cfg(not(target_arch = "x86_64"))]
+            let done = 0;
+            for ((((o, &w), &x), &y), &z) in out[done * 4..whole]
+                .chunks_exact_mut(4)
+                .zip(&a[done..])
+                .zip(&b[done..])
+                .zip(&c[done..])
+                .zip(&d[done..])
             {
                 o.copy_from_slice(&[w, x, y, z]);
             }
@@ -521,6 +531,44 @@ fn unshuffle_into(input: &[u8], elem_size: usize, out: &mut [u8]) {
         }
     }
     out[whole..].copy_from_slice(&input[whole..]);
+}
+
+/// Interleaves the four byte planes of 4-byte numbers into `out` (four times a plane's length),
+/// 16 numbers at a time; returns how many numbers it wrote (a multiple of 16).
+#[cfg(target_arch = "x86_64")]
+fn unshuffle4_sse2(planes: [&[u8]; 4], out: &mut [u8]) -> usize {
+    use std::arch::x86_64::{
+        __m128i, _mm_loadu_si128, _mm_storeu_si128, _mm_unpackhi_epi8, _mm_unpackhi_epi16,
+        _mm_unpacklo_epi8, _mm_unpacklo_epi16,
+    };
+    let [a, b, c, d] = planes;
+    let mut done = 0;
+    for ((((o, w), x), y), z) in out
+        .chunks_exact_mut(64)
+        .zip(a.chunks_exact(16))
+        .zip(b.chunks_exact(16))
+        .zip(c.chunks_exact(16))
+        .zip(d.chunks_exact(16))
+    {
+        // SAFETY: SSE2 is part of the x86_64 baseline. Each load reads the 16 bytes of a
+        // 16-byte chunk, and the four stores write the 64 bytes of a 64-byte chunk; the
+        // unaligned load/store forms need no alignment.
+        unsafe {
+            let w = _mm_loadu_si128(w.as_ptr().cast::<__m128i>());
+            let x = _mm_loadu_si128(x.as_ptr().cast::<__m128i>());
+            let y = _mm_loadu_si128(y.as_ptr().cast::<__m128i>());
+            let z = _mm_loadu_si128(z.as_ptr().cast::<__m128i>());
+            let (wx_lo, wx_hi) = (_mm_unpacklo_epi8(w, x), _mm_unpackhi_epi8(w, x));
+            let (yz_lo, yz_hi) = (_mm_unpacklo_epi8(y, z), _mm_unpackhi_epi8(y, z));
+            let p = o.as_mut_ptr().cast::<__m128i>();
+            _mm_storeu_si128(p, _mm_unpacklo_epi16(wx_lo, yz_lo));
+            _mm_storeu_si128(p.add(1), _mm_unpackhi_epi16(wx_lo, yz_lo));
+            _mm_storeu_si128(p.add(2), _mm_unpacklo_epi16(wx_hi, yz_hi));
+            _mm_storeu_si128(p.add(3), _mm_unpackhi_epi16(wx_hi, yz_hi));
+        }
+        done += 16;
+    }
+    done
 }
 
 /// HDF5's fletcher32 over 16-bit big-endian words, with zero-initialised sums.
@@ -586,6 +634,15 @@ mod tests {
         }
         out.extend_from_slice(&input[n * s..]);
         out
+    }
+
+    #[test]
+    fn unshuffle_of_4_byte_numbers_is_exact_past_the_vector_blocks() {
+        // Lengths around the 16-number blocks, with and without a partial number at the end.
+        for len in [0, 3, 4, 60, 64, 68, 127, 128, 129, 4 * 1000 + 3, 4 * 1037] {
+            let data: Vec<u8> = (0..len as u32).map(|i| (i * 131 + 7) as u8).collect();
+            assert_eq!(unshuffle(&shuffle(&data, 4), 4), data, "length {len}");
+        }
     }
 
     #[test]
