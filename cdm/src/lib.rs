@@ -18,6 +18,7 @@
 //!   `.ncml` files open as virtual datasets whose members go through the same cache.
 //! - [`isolation`]: reader processes that run the C libraries on untrusted files, so a file
 //!   that crashes a library costs one request, not the server.
+//! - [`subset`]: a subset of a dataset planned as a file (dimensions, groups, attributes).
 //! - [`cf`]: CF conventions — coordinate axes, time units and calendars, coordinate → index.
 
 pub mod catalog;
@@ -34,6 +35,7 @@ pub mod hyperslab;
 pub mod isolation;
 pub mod model;
 pub mod source;
+pub mod subset;
 
 pub use catalog::{Catalog, CatalogEntry};
 pub use error::{Error, Result};

@@ -42,8 +42,14 @@ impl From<ResponseKind> for Protocol {
             | ResponseKind::Das
             | ResponseKind::Dods
             | ResponseKind::Ascii
-            | ResponseKind::Version => Self::Dap2,
-            ResponseKind::Dmr | ResponseKind::Dap | ResponseKind::Dsr => Self::Dap4,
+            | ResponseKind::Version
+            | ResponseKind::NetCdf3
+            | ResponseKind::NetCdf4 => Self::Dap2,
+            ResponseKind::Dmr
+            | ResponseKind::Dap
+            | ResponseKind::Dsr
+            | ResponseKind::Dap4NetCdf3
+            | ResponseKind::Dap4NetCdf4 => Self::Dap4,
             ResponseKind::Html | ResponseKind::Info | ResponseKind::Help => Self::Plain,
         }
     }
@@ -151,6 +157,7 @@ impl From<cdm::Error> for HandlerError {
                 Self::BadRequest(e.to_string())
             }
             cdm::Error::UnknownFormat => Self::NotFound("not a dataset".into()),
+            cdm::Error::LimitExceeded(m) => Self::TooLarge(m),
             cdm::Error::Upstream(_) => Self::BadGateway(e.to_string()),
             cdm::Error::UpstreamTimeout(_) => Self::GatewayTimeout(e.to_string()),
             cdm::Error::Io(ref io) if io.kind() == std::io::ErrorKind::NotFound => {

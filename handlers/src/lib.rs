@@ -20,6 +20,7 @@ mod cors;
 mod dap2;
 mod dap4;
 pub mod error;
+mod fileout;
 mod files;
 mod listing;
 pub mod metrics;
@@ -534,15 +535,29 @@ async fn entry_response<B>(
         | ResponseKind::Version => dap2::respond(&dreq).await?,
         ResponseKind::Dmr | ResponseKind::Dap | ResponseKind::Dsr => dap4::respond(&dreq).await?,
         ResponseKind::Html | ResponseKind::Info | ResponseKind::Help => page_response(&dreq)?,
+        ResponseKind::NetCdf3
+        | ResponseKind::NetCdf4
+        | ResponseKind::Dap4NetCdf3
+        | ResponseKind::Dap4NetCdf4 => fileout::respond(&dreq, state.config.nc4_max_bytes).await?,
     };
-    let is_data = matches!(
+    let is_file_out = matches!(
         kind,
-        ResponseKind::Dods | ResponseKind::Dap | ResponseKind::Ascii
+        ResponseKind::NetCdf3
+            | ResponseKind::NetCdf4
+            | ResponseKind::Dap4NetCdf3
+            | ResponseKind::Dap4NetCdf4
     );
+    let is_data = is_file_out
+        || matches!(
+            kind,
+            ResponseKind::Dods | ResponseKind::Dap | ResponseKind::Ascii
+        );
     if is_data {
         check_size(state.config.max_response_bytes, &response, &dreq)?;
     }
-    if matches!(kind, ResponseKind::Dods | ResponseKind::Dap) && !state.config.compress_data {
+    if (is_file_out || matches!(kind, ResponseKind::Dods | ResponseKind::Dap))
+        && !state.config.compress_data
+    {
         response.extensions_mut().insert(NoCompression);
     }
     validators.apply(response.headers_mut());
@@ -608,6 +623,10 @@ pub(crate) fn too_large(req: &DatasetRequest, length: u64, max: u64) -> HandlerE
     let name = req.url_path.rsplit('/').next().unwrap_or_default();
     let example = match req.kind {
         ResponseKind::Dap => format!("{name}.dap?dap4.ce=/var[0:9]"),
+        ResponseKind::Dap4NetCdf3 | ResponseKind::Dap4NetCdf4 => {
+            format!("{name}.dap.nc4?dap4.ce=/var[0:9]")
+        }
+        ResponseKind::NetCdf3 | ResponseKind::NetCdf4 => format!("{name}.nc?var[0:1:9]"),
         _ => format!("{name}.dods?var[0:1:9]"),
     };
     HandlerError::TooLarge(format!(

@@ -493,6 +493,15 @@ pub fn routes() -> Vec<Route> {
             ResponseKind::Html | ResponseKind::Info | ResponseKind::Help => {
                 ("pages", "text/html", plain, false)
             }
+            ResponseKind::NetCdf3 | ResponseKind::NetCdf4 => {
+                ("DAP2", "application/x-netcdf", plain, true)
+            }
+            ResponseKind::Dap4NetCdf3 | ResponseKind::Dap4NetCdf4 => (
+                "DAP4",
+                "application/x-netcdf",
+                "application/vnd.opendap.dap4.error+xml",
+                true,
+            ),
         };
         let mut params = vec![dataset()];
         let mut statuses = vec![];

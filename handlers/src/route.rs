@@ -25,10 +25,22 @@ pub enum ResponseKind {
     Info,
     /// A help page.
     Help,
+    /// `.nc`: the DAP2-constrained subset as a netCDF-3 file.
+    NetCdf3,
+    /// `.nc4`: the DAP2-constrained subset as a netCDF-4 file.
+    NetCdf4,
+    /// `.dap.nc`: the DAP4-constrained subset as a netCDF-3 file.
+    Dap4NetCdf3,
+    /// `.dap.nc4`: the DAP4-constrained subset as a netCDF-4 file.
+    Dap4NetCdf4,
 }
 
 /// Suffixes in matching order: longer ones that end like a shorter one come first.
 pub(crate) const SUFFIXES: &[(&str, ResponseKind)] = &[
+    (".dap.nc4", ResponseKind::Dap4NetCdf4),
+    (".dap.nc", ResponseKind::Dap4NetCdf3),
+    (".nc4", ResponseKind::NetCdf4),
+    (".nc", ResponseKind::NetCdf3),
     (".dmr.xml", ResponseKind::Dmr),
     (".dods", ResponseKind::Dods),
     (".dds", ResponseKind::Dds),
@@ -75,6 +87,22 @@ mod tests {
         assert_eq!(
             split_suffix("a.nc.version"),
             Some(("a.nc", ResponseKind::Version))
+        );
+        assert_eq!(
+            split_suffix("a.nc.nc4"),
+            Some(("a.nc", ResponseKind::NetCdf4))
+        );
+        assert_eq!(
+            split_suffix("a.nc.dap.nc"),
+            Some(("a.nc", ResponseKind::Dap4NetCdf3))
+        );
+        assert_eq!(
+            split_suffix("a.h5.dap.nc4"),
+            Some(("a.h5", ResponseKind::Dap4NetCdf4))
+        );
+        assert_eq!(
+            split_suffix("a.h5.nc"),
+            Some(("a.h5", ResponseKind::NetCdf3))
         );
         assert_eq!(split_suffix(".dds"), None);
         assert_eq!(split_suffix("a.nc"), None);
