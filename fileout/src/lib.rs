@@ -9,6 +9,8 @@
 //!   needs it), pure: its header and exact length are known before any value is read, and
 //!   [`nc3::Netcdf3::into_stream`] streams the values from the source in file order with
 //!   bounded memory.
+//! - [`ncss`]: the NetCDF Subset Service's grid queries (coordinates → selections) and its
+//!   `dataset.xml`.
 //! - [`netcdf4`]: the netCDF-4 file, written through netCDF-C to a path the caller owns (a
 //!   temporary file), with groups, unlimited dimensions and strings.
 //!
@@ -26,6 +28,7 @@
 //! | unlimited dimension | a fixed one of the selected length (a file of one block per variable); an empty dimension is written as the record dimension |
 
 pub mod nc3;
+pub mod ncss;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -39,6 +42,9 @@ pub enum Error {
     /// The selection cannot be written in the asked format.
     #[error("{0}")]
     Unsupported(String),
+    /// A query (NCSS) that names something wrong; the message says what is valid.
+    #[error("{0}")]
+    Query(String),
     /// Reading the data failed, or the selection does not fit the dataset.
     #[error(transparent)]
     Source(#[from] cdm::Error),

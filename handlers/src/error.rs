@@ -26,6 +26,9 @@ impl Protocol {
         if path == "/ogc" || path.starts_with("/ogc/") || path.starts_with("/stac/") {
             return Self::Json;
         }
+        if path.starts_with("/ncss/") {
+            return Self::Plain;
+        }
         let last = path.rsplit('/').next().unwrap_or_default();
         percent_encoding::percent_decode_str(last)
             .decode_utf8()

@@ -25,7 +25,7 @@ const READ_SIZE: usize = 256 * 1024;
 impl From<fileout::Error> for HandlerError {
     fn from(e: fileout::Error) -> Self {
         match e {
-            fileout::Error::Unsupported(m) => Self::BadRequest(m),
+            fileout::Error::Unsupported(m) | fileout::Error::Query(m) => Self::BadRequest(m),
             fileout::Error::Source(e) => Self::from(e),
         }
     }
@@ -88,13 +88,73 @@ pub(crate) async fn respond(
     nc4_max_bytes: u64,
 ) -> Result<Response<Body>, HandlerError> {
     let selections = selections(req)?;
-    let plan = fileout::plan(req.entry.dataset(), &selections)?;
+    let netcdf4 = matches!(req.kind, ResponseKind::NetCdf4 | ResponseKind::Dap4NetCdf4);
+    respond_with(req, &selections, netcdf4, nc4_max_bytes).await
+}
+
+/// Answers a NetCDF Subset Service grid request: `/ncss/grid/PATH?var=…` (the file) or
+/// `/ncss/grid/PATH/dataset.xml` (what siphon reads first).
+pub(crate) async fn ncss(
+    state: &crate::AppState,
+    rest: &str,
+    query: Option<&str>,
+) -> Result<Response<Body>, HandlerError> {
+    let (dataset_path, metadata) = match rest.strip_suffix("/dataset.xml") {
+        Some(p) => (p, true),
+        None => (rest, false),
+    };
+    let parts = crate::paths::components(&format!("/{dataset_path}"))
+        .map_err(|e| HandlerError::BadRequest(e.to_string()))?;
+    let file = crate::paths::resolve(&state.root, &parts)
+        .ok()
+        .filter(|p| p.is_file())
+        .ok_or_else(|| HandlerError::NotFound("no such dataset".into()))?;
+    let entry = state.catalog.open(&file).await.map_err(|e| match e {
+        cdm::Error::UnknownFormat => HandlerError::NotFound("not a dataset".into()),
+        other => HandlerError::from(other),
+    })?;
+    let url_path = format!("/{}", parts.join("/"));
+    if metadata {
+        let location = format!("/ncss/grid{url_path}");
+        let xml =
+            fileout::ncss::dataset_xml(entry.source().as_ref(), entry.dataset(), &location).await?;
+        return Response::builder()
+            .header(header::CONTENT_TYPE, "application/xml")
+            .header(header::CONTENT_LENGTH, xml.len())
+            .body(crate::body::full(Bytes::from(xml)))
+            .map_err(|e| HandlerError::Internal(e.to_string()));
+    }
+    let q = fileout::ncss::NcssQuery::parse(query)?;
+    let selections =
+        fileout::ncss::selections(entry.source().as_ref(), entry.dataset(), &q).await?;
+    let netcdf4 = q.accept == fileout::ncss::Accept::Netcdf4;
+    let req = DatasetRequest {
+        kind: if netcdf4 {
+            ResponseKind::NetCdf4
+        } else {
+            ResponseKind::NetCdf3
+        },
+        entry,
+        query: query.map(str::to_owned),
+        url_path,
+        max_response_bytes: state.config.max_response_bytes,
+    };
+    respond_with(&req, &selections, netcdf4, state.config.nc4_max_bytes).await
+}
+
+/// The file of `selections` of the request's dataset.
+async fn respond_with(
+    req: &DatasetRequest,
+    selections: &[fileout::Selection],
+    netcdf4: bool,
+    nc4_max_bytes: u64,
+) -> Result<Response<Body>, HandlerError> {
+    let plan = fileout::plan(req.entry.dataset(), selections)?;
     let values = plan.value_bytes();
     if req.max_response_bytes > 0 && values > req.max_response_bytes {
         return Err(crate::too_large(req, values, req.max_response_bytes));
     }
     let source = Arc::clone(req.entry.source());
-    let netcdf4 = matches!(req.kind, ResponseKind::NetCdf4 | ResponseKind::Dap4NetCdf4);
     if !netcdf4 {
         let file = fileout::Netcdf3::prepare(&plan)?;
         let length = file.content_length();

@@ -366,6 +366,13 @@ async fn route<B>(state: &AppState, req: &Request<B>) -> Routed {
     if let Some(routed) = ogc::respond(state, req).await {
         return routed;
     }
+    if let Some(rest) = path.strip_prefix("/ncss/grid/") {
+        let kind = Kind::Dataset(ResponseKind::NetCdf3);
+        return fileout::ncss(state, rest, req.uri().query())
+            .await
+            .map(|r| (r, kind))
+            .map_err(|e| (e, Protocol::Plain, kind));
+    }
     match path {
         "/healthz" => {
             let r = plain(StatusCode::OK, "ok\n", "text/plain; charset=utf-8");
