@@ -403,3 +403,84 @@ netCDF-3; ask for .nc4",
         header.chain(values)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use cdm::Attribute;
+    use cdm::subset::{PlanDimension, PlanGroup, PlanVariable};
+
+    use super::*;
+
+    fn plan(dtype: DataType, len: usize) -> SubsetPlan {
+        SubsetPlan {
+            groups: vec![PlanGroup {
+                path: "/".into(),
+                attributes: vec![Attribute::new("title", AttrValue::Char(b"t".to_vec()))],
+            }],
+            dimensions: vec![PlanDimension {
+                group: "/".into(),
+                name: "x".into(),
+                len,
+                unlimited: false,
+            }],
+            variables: vec![PlanVariable {
+                path: "/v".into(),
+                group: "/".into(),
+                name: "v".into(),
+                dtype,
+                dims: vec![0],
+                attributes: vec![],
+                slab: Hyperslab::full(&[len]),
+            }],
+        }
+    }
+
+    #[test]
+    fn header_and_length_follow_the_classic_layout() {
+        let f = Netcdf3::prepare(&plan(DataType::Int16, 3)).expect("layout");
+        let h = f.header();
+        assert_eq!(&h[..4], b"CDF\x02");
+        assert!(!f.is_cdf5());
+        // The variable's data begins right after the header: the last 8 bytes are `begin`.
+        let begin = u64::from_be_bytes(h[h.len() - 8..].try_into().expect("8 bytes"));
+        assert_eq!(begin, h.len() as u64);
+        // Three shorts (6 bytes) padded to 8.
+        assert_eq!(f.content_length(), h.len() as u64 + 8);
+        // vsize (4 bytes in CDF-2) just before `begin`.
+        let vsize = u32::from_be_bytes(h[h.len() - 12..h.len() - 8].try_into().expect("4"));
+        assert_eq!(vsize, 8);
+    }
+
+    #[test]
+    fn unsigned_types_make_cdf5_with_64_bit_sizes() {
+        let f = Netcdf3::prepare(&plan(DataType::UInt16, 5)).expect("layout");
+        let h = f.header();
+        assert_eq!(&h[..4], b"CDF\x05");
+        let vsize = u64::from_be_bytes(h[h.len() - 16..h.len() - 8].try_into().expect("8"));
+        assert_eq!(vsize, 12);
+        assert_eq!(f.content_length(), h.len() as u64 + 12);
+    }
+
+    #[test]
+    fn strings_are_left_out_and_named() {
+        let f = Netcdf3::prepare(&plan(DataType::String, 2)).expect("layout");
+        let text = String::from_utf8_lossy(f.header());
+        assert!(
+            text.contains(OMITTED_ATTRIBUTE) && text.contains("/v (string)"),
+            "{text}"
+        );
+        assert_eq!(f.content_length(), f.header().len() as u64);
+    }
+
+    #[test]
+    fn two_empty_dimensions_are_refused() {
+        let mut p = plan(DataType::Int16, 0);
+        p.dimensions.push(PlanDimension {
+            group: "/".into(),
+            name: "y".into(),
+            len: 0,
+            unlimited: false,
+        });
+        assert!(matches!(Netcdf3::prepare(&p), Err(Error::Unsupported(_))));
+    }
+}
