@@ -258,3 +258,21 @@ def test_limits_give_413_before_reading(serve, tmp_path):
             raw(got["precip"]),
             local_slice("chunked.nc", "precip", (slice(0, 1), slice(0, 5), slice(0, 5))),
         )
+
+
+def test_temporary_netcdf4_files_are_removed(serve, tmp_path):
+    import glob
+    import tempfile
+
+    def leftovers():
+        return glob.glob(f"{tempfile.gettempdir()}/fathom-fileout-*")
+
+    before = set(leftovers())
+    server = serve([SAMPLES / "chunked.nc"])
+    download(f"{server.url}/chunked.nc.nc4?precip[0][0:1:9][0:1:9]", tmp_path / "a.nc4")
+    small = serve([SAMPLES / "chunked.nc"], extra_args=["--set", "nc4_max_bytes=5000"])
+    # 92 bytes of values, under the limit, but the written file (HDF5's metadata alone is
+    # several kB) is over it: refused once written, and the file goes too.
+    status, body, _ = fetch_error(f"{small.url}/chunked.nc.nc4?precip[0][0][0:1:9]")
+    assert status == 413 and "bytes, more than" in body, body
+    assert set(leftovers()) <= before

@@ -368,5 +368,12 @@ pub async fn write_netcdf4(
     tokio::task::spawn_blocking(move || drop(writer))
         .await
         .map_err(|e| Error::Unsupported(e.to_string()))?;
-    Ok(tokio::fs::metadata(path).await?.len())
+    let size = tokio::fs::metadata(path).await?.len();
+    if max_bytes > 0 && size > max_bytes {
+        return Err(Error::LimitExceeded(format!(
+            "the netCDF-4 file would be {size} bytes, more than this server's limit of \
+{max_bytes} bytes for netCDF-4 files; ask for less, or for .nc (streamed)"
+        )));
+    }
+    Ok(size)
 }
