@@ -105,6 +105,8 @@ mod tests {
             Some(("a.h5", ResponseKind::NetCdf3))
         );
         assert_eq!(split_suffix(".dds"), None);
-        assert_eq!(split_suffix("a.nc"), None);
+        // A file named `a.nc` is served as itself: real files resolve before suffixes.
+        assert_eq!(split_suffix("a.nc"), Some(("a", ResponseKind::NetCdf3)));
+        assert_eq!(split_suffix("a.zip"), None);
     }
 }
