@@ -274,5 +274,5 @@ def test_temporary_netcdf4_files_are_removed(serve, tmp_path):
     # 92 bytes of values, under the limit, but the written file (HDF5's metadata alone is
     # several kB) is over it: refused once written, and the file goes too.
     status, body, _ = fetch_error(f"{small.url}/chunked.nc.nc4?precip[0][0][0:1:9]")
-    assert status == 413 and "bytes, more than" in body, body
+    assert status == 413 and "limit of 5000 bytes for netCDF-4" in body, body
     assert set(leftovers()) <= before
