@@ -62,6 +62,9 @@ pub enum Error {
     /// A background read task ended without a result (it panicked or was cancelled).
     #[error("the read was interrupted")]
     Interrupted,
+    /// A written file grew past the size limit it was given.
+    #[error("{0}")]
+    LimitExceeded(String),
 }
 
 /// `Result` with [`Error`].

@@ -19,6 +19,7 @@
 //! - [`isolation`]: reader processes that run the C libraries on untrusted files, so a file
 //!   that crashes a library costs one request, not the server.
 //! - [`object`]: S3 bucket prefixes and HTTP folders of plain files as roots, read by ranges.
+//! - [`subset`]: a subset of a dataset planned as a file (dimensions, groups, attributes).
 //! - [`cf`]: CF conventions — coordinate axes, time units and calendars, coordinate → index.
 
 pub mod catalog;
@@ -36,6 +37,7 @@ pub mod isolation;
 pub mod model;
 pub mod object;
 pub mod source;
+pub mod subset;
 
 pub use catalog::{Catalog, CatalogEntry};
 pub use error::{Error, Result};

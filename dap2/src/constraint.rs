@@ -416,3 +416,61 @@ pub fn constrain(ds: &Dap2Dataset, raw_query: Option<&str>) -> Result<Vec<Projec
         Some(q) => bind(ds, &ce::parse(q)?),
     }
 }
+
+/// The CDM variables and hyperslabs a bound projection reads, for writing them to a file
+/// (`X.nc?ce`): a Grid gives its array and its projected maps, a `char` array sent as strings
+/// gets its string-length dimension back whole. Structures have no file form here.
+///
+/// # Errors
+/// [`Error::Selection`] for a Structure.
+pub fn file_selections(
+    ds: &Dap2Dataset,
+    projected: &[Projected],
+) -> Result<Vec<cdm::subset::Selection>, Error> {
+    let slab = |path: &str, ranges: &[Range], shape: &[usize]| {
+        let mut ranges = ranges.to_vec();
+        for &len in shape.iter().skip(ranges.len()) {
+            ranges.push(Range::full(len));
+        }
+        cdm::Hyperslab::new(ranges, shape)
+            .map(|slab| cdm::subset::Selection {
+                path: path.to_owned(),
+                slab,
+            })
+            .map_err(|e| Error::BadIndex(format!("{path}: {e}")))
+    };
+    let mut out = Vec::new();
+    // A Grid's maps, added after the variables named on their own, which win over them.
+    let mut maps: Vec<cdm::subset::Selection> = Vec::new();
+    for p in projected {
+        let var = ds
+            .vars
+            .get(p.index)
+            .ok_or_else(|| Error::Internal("projection of an unknown variable".into()))?;
+        match &p.sel {
+            VarSel::Atomic(ranges) => out.push(slab(&var.path, ranges, &var.source_shape)?),
+            VarSel::Grid(g) => {
+                if let Some(ranges) = &g.array {
+                    out.push(slab(&var.path, ranges, &var.source_shape)?);
+                }
+                for (map, range) in var.maps.iter().zip(&g.maps) {
+                    if let Some(r) = range {
+                        maps.push(slab(&map.path, &[*r], &map.array.shape())?);
+                    }
+                }
+            }
+            VarSel::Structure(_) => {
+                return Err(Error::Selection(format!(
+                    "{} is a Structure, which netCDF file-out cannot write; leave it out",
+                    shown(var.name())
+                )));
+            }
+        }
+    }
+    for m in maps {
+        if !out.iter().any(|s| s.path == m.path) {
+            out.push(m);
+        }
+    }
+    Ok(out)
+}

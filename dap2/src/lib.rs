@@ -40,7 +40,7 @@ pub mod dds;
 pub mod mapping;
 pub mod xdr;
 
-pub use constraint::{Projected, constrain};
+pub use constraint::{Projected, constrain, file_selections};
 pub use mapping::{Dap2Dataset, map_dataset};
 pub use xdr::DodsResponse;
 

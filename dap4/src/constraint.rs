@@ -622,6 +622,55 @@ fn select_path(
     Ok(FieldSelection::Some(vec![(index, inner)]))
 }
 
+/// The CDM variables and hyperslabs a bound constraint reads, for writing them to a file
+/// (`X.dap.nc?dap4.ce=`): a `char` array sent as strings gets its string-length dimension back
+/// whole. Index lists (`[0,3]`) and Structures have no file form here.
+///
+/// # Errors
+/// [`Error::NotSupported`] for an index list or a Structure.
+pub fn file_selections(
+    ds: &Dataset,
+    constraint: &Constraint,
+) -> Result<Vec<cdm::subset::Selection>> {
+    let mut out = Vec::with_capacity(constraint.projections.len());
+    for p in &constraint.projections {
+        let path = &p.variable.path;
+        let var = ds
+            .variable(path)
+            .ok_or_else(|| Error::NotSupported(format!("{path} is not in the dataset")))?;
+        if matches!(var.dtype, DataType::Structure(_)) {
+            return Err(Error::NotSupported(format!(
+                "{path} is a Structure, which netCDF file-out cannot write; leave it out"
+            )));
+        }
+        let mut ranges = Vec::with_capacity(var.dims.len());
+        for d in &p.dims {
+            match d.pieces() {
+                [one] => ranges.push(*one),
+                _ => {
+                    return Err(Error::NotSupported(format!(
+                        "{path}: an index list cannot be written to a file; use one \
+[start:stride:stop] range per dimension"
+                    )));
+                }
+            }
+        }
+        let shape = var.shape();
+        for &len in shape.iter().skip(ranges.len()) {
+            ranges.push(Range::full(len));
+        }
+        let slab = Hyperslab::new(ranges, &shape).map_err(|source| Error::Slice {
+            name: path.clone(),
+            source,
+        })?;
+        out.push(cdm::subset::Selection {
+            path: path.clone(),
+            slab,
+        });
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

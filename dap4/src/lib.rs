@@ -59,7 +59,7 @@ pub mod error;
 pub mod query;
 pub mod xml;
 
-pub use constraint::Constraint;
+pub use constraint::{Constraint, file_selections};
 pub use error::{Error, Result, error_document};
 pub use query::Query;
 

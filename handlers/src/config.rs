@@ -34,6 +34,9 @@ pub struct Config {
     /// Largest data response (`.dods`, `.dap`, `.ascii`) in bytes; 0 means no limit. Checked
     /// from the constraint before any data is sent.
     pub max_response_bytes: u64,
+    /// Largest temporary netCDF-4 file a file-out request (`X.nc4?…`, `X.dap.nc4?…`) may write,
+    /// in bytes; 0 means no limit. A larger one gets 413 (ask for `.nc`, which is streamed).
+    pub nc4_max_bytes: u64,
     /// Most values an OGC API – EDR query may select (all parameters together); 0 means no
     /// limit. A larger query gets 413 saying how to narrow it.
     pub edr_max_values: usize,
@@ -177,6 +180,7 @@ impl Default for Config {
             chunk_cache_bytes: cdm::engine::cache::DEFAULT_CACHE_BYTES,
             catalog_capacity: 256,
             max_response_bytes: 0,
+            nc4_max_bytes: 2 << 30,
             edr_max_values: 10_000_000,
             png_max_pixels: 4_194_304,
             max_concurrent_requests: 1024,
@@ -233,6 +237,7 @@ pub const KEYS: &[&str] = &[
     "chunk_cache_bytes",
     "catalog_capacity",
     "max_response_bytes",
+    "nc4_max_bytes",
     "edr_max_values",
     "png_max_pixels",
     "max_concurrent_requests",
@@ -333,6 +338,7 @@ impl Config {
             "chunk_cache_bytes" => self.chunk_cache_bytes = num(value).map_err(bad)?,
             "catalog_capacity" => self.catalog_capacity = num(value).map_err(bad)?,
             "max_response_bytes" => self.max_response_bytes = num(value).map_err(bad)?,
+            "nc4_max_bytes" => self.nc4_max_bytes = num(value).map_err(bad)?,
             "edr_max_values" => self.edr_max_values = num(value).map_err(bad)?,
             "png_max_pixels" => self.png_max_pixels = num(value).map_err(bad)?,
             "max_concurrent_requests" => self.max_concurrent_requests = num(value).map_err(bad)?,

@@ -108,7 +108,7 @@ fn whole(media: &str, bytes: Bytes) -> Result<Response<Body>, HandlerError> {
 }
 
 /// Which HTTP status a DAP4 error deserves.
-fn to_handler_error(e: dap4::Error) -> HandlerError {
+pub(crate) fn to_handler_error(e: dap4::Error) -> HandlerError {
     if e.is_bad_request() {
         HandlerError::BadRequest(e.to_string())
     } else if matches!(e, dap4::Error::NotSupported(_)) {

@@ -26,6 +26,9 @@ impl Protocol {
         if path == "/ogc" || path.starts_with("/ogc/") || path.starts_with("/stac/") {
             return Self::Json;
         }
+        if path.starts_with("/ncss/") {
+            return Self::Plain;
+        }
         let last = path.rsplit('/').next().unwrap_or_default();
         // Every request asks this (for its error body, should it fail): decode only a name
         // that holds an escape.
@@ -49,8 +52,14 @@ impl From<ResponseKind> for Protocol {
             | ResponseKind::Dods
             | ResponseKind::Ascii
             | ResponseKind::Version
-            | ResponseKind::Png => Self::Dap2,
-            ResponseKind::Dmr | ResponseKind::Dap | ResponseKind::Dsr => Self::Dap4,
+            | ResponseKind::Png
+            | ResponseKind::NetCdf3
+            | ResponseKind::NetCdf4 => Self::Dap2,
+            ResponseKind::Dmr
+            | ResponseKind::Dap
+            | ResponseKind::Dsr
+            | ResponseKind::Dap4NetCdf3
+            | ResponseKind::Dap4NetCdf4 => Self::Dap4,
             ResponseKind::Html | ResponseKind::Info | ResponseKind::Help => Self::Plain,
         }
     }
@@ -158,6 +167,7 @@ impl From<cdm::Error> for HandlerError {
                 Self::BadRequest(e.to_string())
             }
             cdm::Error::UnknownFormat => Self::NotFound("not a dataset".into()),
+            cdm::Error::LimitExceeded(m) => Self::TooLarge(m),
             cdm::Error::Upstream(_) => Self::BadGateway(e.to_string()),
             cdm::Error::UpstreamTimeout(_) => Self::GatewayTimeout(e.to_string()),
             cdm::Error::Io(ref io) if io.kind() == std::io::ErrorKind::NotFound => {

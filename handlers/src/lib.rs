@@ -21,6 +21,7 @@ mod cors;
 mod dap2;
 mod dap4;
 pub mod error;
+mod fileout;
 mod files;
 mod listing;
 pub mod metrics;
@@ -378,6 +379,13 @@ async fn route<B>(state: &AppState, req: &Request<B>) -> Routed {
     if let Some(routed) = ogc::respond(state, req).await {
         return routed;
     }
+    if let Some(rest) = path.strip_prefix("/ncss/grid/") {
+        let kind = Kind::Dataset(ResponseKind::NetCdf3);
+        return fileout::ncss(state, rest, req.uri().query())
+            .await
+            .map(|r| (r, kind))
+            .map_err(|e| (e, Protocol::Plain, kind));
+    }
     match path {
         "/healthz" => {
             let r = plain(StatusCode::OK, "ok\n", "text/plain; charset=utf-8");
@@ -558,15 +566,29 @@ async fn entry_response<B>(
         ResponseKind::Dmr | ResponseKind::Dap | ResponseKind::Dsr => dap4::respond(&dreq).await?,
         ResponseKind::Html | ResponseKind::Info | ResponseKind::Help => page_response(&dreq)?,
         ResponseKind::Png => png::respond(&dreq, state.config.png_max_pixels).await?,
+        ResponseKind::NetCdf3
+        | ResponseKind::NetCdf4
+        | ResponseKind::Dap4NetCdf3
+        | ResponseKind::Dap4NetCdf4 => fileout::respond(&dreq, state.config.nc4_max_bytes).await?,
     };
-    let is_data = matches!(
+    let is_file_out = matches!(
         kind,
-        ResponseKind::Dods | ResponseKind::Dap | ResponseKind::Ascii
+        ResponseKind::NetCdf3
+            | ResponseKind::NetCdf4
+            | ResponseKind::Dap4NetCdf3
+            | ResponseKind::Dap4NetCdf4
     );
+    let is_data = is_file_out
+        || matches!(
+            kind,
+            ResponseKind::Dods | ResponseKind::Dap | ResponseKind::Ascii
+        );
     if is_data {
         check_size(state.config.max_response_bytes, &response, &dreq)?;
     }
-    if matches!(kind, ResponseKind::Dods | ResponseKind::Dap) && !state.config.compress_data {
+    if (is_file_out || matches!(kind, ResponseKind::Dods | ResponseKind::Dap))
+        && !state.config.compress_data
+    {
         response.extensions_mut().insert(NoCompression);
     }
     validators.apply(response.headers_mut());
@@ -711,6 +733,10 @@ pub(crate) fn too_large(req: &DatasetRequest, length: u64, max: u64) -> HandlerE
     let name = req.url_path.rsplit('/').next().unwrap_or_default();
     let example = match req.kind {
         ResponseKind::Dap => format!("{name}.dap?dap4.ce=/var[0:9]"),
+        ResponseKind::Dap4NetCdf3 | ResponseKind::Dap4NetCdf4 => {
+            format!("{name}.dap.nc4?dap4.ce=/var[0:9]")
+        }
+        ResponseKind::NetCdf3 | ResponseKind::NetCdf4 => format!("{name}.nc?var[0:1:9]"),
         _ => format!("{name}.dods?var[0:1:9]"),
     };
     HandlerError::TooLarge(format!(

@@ -40,7 +40,7 @@ pub enum Kind {
     Zarr,
 }
 
-const DATASET_KINDS: [ResponseKind; 12] = [
+const DATASET_KINDS: [ResponseKind; 16] = [
     ResponseKind::Dds,
     ResponseKind::Das,
     ResponseKind::Dods,
@@ -53,6 +53,10 @@ const DATASET_KINDS: [ResponseKind; 12] = [
     ResponseKind::Info,
     ResponseKind::Help,
     ResponseKind::Png,
+    ResponseKind::NetCdf3,
+    ResponseKind::NetCdf4,
+    ResponseKind::Dap4NetCdf3,
+    ResponseKind::Dap4NetCdf4,
 ];
 const KIND_COUNT: usize = DATASET_KINDS.len() + 11;
 
@@ -94,6 +98,10 @@ const LABELS: [&str; KIND_COUNT] = [
     "info",
     "help",
     "png",
+    "nc",
+    "nc4",
+    "dap_nc",
+    "dap_nc4",
     "listing",
     "catalog_xml",
     "catalog_html",

@@ -494,6 +494,20 @@ pub fn routes() -> Vec<Route> {
                 ("pages", "text/html", plain, false)
             }
             ResponseKind::Png => ("pictures", "image/png", plain, true),
+            ResponseKind::NetCdf3 => ("DAP2", "application/x-netcdf", plain, true),
+            ResponseKind::NetCdf4 => ("DAP2", "application/x-netcdf4", plain, true),
+            ResponseKind::Dap4NetCdf3 => (
+                "DAP4",
+                "application/x-netcdf",
+                "application/vnd.opendap.dap4.error+xml",
+                true,
+            ),
+            ResponseKind::Dap4NetCdf4 => (
+                "DAP4",
+                "application/x-netcdf4",
+                "application/vnd.opendap.dap4.error+xml",
+                true,
+            ),
         };
         let mut params = vec![dataset()];
         let mut statuses = vec![];
@@ -527,6 +541,47 @@ pub fn routes() -> Vec<Route> {
             error_media_type: error_media,
         });
     }
+    r.push(Route {
+        path: "/ncss/grid/{dataset}".into(),
+        summary: "NetCDF Subset Service (grid): a subset by coordinates as a netCDF file".into(),
+        tag: "NCSS",
+        params: vec![
+            dataset(),
+            Param::query(
+                "var",
+                "grid variables, comma-separated or repeated (or all)",
+            ),
+            Param::query("north", "the box's northern edge, degrees"),
+            Param::query("south", "the box's southern edge, degrees"),
+            Param::query("east", "the box's eastern edge, degrees"),
+            Param::query("west", "the box's western edge, degrees"),
+            Param::query("horizStride", "every n-th x and y index"),
+            Param::query("time", "the nearest time (ISO 8601)"),
+            Param::query("time_start", "the first time (ISO 8601)"),
+            Param::query("time_end", "the last time (ISO 8601)"),
+            Param::query("temporal", "all: every time"),
+            Param::query("timeStride", "every n-th time"),
+            Param::query("vertCoord", "the nearest vertical level"),
+            Param::query("addLatLon", "accepted; coordinates always come along"),
+            Param::query(
+                "accept",
+                "netcdf (default), netcdf3, netcdf4 or netcdf4-classic",
+            ),
+        ],
+        media_types: vec!["application/x-netcdf", "application/x-netcdf4"],
+        statuses: vec![(413, "the response would be larger than the server's limit")],
+        error_media_type: plain,
+    });
+    r.push(Route {
+        path: "/ncss/grid/{dataset}/dataset.xml".into(),
+        summary: "NetCDF Subset Service (grid): the grids, lat/lon box and time span (siphon)"
+            .into(),
+        tag: "NCSS",
+        params: vec![dataset()],
+        media_types: vec!["application/xml"],
+        statuses: vec![],
+        error_media_type: plain,
+    });
     r.push(Route {
         path: "/{dataset}.zarr/{key}".into(),
         summary:

@@ -258,6 +258,12 @@ pub(crate) fn info(req: &DatasetRequest, dds: &[u8], das: &[u8]) -> Bytes {
 pub(crate) fn help(req: &DatasetRequest) -> Bytes {
     let file = html_escape(file_name(req));
     let href = encode_component(file_name(req));
+    let ncss: String = req
+        .url_path
+        .split('/')
+        .map(encode_component)
+        .collect::<Vec<_>>()
+        .join("/");
     let rows: &[(&str, &str)] = &[
         (".html", "this dataset's data request form"),
         (".info", "structure, DDS and DAS for people"),
@@ -274,6 +280,16 @@ pub(crate) fn help(req: &DatasetRequest) -> Bytes {
         (
             ".png",
             "a quick-look picture of a 2-D slice: <code>?var[0][0:1:99][0:1:199]&amp;palette=viridis&amp;range=LO,HI</code>",
+        ),
+        (
+            ".nc",
+            "netCDF-3 file of the DAP2 constraint (streamed; CDF-5 when needed)",
+        ),
+        (".nc4", "netCDF-4 file of the DAP2 constraint"),
+        (".dap.nc", "netCDF-3 file of a DAP4 constraint (?dap4.ce=…)"),
+        (
+            ".dap.nc4",
+            "netCDF-4 file of a DAP4 constraint (?dap4.ce=…)",
         ),
         ("", "the file itself (supports Range requests)"),
     ];
@@ -305,7 +321,9 @@ index (columns are the last one; rows the other, north up when it is the latitud
 drawn is in the PNG's <code>range</code> text chunk. Palettes (<code>palette=</code>):</p>\n<ul>{palette_list}</ul>\n\
 <h2>Clients</h2>\n<ul><li><code>ncdump -h http://…/{file}</code></li>\
 <li><code>xarray.open_dataset(\"http://…/{file}\", engine=\"pydap\")</code></li>\
-<li>Panoply / netCDF-Java ToolsUI: open the URL, or browse <a href=\"catalog.xml\">catalog.xml</a></li></ul>\n\
+<li>Panoply / netCDF-Java ToolsUI: open the URL, or browse <a href=\"catalog.xml\">catalog.xml</a></li>\
+<li>A netCDF file of a subset: <code>curl -OJ 'http://…/{file}.nc4?temp[0:1:9][2]'</code>; by coordinates \
+(NetCDF Subset Service, siphon's <code>NCSS</code>): <a href=\"/ncss/grid{ncss}/dataset.xml\"><code>/ncss/grid{ncss}?var=…&amp;north=…&amp;south=…&amp;east=…&amp;west=…&amp;time_start=…&amp;time_end=…&amp;accept=netcdf4</code></a></li></ul>\n\
 </body></html>\n"
     );
     Bytes::from(h)

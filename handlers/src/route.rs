@@ -27,10 +27,22 @@ pub enum ResponseKind {
     Help,
     /// A quick-look picture of a 2-D slice (`.png`).
     Png,
+    /// `.nc`: the DAP2-constrained subset as a netCDF-3 file.
+    NetCdf3,
+    /// `.nc4`: the DAP2-constrained subset as a netCDF-4 file.
+    NetCdf4,
+    /// `.dap.nc`: the DAP4-constrained subset as a netCDF-3 file.
+    Dap4NetCdf3,
+    /// `.dap.nc4`: the DAP4-constrained subset as a netCDF-4 file.
+    Dap4NetCdf4,
 }
 
 /// Suffixes in matching order: longer ones that end like a shorter one come first.
 pub(crate) const SUFFIXES: &[(&str, ResponseKind)] = &[
+    (".dap.nc4", ResponseKind::Dap4NetCdf4),
+    (".dap.nc", ResponseKind::Dap4NetCdf3),
+    (".nc4", ResponseKind::NetCdf4),
+    (".nc", ResponseKind::NetCdf3),
     (".dmr.xml", ResponseKind::Dmr),
     (".dods", ResponseKind::Dods),
     (".dds", ResponseKind::Dds),
@@ -79,7 +91,25 @@ mod tests {
             split_suffix("a.nc.version"),
             Some(("a.nc", ResponseKind::Version))
         );
+        assert_eq!(
+            split_suffix("a.nc.nc4"),
+            Some(("a.nc", ResponseKind::NetCdf4))
+        );
+        assert_eq!(
+            split_suffix("a.nc.dap.nc"),
+            Some(("a.nc", ResponseKind::Dap4NetCdf3))
+        );
+        assert_eq!(
+            split_suffix("a.h5.dap.nc4"),
+            Some(("a.h5", ResponseKind::Dap4NetCdf4))
+        );
+        assert_eq!(
+            split_suffix("a.h5.nc"),
+            Some(("a.h5", ResponseKind::NetCdf3))
+        );
         assert_eq!(split_suffix(".dds"), None);
-        assert_eq!(split_suffix("a.nc"), None);
+        // A file named `a.nc` is served as itself: real files resolve before suffixes.
+        assert_eq!(split_suffix("a.nc"), Some(("a", ResponseKind::NetCdf3)));
+        assert_eq!(split_suffix("a.zip"), None);
     }
 }

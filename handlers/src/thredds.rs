@@ -56,6 +56,7 @@ pub(crate) fn catalog_xml(parts: &[String], entries: &[FolderEntry]) -> Bytes {
         "    <service name=\"odap\" serviceType=\"OPENDAP\" base=\"/\"/>",
         "    <service name=\"dap4\" serviceType=\"DAP4\" base=\"/\"/>",
         "    <service name=\"file\" serviceType=\"HTTPServer\" base=\"/\"/>",
+        "    <service name=\"ncss\" serviceType=\"NetcdfSubset\" base=\"/ncss/grid/\"/>",
         "  </service>",
     ] {
         x.push_str(line);

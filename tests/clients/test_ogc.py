@@ -299,6 +299,7 @@ def test_openapi_document_is_valid_and_every_route_in_it_answers(edr):
         "position": {"coords": "POINT(0 0)"},
         "area": {"coords": "POLYGON((-40 -10, 40 -10, 0 30, -40 -10))"},
         "cube": {"bbox": "-40,-10,40,30"},
+        "{dataset}": {"var": "temp"},  # /ncss/grid/{dataset}
     }
     walked = 0
     for path, item in doc["paths"].items():

@@ -2,6 +2,7 @@
 //! [`crate::Source`].
 //!
 //! - [`netcdf`]: netCDF-3 and netCDF-4 through netCDF-C.
+//! - [`netcdf_write`]: a subset written as a netCDF-4 file through netCDF-C.
 //! - [`dap`]: a dataset on a remote OPeNDAP server, over DAP4 or DAP2.
 //! - [`hdf5`]: plain HDF5 through the HDF5 library (hdf5-metno).
 //! - [`ncml`]: NcML virtual datasets, made of other datasets (aggregations and edits).
@@ -11,6 +12,7 @@ pub mod dap;
 pub mod hdf5;
 pub mod ncml;
 pub mod netcdf;
+pub mod netcdf_write;
 pub(crate) mod shared;
 
 /// Sets what the HDF5 library reads from the environment, unless the user set it:

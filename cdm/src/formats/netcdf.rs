@@ -38,7 +38,7 @@ unsafe extern "C" {
 }
 
 /// Turns a netCDF status into a `Result`.
-fn check(status: c_int) -> Result<()> {
+pub(crate) fn check(status: c_int) -> Result<()> {
     if status == nc::NC_NOERR {
         return Ok(());
     }
@@ -53,7 +53,7 @@ fn check(status: c_int) -> Result<()> {
 }
 
 /// Runs `f` holding the library lock.
-fn locked<T>(f: impl FnOnce() -> T) -> T {
+pub(crate) fn locked<T>(f: impl FnOnce() -> T) -> T {
     let _guard = nc::libnetcdf_lock.lock();
     f()
 }

@@ -1,0 +1,172 @@
+"""The NetCDF Subset Service for grids (`/ncss/grid/PATH`), driven by siphon as scripts do:
+`TDSCatalog(url).datasets[name].subset()` → `query().variables(…).lonlat_box(…)
+.time_range(…).accept(…)`, compared with xarray's `.sel` of the local file by coordinates.
+"""
+
+import datetime as dt
+import urllib.error
+import urllib.request
+
+import cftime
+import netCDF4
+import numpy as np
+import pytest
+import xarray as xr
+from siphon.catalog import TDSCatalog
+
+from conftest import SAMPLES
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def ncss_of(server, name):
+    cat = TDSCatalog(f"{server.url}/catalog.xml")
+    return cat.datasets[name].subset()
+
+
+def as_xarray(nc):
+    return xr.open_dataset(xr.backends.NetCDF4DataStore(nc), use_cftime=True)
+
+
+@pytest.mark.parametrize("accept", ["netcdf4", "netcdf"])
+def test_siphon_box_and_time_range_on_descending_latitudes(sample_server, accept):
+    ncss = ncss_of(sample_server, "cf_grid.nc")
+    assert "temp" in ncss.variables and "salt" in ncss.variables
+    q = (
+        ncss.query()
+        .variables("temp")
+        .lonlat_box(-100, 40, -30, 50)
+        .time_range(dt.datetime(2000, 2, 28), dt.datetime(2000, 3, 1))
+        .accept(accept)
+    )
+    got = as_xarray(ncss.get_data(q))
+    with xr.open_dataset(SAMPLES / "cf_grid.nc", use_cftime=True) as local:
+        want = local["temp"].sel(
+            lat=slice(50, -30),  # descending: the file's order is kept
+            lon=slice(-100, 40),
+            time=slice(
+                cftime.DatetimeNoLeap(2000, 2, 28), cftime.DatetimeNoLeap(2000, 3, 1)
+            ),
+        )
+        assert want.shape == (2, 3, 4, 5)
+        xr.testing.assert_identical(got["temp"], want)
+        assert list(got["lat"].values) == [40.0, 20.0, 0.0, -20.0]
+        assert [str(t) for t in got["time"].values] == [
+            "2000-02-28 00:00:00",
+            "2000-03-01 00:00:00",
+        ]
+
+
+def test_siphon_single_time_vertical_level_and_stride(sample_server):
+    ncss = ncss_of(sample_server, "cf_grid.nc")
+    q = ncss.query().variables("salt", "temp").time(dt.datetime(2000, 3, 2, 6))
+    q.add_query_parameter(vertCoord=12, horizStride=2, accept="netcdf4")
+    got = as_xarray(ncss.get_data(q))
+    with xr.open_dataset(SAMPLES / "cf_grid.nc", use_cftime=True) as local:
+        for name in ("salt", "temp"):
+            want = local[name].isel(time=[3], depth=[1], lat=slice(0, None, 2), lon=slice(0, None, 2))
+            xr.testing.assert_identical(got[name], want)
+
+
+@pytest.fixture(scope="module")
+def lon360(tmp_path_factory):
+    """A 0–360 longitude grid with ascending latitudes and a 360-day calendar."""
+    root = tmp_path_factory.mktemp("lon360")
+    path = root / "lon360.nc"
+    with netCDF4.Dataset(path, "w") as ds:
+        ds.createDimension("time", 3)
+        ds.createDimension("lat", 5)
+        ds.createDimension("lon", 36)
+        t = ds.createVariable("time", "f8", ("time",))
+        t.units = "days since 2001-01-01"
+        t.calendar = "360_day"
+        t.axis = "T"
+        t[:] = [0, 30, 60]
+        la = ds.createVariable("lat", "f4", ("lat",))
+        la.units = "degrees_north"
+        la.standard_name = "latitude"
+        la[:] = [-40, -20, 0, 20, 40]
+        lo = ds.createVariable("lon", "f4", ("lon",))
+        lo.units = "degrees_east"
+        lo.standard_name = "longitude"
+        lo[:] = np.arange(0, 360, 10)
+        v = ds.createVariable("sst", "f4", ("time", "lat", "lon"), fill_value=-1e30)
+        v.units = "K"
+        v[:] = np.arange(3 * 5 * 36, dtype="f4").reshape(3, 5, 36)
+    return path
+
+
+def test_box_in_the_other_longitude_convention(serve, lon360):
+    server = serve([lon360])
+    ncss = ncss_of(server, "lon360.nc")
+    q = ncss.query().variables("sst").lonlat_box(-170, -120, -20, 20).all_times().accept("netcdf4")
+    got = as_xarray(ncss.get_data(q))
+    with xr.open_dataset(lon360, use_cftime=True) as local:
+        want = local["sst"].sel(lon=slice(190, 240), lat=slice(-20, 20))
+        assert want.shape == (3, 3, 6)
+        xr.testing.assert_identical(got["sst"], want)
+
+
+def get_error(url):
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(url, timeout=60)
+    return e.value.code, e.value.read().decode()
+
+
+def test_360_day_calendar_time_range(serve, lon360):
+    server = serve([lon360])
+    url = (
+        f"{server.url}/ncss/grid/lon360.nc?var=sst&north=40&south=-40&east=350&west=0"
+        "&time_start=2001-02-30T00:00:00Z&time_end=2001-03-01&accept=netcdf4"
+    )
+    with urllib.request.urlopen(url, timeout=60) as r:
+        body = r.read()
+        assert r.headers["Content-Type"] == "application/x-netcdf4"
+    with netCDF4.Dataset("mem.nc", memory=body) as got:
+        # 2001-02-30 is day 59 of the 360-day calendar; 2001-03-01 is day 60.
+        assert list(got["time"][:]) == [60.0]
+        np.testing.assert_array_equal(got["sst"][:], np.arange(2 * 180, 3 * 180, dtype="f4").reshape(1, 5, 36))
+
+
+def test_seam_crossing_box_is_refused_clearly(serve, lon360):
+    server = serve([lon360])
+    code, body = get_error(
+        f"{server.url}/ncss/grid/lon360.nc?var=sst&north=20&south=-20&east=30&west=-30"
+    )
+    assert code == 400 and "seam" in body
+
+
+@pytest.mark.parametrize(
+    "query,needle",
+    [
+        ("var=nosuch", "valid: temp, salt"),
+        ("var=temp&north=80&south=70&east=10&west=0", "latitudes run from -60 to 60"),
+        ("var=temp&north=10&south=0&east=10", "all four"),
+        ("var=temp&time=yesterday", "ISO 8601"),
+        ("var=temp&time_start=2000-02-29&time_end=2000-03-01", "noleap"),
+        ("var=temp&time_start=1990-01-01&time_end=1990-02-01", "times run from"),
+        ("var=temp&accept=csv", "valid: netcdf"),
+        ("var=temp&horizStride=0", "horizStride"),
+        ("", "var=NAME"),
+    ],
+)
+def test_errors_say_what_is_valid(sample_server, query, needle):
+    code, body = get_error(f"{sample_server.url}/ncss/grid/cf_grid.nc?{query}")
+    assert code == 400
+    assert needle in body, body
+
+
+def test_unknown_dataset_is_404(sample_server):
+    code, _ = get_error(f"{sample_server.url}/ncss/grid/nosuch.nc/dataset.xml")
+    assert code == 404
+    code, _ = get_error(f"{sample_server.url}/ncss/grid/../../etc/passwd?var=x")
+    assert code in (400, 404)
+
+
+def test_dataset_xml_describes_the_grids(sample_server):
+    ncss = ncss_of(sample_server, "cf_grid.nc")
+    meta = ncss.metadata
+    assert set(meta.variables) == {"temp", "salt"}
+    assert meta.lat_lon_box == {"west": -180.0, "east": 150.0, "south": -60.0, "north": 60.0}
+    assert meta.time_span["begin"].startswith("2000-02-27")
+    assert "netcdf4" in meta.accept_list["Grid"]
