@@ -40,6 +40,11 @@ pub enum OgcError {
     /// 404: no such collection, query type or document.
     #[error("{0}")]
     NotFound(String),
+    /// 204: a well-formed query that selects nothing — its box, point, polygon, time or level
+    /// lies outside the collection (EDR 1.1 `/req/edr/query_type/no-data`). Not a failure:
+    /// `handlers` answers 204 No Content, without a body.
+    #[error("{0}")]
+    NoData(String),
     /// 413: the query asks for more values than the server allows.
     #[error("{0}")]
     TooLarge(String),
