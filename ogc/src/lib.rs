@@ -15,11 +15,13 @@
 //!
 //! | EDR / CoverageJSON | CDM |
 //! |---|---|
-//! | collection | a dataset with CF latitude and longitude coordinates |
+//! | collection | a dataset with CF latitude and longitude coordinates (1-D, or 2-D named by `coordinates`: curvilinear) |
 //! | parameter | a numeric data variable over exactly the grid's axes |
 //! | `x`, `y`, `z`, `t` axis | coordinate variables found by `axis`, `standard_name`, `units` ([`cdm::cf`]) |
 //! | `t` values | CF time units + calendar → ISO 8601 |
 //! | `null` in a range | NaN, `_FillValue`, `missing_value` |
+//! | curvilinear `cube` / `area` | `MultiPoint` / `MultiPointSeries` of the cells inside |
+//! | query outside the collection | [`OgcError::NoData`]: 204 (EDR 1.1 `/req/edr/query_type/no-data`) |
 
 pub mod common;
 pub mod covjson;

@@ -138,6 +138,17 @@ fn dim_key(ds: &Dataset, path: &str, name: &str) -> String {
     }
 }
 
+/// Whether `v` is a coordinate: a 1-D coordinate variable, or named by another variable's CF
+/// `coordinates` attribute (2-D latitude / longitude of a curvilinear grid, say).
+fn is_auxiliary(ds: &Dataset, v: &Variable) -> bool {
+    v.is_coordinate()
+        || ds.all_variables().any(|o| {
+            o.attribute("coordinates")
+                .and_then(|a| a.value.as_text())
+                .is_some_and(|names| names.split_whitespace().any(|n| n == v.name))
+        })
+}
+
 fn variable_entry(ds: &Dataset, v: &Variable) -> Option<Value> {
     let dims: Option<Vec<String>> = v
         .dims
@@ -146,7 +157,7 @@ fn variable_entry(ds: &Dataset, v: &Variable) -> Option<Value> {
         .collect();
     let mut o = json!({
         "dimensions": dims?,
-        "type": if v.is_coordinate() { "auxiliary" } else { "data" },
+        "type": if is_auxiliary(ds, v) { "auxiliary" } else { "data" },
     });
     if let Some(u) = cdm::cf::units(v) {
         o["unit"] = json!(u);

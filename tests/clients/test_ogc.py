@@ -569,6 +569,12 @@ def test_pystac_walks_the_catalog_and_every_item_validates(stac_server):
     # HDF5 files are HDF5.
     h5 = [i for i in items.values() if i.id.endswith((".h5", ".hdf5"))]
     assert h5 and all(i.assets["data"].media_type == pystac.MediaType.HDF5 for i in h5)
+    # A curvilinear grid: its bbox from the 2-D coordinates, which are auxiliary variables.
+    curvi = items["samples:curvilinear.nc"]
+    assert curvi.geometry["type"] == "Polygon"
+    assert curvi.properties["cube:variables"]["lat"]["type"] == "auxiliary"
+    assert curvi.properties["cube:variables"]["sst"]["type"] == "data"
+    assert curvi.properties["cube:variables"]["sst"]["dimensions"] == ["time", "y", "x"]
     # A dataset without latitude/longitude: null geometry, its file time as datetime.
     plain = items["types.nc"]
     assert plain.geometry is None and plain.bbox is None
