@@ -10,12 +10,13 @@ warming request), the other server paused (SIGSTOP) meanwhile:
   - `position`: the 12-month series of the four variables at one point.
 
 xpublish-edr (with xpublish, uvicorn) is installed on first use into bench/.venv-xpublish-edr
-from bench/requirements-edr.txt, so the test environment does not carry it. The file defaults
+(or $EDR_BENCH_VENV) from bench/requirements-edr.txt, so the test environment does not carry it. The file defaults
 to the bes `coads_climatology.nc` (12×90×180 f32, longitudes 21…379) in tests/conformance.
 Reported: req/s, MB/s, p50/p99 latency, response size and the server's CPU time per request.
 """
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -28,7 +29,7 @@ import run as bench  # noqa: E402  (the shared helpers of bench/run.py)
 
 REPO = bench.REPO
 COADS = REPO / "tests" / "conformance" / "bes" / "modules" / "netcdf_handler" / "data" / "coads_climatology.nc"
-VENV = REPO / "bench" / ".venv-xpublish-edr"
+VENV = Path(os.environ.get("EDR_BENCH_VENV", REPO / "bench" / ".venv-xpublish-edr"))
 REQUIREMENTS = REPO / "bench" / "requirements-edr.txt"
 
 # The same selections in each server's query language. Longitudes in the file's own 21…379
