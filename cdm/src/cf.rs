@@ -176,6 +176,56 @@ pub fn axes_of(ds: &Dataset, var: &Variable) -> Vec<AxisCoordinate> {
     out
 }
 
+/// The 2-D longitude and latitude variables of a data variable on a curvilinear grid: the
+/// variables its CF `coordinates` attribute names (looked up in its group, then the root)
+/// that are longitude and latitude ([`axis_of`]) over the same two dimensions, which are among
+/// the data variable's own. `(longitude path, latitude path, the two dimensions' positions in
+/// the data variable)`.
+#[must_use]
+pub fn curvilinear_coordinates(
+    ds: &Dataset,
+    var: &Variable,
+) -> Option<(String, String, [usize; 2])> {
+    let names = text_attr(var, "coordinates")?;
+    let group = var.path.rsplit_once('/').map_or("", |(g, _)| g);
+    let find = |name: &str| {
+        ds.variable(&format!("{group}/{name}"))
+            .or_else(|| ds.variable(&format!("/{name}")))
+    };
+    let mut lon = None;
+    let mut lat = None;
+    for name in names.split_whitespace() {
+        let Some(c) = find(name).filter(|c| c.dims.len() == 2 && c.dtype.is_numeric()) else {
+            continue;
+        };
+        match axis_of(c) {
+            Some(Axis::X) if lon.is_none() => lon = Some(c),
+            Some(Axis::Y) if lat.is_none() => lat = Some(c),
+            _ => {}
+        }
+    }
+    let (lon, lat) = (lon?, lat?);
+    let dims =
+        |c: &Variable| -> Option<Vec<String>> { c.dims.iter().map(|d| d.path.clone()).collect() };
+    let lon_dims = dims(lon)?;
+    if lon_dims != dims(lat)? {
+        return None;
+    }
+    let position = |p: &str| var.dims.iter().position(|d| d.path.as_deref() == Some(p));
+    let (a, b) = (position(&lon_dims[0])?, position(&lon_dims[1])?);
+    (a < b).then(|| (lon.path.clone(), lat.path.clone(), [a, b]))
+}
+
+/// The great-circle distance between two points (degrees), in degrees of arc (haversine).
+#[must_use]
+pub fn arc_degrees(lon1: f64, lat1: f64, lon2: f64, lat2: f64) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = (lat2 - lat1).to_radians();
+    let dl = (lon2 - lon1).to_radians();
+    let h = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    (2.0 * h.sqrt().min(1.0).asin()).to_degrees()
+}
+
 /// Decodes canonically encoded numeric values (see [`DataType`]) to `f64` (64-bit integers
 /// above 2^53 lose precision).
 ///
@@ -728,7 +778,23 @@ pub fn longitude_runs(values: &[f64], west: f64, east: f64) -> Vec<(usize, usize
 /// a box starting at `west` expects to see.
 #[must_use]
 pub fn longitude_from(lon: f64, west: f64) -> f64 {
+    // A longitude already in range is returned as it is: the arithmetic would round it.
+    if lon >= west && lon < west + 360.0 {
+        return lon;
+    }
     west + (lon - west).rem_euclid(360.0)
+}
+
+#[cfg(test)]
+mod arc_tests {
+    use super::arc_degrees;
+
+    #[test]
+    fn arcs_are_great_circle_degrees() {
+        assert!((arc_degrees(0.0, 0.0, 90.0, 0.0) - 90.0).abs() < 1e-9);
+        assert!((arc_degrees(10.0, 89.0, 190.0, 89.0) - 2.0).abs() < 1e-9);
+        assert!((arc_degrees(-179.5, 0.0, 179.5, 0.0) - 1.0).abs() < 1e-9);
+    }
 }
 
 #[cfg(test)]

@@ -80,6 +80,9 @@ impl From<OgcError> for HandlerError {
             OgcError::BadRequest(m) => Self::BadRequest(m),
             OgcError::NotFound(m) => Self::NotFound(m),
             OgcError::TooLarge(m) => Self::TooLarge(m),
+            // `edr_query` answers it with 204 before it could get here; a query that selects
+            // nothing anywhere else is the client's mistake.
+            OgcError::NoData(m) => Self::BadRequest(m),
         }
     }
 }
@@ -268,7 +271,17 @@ async fn edr_query(
     query: Option<&str>,
 ) -> Result<Response<body::Body>, HandlerError> {
     let params = query::parse_query_string(query);
-    let plan = query::plan(g, kind, &params, state.config.edr_max_values)?;
+    let plan = match query::plan(g, kind, &params, state.config.edr_max_values) {
+        Ok(plan) => plan,
+        // EDR 1.1 /req/edr/query_type/no-data: a query outside the collection is 204, no body.
+        Err(OgcError::NoData(_)) => {
+            return Response::builder()
+                .status(StatusCode::NO_CONTENT)
+                .body(body::full(Bytes::new()))
+                .map_err(|e| HandlerError::Internal(e.to_string()));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let parts =
         paths::components(&g.url_path).map_err(|e| HandlerError::BadRequest(e.to_string()))?;
     let file = paths::resolve(&state.root, &parts)
@@ -300,25 +313,34 @@ async fn stac_route(
             .filter(|d| d.is_dir())
             .ok_or_else(not_found)?;
         let mut folders = Vec::new();
+        let mut aggregations = Vec::new();
         let mut datasets = Vec::new();
         for e in listing::read_folder(&state.root, &dir).await? {
             match e.kind {
                 EntryKind::Folder => folders.push(e.name),
-                // Only datasets that open become items, so a walker never meets a broken link.
-                EntryKind::Dataset if state.catalog.open(&dir.join(&e.name)).await.is_ok() => {
-                    datasets.push(e.name);
-                }
-                _ => {}
+                // Only datasets that open are linked, so a walker never meets a broken link.
+                EntryKind::Dataset => match state.catalog.open(&dir.join(&e.name)).await {
+                    Ok(entry) if is_aggregation(&entry) => aggregations.push(e.name),
+                    Ok(_) => datasets.push(e.name),
+                    Err(_) => {}
+                },
+                EntryKind::File => {}
             }
         }
         return json_response(
-            &stac::catalog(base, folder, &folders, &datasets),
+            &stac::catalog(base, folder, &folders, &aggregations, &datasets),
             "application/json",
         );
     }
-    let stem = last.strip_suffix(".json").ok_or_else(not_found)?;
-    let mut item_parts = folder.to_vec();
-    item_parts.push(stem.to_owned());
+    // `/stac/a/agg.ncml/collection.json`: the collection of an aggregation.
+    let (item_parts, as_collection) = if last == "collection.json" {
+        (folder.to_vec(), true)
+    } else {
+        let stem = last.strip_suffix(".json").ok_or_else(not_found)?;
+        let mut p = folder.to_vec();
+        p.push(stem.to_owned());
+        (p, false)
+    };
     let file = paths::resolve(&state.root, &item_parts)
         .ok()
         .filter(|f| f.is_file())
@@ -328,27 +350,43 @@ async fn stac_route(
         Err(cdm::Error::UnknownFormat) => return Err(not_found()),
         Err(e) => return Err(e.into()),
     };
+    let aggregation = is_aggregation(&entry);
+    if as_collection && !aggregation {
+        return Err(HandlerError::NotFound(
+            "only aggregations are STAC collections: this dataset is an item".into(),
+        ));
+    }
     let url_path = format!("/{}", item_parts.join("/"));
     let g = grid_of(state, &file, &url_path).await?;
     let modified = entry
         .modified()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
-    let media_type = match entry.dataset().format {
-        cdm::Format::Hdf5 => "application/x-hdf5",
-        _ => "application/x-netcdf",
+    let media_type = if cdm::formats::ncml::is_ncml(&file) {
+        stac::NCML
+    } else if entry.dataset().format == cdm::Format::Hdf5 {
+        stac::HDF5
+    } else {
+        stac::NETCDF
     };
-    let doc = stac::item(
-        base,
-        &stac::ItemSource {
-            parts: &item_parts,
-            dataset: entry.dataset(),
-            grid: g.as_deref(),
-            modified_unix: modified,
-            media_type,
-        },
-    );
-    json_response(&doc, "application/geo+json")
+    let src = stac::ItemSource {
+        parts: &item_parts,
+        dataset: entry.dataset(),
+        grid: g.as_deref(),
+        modified_unix: modified,
+        media_type,
+        aggregation,
+    };
+    if as_collection {
+        json_response(&stac::collection(base, &src), "application/json")
+    } else {
+        json_response(&stac::item(base, &src), "application/geo+json")
+    }
+}
+
+/// Whether a catalog entry is an NcML aggregation (a STAC collection of its own).
+fn is_aggregation(entry: &cdm::catalog::CatalogEntry) -> bool {
+    entry.dependencies().is_some_and(|d| d.is_aggregation())
 }
 
 /// `POINT(lon lat)`.
@@ -696,6 +734,10 @@ pub fn routes() -> Vec<Route> {
             params,
             vec![covjson::MEDIA_TYPE],
         );
+        route.statuses.push((
+            204,
+            "no data: the place, time or level asked for lies outside the collection",
+        ));
         route
             .statuses
             .push((413, "the query selects more values than the server allows"));
@@ -715,6 +757,19 @@ pub fn routes() -> Vec<Route> {
         summary: "the STAC catalog of a folder".into(),
         tag: "STAC",
         params: vec![folder()],
+        media_types: vec![json],
+        statuses: vec![],
+        error_media_type: json,
+    });
+    r.push(Route {
+        path: "/stac/{dataset}/collection.json".into(),
+        summary: "the STAC collection of an aggregation (an NcML dataset made of others)".into(),
+        tag: "STAC",
+        params: vec![Param::path(
+            "dataset",
+            "an NcML aggregation's path under the root",
+            Some("aggregation.ncml".into()),
+        )],
         media_types: vec![json],
         statuses: vec![],
         error_media_type: json,

@@ -2,6 +2,11 @@
 //! (or `Point`, `PointSeries`, `VerticalProfile` for a single position), its parameters, and
 //! its ranges as `NdArray`s with `null` for fill values and NaN.
 //!
+//! A curvilinear grid's cells have no 1-D `x` and `y` axes, which a `Grid` domain needs, so a
+//! `cube` or `area` on one is a `MultiPoint` (one time) or `MultiPointSeries` domain: a
+//! `composite` axis of the selected cells' (x, y) — or (x, y, z), one per cell and level —
+//! tuples, the only CoverageJSON 1.0 domain types that list positions one by one.
+//!
 //! Numbers are printed exactly: a `float` as the shortest text that reads back to the same
 //! 32-bit float (serde_json's `f32` path), a `double` likewise for 64 bits, integers as
 //! integers.
@@ -31,6 +36,7 @@ enum Values {
     I64(Vec<Option<i64>>),
     U64(Vec<Option<u64>>),
     Text(Vec<String>),
+    Tuples(Vec<Vec<f64>>),
 }
 
 impl Values {
@@ -39,6 +45,30 @@ impl Values {
             Self::F32(_) | Self::F64(_) => "float",
             Self::I64(_) | Self::U64(_) => "integer",
             Self::Text(_) => "string",
+            Self::Tuples(_) => "tuple",
+        }
+    }
+
+    /// The values at the positions where `keep` is true (`keep[k % keep.len()]` for the
+    /// `k`-th value: the same mask for every block).
+    fn keep_cycled(self, keep: &[bool]) -> Self {
+        fn filter<T>(v: Vec<T>, keep: &[bool]) -> Vec<T> {
+            if keep.is_empty() {
+                return v;
+            }
+            v.into_iter()
+                .enumerate()
+                .filter(|(k, _)| keep[k % keep.len()])
+                .map(|(_, x)| x)
+                .collect()
+        }
+        match self {
+            Self::F32(v) => Self::F32(filter(v, keep)),
+            Self::F64(v) => Self::F64(filter(v, keep)),
+            Self::I64(v) => Self::I64(filter(v, keep)),
+            Self::U64(v) => Self::U64(filter(v, keep)),
+            Self::Text(v) => Self::Text(filter(v, keep)),
+            Self::Tuples(v) => Self::Tuples(filter(v, keep)),
         }
     }
 }
@@ -58,6 +88,7 @@ impl Serialize for Values {
             Self::I64(v) => seq(s, v),
             Self::U64(v) => seq(s, v),
             Self::Text(v) => seq(s, v),
+            Self::Tuples(v) => seq(s, v),
         }
     }
 }
@@ -77,8 +108,25 @@ impl<T: Serialize> Serialize for Ordered<T> {
 }
 
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 struct AxisValues {
+    /// `tuple` for a composite axis.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_type: Option<&'static str>,
+    /// A composite axis' coordinate names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    coordinates: Option<Vec<&'static str>>,
     values: Values,
+}
+
+impl AxisValues {
+    fn plain(values: Values) -> Self {
+        Self {
+            data_type: None,
+            coordinates: None,
+            values,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -377,18 +425,29 @@ fn domain_type(grid: &Grid, plan: &Plan) -> &'static str {
 /// # Errors
 /// When the values do not match the plan.
 pub fn coverage(grid: &Grid, plan: &Plan, values: &[Vec<u8>]) -> Result<Vec<u8>, OgcError> {
+    if grid.curvilinear.is_some() && plan.kind != QueryKind::Position {
+        return multipoint_coverage(grid, plan, values);
+    }
     let domain_type = domain_type(grid, plan);
+    // A position on a curvilinear grid: the cell's own longitude and latitude.
+    let cell = grid.curvilinear.as_ref().and_then(|c| {
+        let pick = |axis: Axis| {
+            let a = grid.axes.iter().position(|g| g.axis == axis)?;
+            plan.picks[a].first().copied()
+        };
+        c.position(pick(Axis::Y)?, pick(Axis::X)?)
+    });
     let axes = Ordered(
         grid.axes
             .iter()
             .zip(&plan.picks)
             .map(|(a, picks)| {
-                (
-                    axis_key(a.axis).to_owned(),
-                    AxisValues {
-                        values: axis_values(a, picks, plan.west),
-                    },
-                )
+                let values = match (a.axis, cell) {
+                    (Axis::X, Some((x, _))) => Values::F64(vec![Some(x)]),
+                    (Axis::Y, Some((_, y))) => Values::F64(vec![Some(y)]),
+                    _ => axis_values(a, picks, plan.west),
+                };
+                (axis_key(a.axis).to_owned(), AxisValues::plain(values))
             })
             .collect(),
     );
@@ -429,6 +488,112 @@ pub fn coverage(grid: &Grid, plan: &Plan, values: &[Vec<u8>]) -> Result<Vec<u8>,
             kind: "Domain",
             domain_type,
             axes,
+            referencing: referencing(grid),
+        },
+        parameters: Ordered(params),
+        ranges: Ordered(ranges),
+    };
+    serde_json::to_vec(&doc).map_err(|e| OgcError::BadRequest(e.to_string()))
+}
+
+/// A `cube` or `area` on a curvilinear grid: a `MultiPoint` / `MultiPointSeries` of the
+/// selected cells (see the module's notes).
+fn multipoint_coverage(grid: &Grid, plan: &Plan, values: &[Vec<u8>]) -> Result<Vec<u8>, OgcError> {
+    let c = grid
+        .curvilinear
+        .as_ref()
+        .ok_or_else(|| OgcError::BadRequest("not a curvilinear grid".into()))?;
+    let index = |axis: Axis| grid.axes.iter().position(|a| a.axis == axis);
+    let (yi, xi) = index(Axis::Y)
+        .zip(index(Axis::X))
+        .ok_or_else(|| OgcError::BadRequest("the grid has no horizontal axes".into()))?;
+    let (rows, columns) = (&plan.picks[yi], &plan.picks[xi]);
+    let mask = plan
+        .inside
+        .clone()
+        .unwrap_or_else(|| vec![true; rows.len() * columns.len()]);
+    let mut cells = Vec::new();
+    for (wy, &j) in rows.iter().enumerate() {
+        for (wx, &i) in columns.iter().enumerate() {
+            if mask.get(wy * columns.len() + wx).copied().unwrap_or(false) {
+                let (x, y) = c.position(j, i).unwrap_or((f64::NAN, f64::NAN));
+                let x = plan.west.map_or(x, |w| cdm::cf::longitude_from(x, w));
+                cells.push((x, y));
+            }
+        }
+    }
+    let levels: Option<Vec<f64>> = index(Axis::Z).map(|zi| {
+        plan.picks[zi]
+            .iter()
+            .map(|&k| grid.axes[zi].values[k])
+            .collect()
+    });
+    let (coordinates, composite): (Vec<&'static str>, Vec<Vec<f64>>) = match &levels {
+        Some(zs) => (
+            vec!["x", "y", "z"],
+            zs.iter()
+                .flat_map(|z| cells.iter().map(move |(x, y)| vec![*x, *y, *z]))
+                .collect(),
+        ),
+        None => (
+            vec!["x", "y"],
+            cells.iter().map(|(x, y)| vec![*x, *y]).collect(),
+        ),
+    };
+    let n_composite = composite.len();
+    let mut axes = vec![(
+        "composite".to_owned(),
+        AxisValues {
+            data_type: Some("tuple"),
+            coordinates: Some(coordinates),
+            values: Values::Tuples(composite),
+        },
+    )];
+    let times = index(Axis::T).map(|ti| (ti, plan.picks[ti].len()));
+    if let Some((ti, _)) = times {
+        axes.push((
+            "t".to_owned(),
+            AxisValues::plain(axis_values(&grid.axes[ti], &plan.picks[ti], None)),
+        ));
+    }
+    let series = times.is_some_and(|(_, n)| n > 1);
+    let (domain_type, axis_names, shape) = match times {
+        Some((_, nt)) if series => (
+            "MultiPointSeries",
+            vec!["t", "composite"],
+            vec![nt, n_composite],
+        ),
+        _ => ("MultiPoint", vec!["composite"], vec![n_composite]),
+    };
+    let mut params = Vec::new();
+    let mut ranges = Vec::new();
+    for (k, &pi) in plan.parameters.iter().enumerate() {
+        let p = grid
+            .parameters
+            .get(pi)
+            .ok_or_else(|| OgcError::NotFound("no such parameter".into()))?;
+        let bytes = values
+            .get(k)
+            .ok_or_else(|| OgcError::BadRequest("missing values".into()))?;
+        let v = gather(grid, plan, p, bytes)?.keep_cycled(&mask);
+        params.push((p.name.clone(), parameter_object(p)));
+        ranges.push((
+            p.name.clone(),
+            NdArray {
+                kind: "NdArray",
+                data_type: v.data_type(),
+                axis_names: axis_names.clone(),
+                shape: shape.clone(),
+                values: v,
+            },
+        ));
+    }
+    let doc = Coverage {
+        kind: "Coverage",
+        domain: Domain {
+            kind: "Domain",
+            domain_type,
+            axes: Ordered(axes),
             referencing: referencing(grid),
         },
         parameters: Ordered(params),

@@ -1,10 +1,21 @@
 //! A [`Grid`]: one EDR collection made from a dataset — its CF axes with their coordinate
-//! values, and the data variables ([`Parameter`]s) that lie on exactly those axes.
+//! values, and the data variables ([`Parameter`]s) that lie on exactly those axes. A
+//! rectilinear grid has 1-D longitude and latitude axes; a curvilinear one ([`Curvilinear`])
+//! has index axes `y`, `x` and 2-D longitude / latitude variables named by the CF
+//! `coordinates` attribute.
 
 use std::collections::BTreeMap;
 
 use cdm::cf::{self, Axis, TimeUnits};
 use cdm::{DataType, Dataset, Variable};
+
+/// Smallest and largest of `values`.
+fn min_max(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    values.fold(None, |acc, v| match acc {
+        None => Some((v, v)),
+        Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
+    })
+}
 
 /// One axis of a grid: the coordinate variable and its values.
 #[derive(Debug, Clone, PartialEq)]
@@ -126,6 +137,33 @@ pub struct Grid {
     pub axes: Vec<GridAxis>,
     /// The data variables on exactly these axes.
     pub parameters: Vec<Parameter>,
+    /// For a curvilinear grid: the cells' positions. Its `X` and `Y` axes are then the index
+    /// dimensions (values `0, 1, …`), not longitudes and latitudes.
+    pub curvilinear: Option<Curvilinear>,
+}
+
+/// The 2-D positions of a curvilinear grid's cells.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Curvilinear {
+    /// The longitude variable's fully qualified name.
+    pub lon_path: String,
+    /// The latitude variable's fully qualified name.
+    pub lat_path: String,
+    /// Longitudes, row-major over (`y`, `x`).
+    pub lon: Vec<f64>,
+    /// Latitudes, row-major over (`y`, `x`).
+    pub lat: Vec<f64>,
+    /// Number of columns (`x`).
+    pub nx: usize,
+}
+
+impl Curvilinear {
+    /// The (longitude, latitude) of cell (`j`, `i`).
+    #[must_use]
+    pub fn position(&self, j: usize, i: usize) -> Option<(f64, f64)> {
+        let k = j.checked_mul(self.nx)?.checked_add(i)?;
+        Some((*self.lon.get(k)?, *self.lat.get(k)?))
+    }
 }
 
 /// The collection id of a dataset at URL path `/a/b.nc`: `a:b.nc` (one path segment).
@@ -145,6 +183,18 @@ pub fn dataset_path(id: &str) -> String {
 /// preferring more axes, then more variables. `None` when the dataset has no such grid.
 #[must_use]
 pub fn grid_coordinates(ds: &Dataset) -> Option<Vec<String>> {
+    rectilinear_coordinates(ds).or_else(|| {
+        curvilinear_set(ds).map(|set| {
+            let mut paths = set.others;
+            paths.push(set.lon);
+            paths.push(set.lat);
+            paths.sort();
+            paths
+        })
+    })
+}
+
+fn rectilinear_coordinates(ds: &Dataset) -> Option<Vec<String>> {
     let mut sets: BTreeMap<Vec<String>, usize> = BTreeMap::new();
     for var in ds.all_variables() {
         if let Some(axes) = gridded_axes(ds, var) {
@@ -169,13 +219,69 @@ fn gridded_axes(ds: &Dataset, var: &Variable) -> Option<Vec<cf::AxisCoordinate>>
     (has(Axis::X) && has(Axis::Y) && axes.len() == var.dims.len()).then_some(axes)
 }
 
+/// A curvilinear grid's coordinates: the 2-D longitude and latitude and the 1-D T / Z axes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct CurvilinearSet {
+    lon: String,
+    lat: String,
+    /// The index dimensions (`y`, `x`), fully qualified.
+    dims: [String; 2],
+    /// The other axes' coordinate variables, sorted.
+    others: Vec<String>,
+}
+
+/// How a data variable lies on a curvilinear grid: the set, and the axis of each dimension.
+fn curvilinear_axes(ds: &Dataset, var: &Variable) -> Option<(CurvilinearSet, Vec<Axis>)> {
+    if !var.dtype.is_numeric() || var.is_coordinate() || var.dims.len() < 2 {
+        return None;
+    }
+    let (lon, lat, [a, b]) = cf::curvilinear_coordinates(ds, var)?;
+    let mut dim_axes = vec![None; var.dims.len()];
+    dim_axes[a] = Some(Axis::Y);
+    dim_axes[b] = Some(Axis::X);
+    let mut others = Vec::new();
+    for c in cf::axes_of(ds, var) {
+        if matches!(c.axis, Axis::T | Axis::Z) && dim_axes[c.dim_index].is_none() {
+            dim_axes[c.dim_index] = Some(c.axis);
+            others.push(c.path);
+        }
+    }
+    let dim_axes: Vec<Axis> = dim_axes.into_iter().collect::<Option<_>>()?;
+    others.sort();
+    let dims = [var.dims[a].path.clone()?, var.dims[b].path.clone()?];
+    Some((
+        CurvilinearSet {
+            lon,
+            lat,
+            dims,
+            others,
+        },
+        dim_axes,
+    ))
+}
+
+/// The curvilinear grid with the most data variables (ties: the first).
+fn curvilinear_set(ds: &Dataset) -> Option<CurvilinearSet> {
+    let mut sets: BTreeMap<CurvilinearSet, usize> = BTreeMap::new();
+    for var in ds.all_variables() {
+        if let Some((set, _)) = curvilinear_axes(ds, var) {
+            *sets.entry(set).or_default() += 1;
+        }
+    }
+    sets.into_iter()
+        .max_by_key(|(set, n)| (set.others.len(), *n))
+        .map(|(set, _)| set)
+}
+
 impl Grid {
     /// The grid of `ds` at URL path `url_path`, given the values of the coordinate variables
     /// [`grid_coordinates`] named (`coords`: path → values). `None` when there is no grid or a
     /// coordinate's values are missing.
     #[must_use]
     pub fn new(ds: &Dataset, url_path: &str, coords: &BTreeMap<String, Vec<f64>>) -> Option<Self> {
-        let wanted = grid_coordinates(ds)?;
+        let Some(wanted) = rectilinear_coordinates(ds) else {
+            return Self::new_curvilinear(ds, url_path, coords);
+        };
         let mut axes = Vec::new();
         for path in &wanted {
             let var = ds.variable(path)?;
@@ -220,6 +326,16 @@ impl Grid {
         if parameters.is_empty() {
             return None;
         }
+        Some(Self::with_metadata(ds, url_path, axes, parameters, None))
+    }
+
+    fn with_metadata(
+        ds: &Dataset,
+        url_path: &str,
+        axes: Vec<GridAxis>,
+        parameters: Vec<Parameter>,
+        curvilinear: Option<Curvilinear>,
+    ) -> Self {
         let global = |n: &str| {
             ds.root
                 .attribute(n)
@@ -227,14 +343,94 @@ impl Grid {
                 .map(|t| t.trim().to_owned())
                 .filter(|t| !t.is_empty())
         };
-        Some(Self {
+        Self {
             id: collection_id(url_path),
             url_path: url_path.to_owned(),
             title: global("title").unwrap_or_else(|| ds.name.clone()),
             description: global("summary").or_else(|| global("comment")),
             axes,
             parameters,
-        })
+            curvilinear,
+        }
+    }
+
+    /// The curvilinear grid of `ds` (see [`Grid::new`]).
+    fn new_curvilinear(
+        ds: &Dataset,
+        url_path: &str,
+        coords: &BTreeMap<String, Vec<f64>>,
+    ) -> Option<Self> {
+        let set = curvilinear_set(ds)?;
+        let mut axes = Vec::new();
+        for path in &set.others {
+            let var = ds.variable(path)?;
+            let axis = cf::axis_of(var)?;
+            let text = |n: &str| {
+                var.attribute(n)
+                    .and_then(|a| a.value.as_text())
+                    .map(|t| t.trim().to_owned())
+            };
+            axes.push(GridAxis {
+                axis,
+                name: var.name.clone(),
+                path: path.clone(),
+                dtype: var.dtype.clone(),
+                values: coords.get(path)?.clone(),
+                units: cf::units(var),
+                positive: text("positive"),
+                time: (axis == Axis::T).then(|| TimeUnits::of(var)).flatten(),
+            });
+        }
+        let lon_var = ds.variable(&set.lon)?;
+        let shape = lon_var.shape();
+        let (ny, nx) = (*shape.first()?, *shape.get(1)?);
+        #[allow(clippy::cast_precision_loss)]
+        let index_axis = |axis: Axis, dim: &str, n: usize| GridAxis {
+            axis,
+            name: dim.rsplit('/').next().unwrap_or(dim).to_owned(),
+            path: dim.to_owned(),
+            dtype: DataType::Int32,
+            values: (0..n).map(|i| i as f64).collect(),
+            units: None,
+            positive: None,
+            time: None,
+        };
+        axes.push(index_axis(Axis::Y, &set.dims[0], ny));
+        axes.push(index_axis(Axis::X, &set.dims[1], nx));
+        axes.sort_by_key(|a| std::cmp::Reverse(a.axis));
+        if axes.iter().any(|a| a.axis == Axis::T && a.time.is_none()) {
+            return None;
+        }
+        let lon = coords.get(&set.lon)?.clone();
+        let lat = coords.get(&set.lat)?.clone();
+        if lon.len() != ny * nx || lat.len() != ny * nx {
+            return None;
+        }
+        let mut parameters = Vec::new();
+        for var in ds.all_variables() {
+            if let Some((s, dim_axes)) = curvilinear_axes(ds, var)
+                && s == set
+            {
+                parameters.push(Parameter::from_variable(var, dim_axes));
+            }
+        }
+        if parameters.is_empty() {
+            return None;
+        }
+        let curvilinear = Curvilinear {
+            lon_path: set.lon.clone(),
+            lat_path: set.lat.clone(),
+            lon,
+            lat,
+            nx,
+        };
+        Some(Self::with_metadata(
+            ds,
+            url_path,
+            axes,
+            parameters,
+            Some(curvilinear),
+        ))
     }
 
     /// The axis `axis`, if the grid has it.
@@ -254,6 +450,18 @@ impl Grid {
     /// antimeridian).
     #[must_use]
     pub fn bbox(&self) -> Option<[f64; 4]> {
+        if let Some(c) = &self.curvilinear {
+            // Longitudes in −180–180; a curvilinear grid across the antimeridian is shown as
+            // the whole band of longitudes.
+            let lons = c
+                .lon
+                .iter()
+                .filter(|v| v.is_finite())
+                .map(|v| cf::longitude_from(*v, -180.0));
+            let (w, e) = min_max(lons)?;
+            let (s, n) = min_max(c.lat.iter().copied().filter(|v| v.is_finite()))?;
+            return Some([w, s.max(-90.0), e, n.min(90.0)]);
+        }
         let (mut w, mut e) = self.axis(Axis::X)?.min_max()?;
         let (s, n) = self.axis(Axis::Y)?.min_max()?;
         if e > 180.0 {

@@ -15,11 +15,13 @@
 //!
 //! | EDR / CoverageJSON | CDM |
 //! |---|---|
-//! | collection | a dataset with CF latitude and longitude coordinates |
+//! | collection | a dataset with CF latitude and longitude coordinates (1-D, or 2-D named by `coordinates`: curvilinear) |
 //! | parameter | a numeric data variable over exactly the grid's axes |
 //! | `x`, `y`, `z`, `t` axis | coordinate variables found by `axis`, `standard_name`, `units` ([`cdm::cf`]) |
 //! | `t` values | CF time units + calendar → ISO 8601 |
 //! | `null` in a range | NaN, `_FillValue`, `missing_value` |
+//! | curvilinear `cube` / `area` | `MultiPoint` / `MultiPointSeries` of the cells inside |
+//! | query outside the collection | [`OgcError::NoData`]: 204 (EDR 1.1 `/req/edr/query_type/no-data`) |
 
 pub mod common;
 pub mod covjson;
@@ -40,6 +42,11 @@ pub enum OgcError {
     /// 404: no such collection, query type or document.
     #[error("{0}")]
     NotFound(String),
+    /// 204: a well-formed query that selects nothing — its box, point, polygon, time or level
+    /// lies outside the collection (EDR 1.1 `/req/edr/query_type/no-data`). Not a failure:
+    /// `handlers` answers 204 No Content, without a body.
+    #[error("{0}")]
+    NoData(String),
     /// 413: the query asks for more values than the server allows.
     #[error("{0}")]
     TooLarge(String),

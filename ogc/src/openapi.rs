@@ -137,7 +137,8 @@ pub fn document(routes: &[Route], version: &str) -> Value {
         );
         for (status, why) in COMMON_STATUSES.iter().chain(&r.statuses) {
             let mut resp = json!({ "description": why });
-            if *status != 304 {
+            // 204 and 304 have no body.
+            if *status != 304 && *status != 204 {
                 resp["content"] =
                     json!({ r.error_media_type: { "schema": schema_of(r.error_media_type) } });
             }

@@ -5,7 +5,7 @@ use cdm::cf::{self, Axis, DateTime};
 use cdm::{Hyperslab, Range};
 
 use crate::OgcError;
-use crate::grid::{Grid, GridAxis};
+use crate::grid::{Curvilinear, Grid, GridAxis};
 
 /// The EDR query types served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,8 +127,9 @@ impl Plan {
 /// `max_values` values in all (0: no limit).
 ///
 /// # Errors
-/// [`OgcError::BadRequest`] for a malformed or unknown parameter, a box or point outside the
-/// grid, a time outside the time axis; [`OgcError::TooLarge`] over the limit.
+/// [`OgcError::BadRequest`] for a malformed or unknown parameter; [`OgcError::NoData`] for a
+/// box, point, polygon, time or level outside the collection; [`OgcError::TooLarge`] over the
+/// limit.
 pub fn plan(
     grid: &Grid,
     kind: QueryKind,
@@ -162,81 +163,89 @@ pub fn plan(
     let yi = axis_index(grid, Axis::Y)?;
     let mut west = None;
     let mut inside = None;
-    match kind {
-        QueryKind::Cube => {
-            let bbox =
-                get("bbox").ok_or_else(|| bad("a cube query needs bbox=west,south,east,north"))?;
-            let [w, s, e, n] = parse_bbox(bbox)?;
-            let xs = &grid.axes[xi];
-            picks[xi] = runs_to_indices(&cf::longitude_runs(&xs.values, w, e));
-            picks[yi] = range_indices(&grid.axes[yi].values, s, n);
-            if picks[xi].is_empty() || picks[yi].is_empty() {
-                return Err(bad(format!(
-                    "bbox {bbox} holds no grid cell of this collection (its extent is {})",
-                    extent_text(grid)
-                )));
-            }
-            west = Some(w);
-        }
-        QueryKind::Position => {
-            let coords =
-                get("coords").ok_or_else(|| bad("a position query needs coords=POINT(x y)"))?;
-            let (x, y) = parse_point(coords)?;
-            let ys = &grid.axes[yi];
-            if !within(ys, y, 0.0) {
-                return Err(bad(format!(
-                    "the point {coords} is outside this collection (its extent is {})",
-                    extent_text(grid)
-                )));
-            }
-            let xs = &grid.axes[xi];
-            let shifted: Vec<f64> = xs
-                .values
-                .iter()
-                .map(|v| cf::longitude_from(*v, x - 180.0))
-                .collect();
-            let ix =
-                cf::nearest_index(&shifted, x).ok_or_else(|| bad("the grid has no longitudes"))?;
-            let iy =
-                cf::nearest_index(&ys.values, y).ok_or_else(|| bad("the grid has no latitudes"))?;
-            if !covers_longitude(xs, x) {
-                return Err(bad(format!(
-                    "the point {coords} is outside this collection (its extent is {})",
-                    extent_text(grid)
-                )));
-            }
-            picks[xi] = vec![ix];
-            picks[yi] = vec![iy];
-        }
-        QueryKind::Area => {
-            let coords = get("coords")
-                .ok_or_else(|| bad("an area query needs coords=POLYGON((x y,...))"))?;
-            let ring = parse_polygon(coords)?;
-            let w = ring.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
-            let e = ring.iter().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
-            let s = ring.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
-            let n = ring.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
-            let xs = &grid.axes[xi];
-            let ys = &grid.axes[yi];
-            let px = runs_to_indices(&cf::longitude_runs(&xs.values, w, e));
-            let py = range_indices(&ys.values, s, n);
-            let mut mask = Vec::with_capacity(px.len() * py.len());
-            for &iy in &py {
-                for &ix in &px {
-                    let lon = cf::longitude_from(xs.values[ix], w);
-                    mask.push(point_in_ring(lon, ys.values[iy], &ring));
+    if let Some(c) = &grid.curvilinear {
+        let sel = curvilinear_selection(grid, c, kind, params)?;
+        picks[yi] = sel.rows;
+        picks[xi] = sel.columns;
+        inside = sel.inside;
+        west = sel.west;
+    } else {
+        match kind {
+            QueryKind::Cube => {
+                let bbox = get("bbox")
+                    .ok_or_else(|| bad("a cube query needs bbox=west,south,east,north"))?;
+                let [w, s, e, n] = parse_bbox(bbox)?;
+                let xs = &grid.axes[xi];
+                picks[xi] = runs_to_indices(&cf::longitude_runs(&xs.values, w, e));
+                picks[yi] = range_indices(&grid.axes[yi].values, s, n);
+                if picks[xi].is_empty() || picks[yi].is_empty() {
+                    return Err(no_data(format!(
+                        "bbox {bbox} holds no grid cell of this collection (its extent is {})",
+                        extent_text(grid)
+                    )));
                 }
+                west = Some(w);
             }
-            if !mask.iter().any(|m| *m) {
-                return Err(bad(format!(
-                    "the polygon holds no grid cell centre of this collection (its extent is {})",
-                    extent_text(grid)
-                )));
+            QueryKind::Position => {
+                let coords =
+                    get("coords").ok_or_else(|| bad("a position query needs coords=POINT(x y)"))?;
+                let (x, y) = parse_point(coords)?;
+                let ys = &grid.axes[yi];
+                if !within(ys, y, 0.0) {
+                    return Err(no_data(format!(
+                        "the point {coords} is outside this collection (its extent is {})",
+                        extent_text(grid)
+                    )));
+                }
+                let xs = &grid.axes[xi];
+                let shifted: Vec<f64> = xs
+                    .values
+                    .iter()
+                    .map(|v| cf::longitude_from(*v, x - 180.0))
+                    .collect();
+                let ix = cf::nearest_index(&shifted, x)
+                    .ok_or_else(|| bad("the grid has no longitudes"))?;
+                let iy = cf::nearest_index(&ys.values, y)
+                    .ok_or_else(|| bad("the grid has no latitudes"))?;
+                if !covers_longitude(xs, x) {
+                    return Err(no_data(format!(
+                        "the point {coords} is outside this collection (its extent is {})",
+                        extent_text(grid)
+                    )));
+                }
+                picks[xi] = vec![ix];
+                picks[yi] = vec![iy];
             }
-            picks[xi] = px;
-            picks[yi] = py;
-            west = Some(w);
-            inside = Some(mask);
+            QueryKind::Area => {
+                let coords = get("coords")
+                    .ok_or_else(|| bad("an area query needs coords=POLYGON((x y,...))"))?;
+                let ring = parse_polygon(coords)?;
+                let w = ring.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
+                let e = ring.iter().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
+                let s = ring.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+                let n = ring.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+                let xs = &grid.axes[xi];
+                let ys = &grid.axes[yi];
+                let px = runs_to_indices(&cf::longitude_runs(&xs.values, w, e));
+                let py = range_indices(&ys.values, s, n);
+                let mut mask = Vec::with_capacity(px.len() * py.len());
+                for &iy in &py {
+                    for &ix in &px {
+                        let lon = cf::longitude_from(xs.values[ix], w);
+                        mask.push(point_in_ring(lon, ys.values[iy], &ring));
+                    }
+                }
+                if !mask.iter().any(|m| *m) {
+                    return Err(no_data(format!(
+                        "the polygon holds no grid cell centre of this collection (its extent is {})",
+                        extent_text(grid)
+                    )));
+                }
+                picks[xi] = px;
+                picks[yi] = py;
+                west = Some(w);
+                inside = Some(mask);
+            }
         }
     }
     if let Some(ti) = grid.axes.iter().position(|a| a.axis == Axis::T) {
@@ -275,8 +284,153 @@ or fewer parameters with parameter-name=name1,name2"
     Ok(plan)
 }
 
+/// The value of query parameter `name` (names are case-insensitive), trimmed.
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim())
+}
+
+/// What a query selects on a curvilinear grid: a window of rows and columns and, for `cube`
+/// and `area`, which of its cells are selected.
+struct CurvilinearSelection {
+    rows: Vec<usize>,
+    columns: Vec<usize>,
+    inside: Option<Vec<bool>>,
+    west: Option<f64>,
+}
+
+/// `position`: the cell nearest the point by great-circle distance (none when the nearest
+/// centre is farther than that cell's own spacing to its neighbours: the point is off the
+/// grid). `cube` / `area`: the cells whose centres lie inside the box or polygon.
+fn curvilinear_selection(
+    grid: &Grid,
+    c: &Curvilinear,
+    kind: QueryKind,
+    params: &[(String, String)],
+) -> Result<CurvilinearSelection, OgcError> {
+    let get = |name: &str| param(params, name);
+    let ny = grid.axis(Axis::Y).map_or(0, |a| a.values.len());
+    let nx = c.nx;
+    let cells = (0..ny).flat_map(|j| (0..nx).map(move |i| (j, i)));
+    let located = cells.filter_map(|(j, i)| {
+        c.position(j, i)
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .map(|(x, y)| (j, i, x, y))
+    });
+    let (selected, west): (Vec<(usize, usize)>, Option<f64>) = match kind {
+        QueryKind::Position => {
+            let coords =
+                get("coords").ok_or_else(|| bad("a position query needs coords=POINT(x y)"))?;
+            let (px, py) = parse_point(coords)?;
+            let (j, i, d) = located
+                .map(|(j, i, x, y)| (j, i, cf::arc_degrees(px, py, x, y)))
+                .min_by(|a, b| a.2.total_cmp(&b.2))
+                .ok_or_else(|| no_data("the grid has no positions"))?;
+            let spacing = neighbour_spacing(c, ny, j, i);
+            if d > spacing {
+                return Err(no_data(format!(
+                    "the point {coords} is outside this collection (its extent is {})",
+                    extent_text(grid)
+                )));
+            }
+            return Ok(CurvilinearSelection {
+                rows: vec![j],
+                columns: vec![i],
+                inside: None,
+                west: None,
+            });
+        }
+        QueryKind::Cube => {
+            let bbox =
+                get("bbox").ok_or_else(|| bad("a cube query needs bbox=west,south,east,north"))?;
+            let [w, s, e, n] = parse_bbox(bbox)?;
+            let width = if e - w >= 360.0 {
+                360.0
+            } else {
+                (e - w).rem_euclid(360.0)
+            };
+            let inside = located
+                .filter(|&(_, _, x, y)| (s..=n).contains(&y) && (x - w).rem_euclid(360.0) <= width)
+                .map(|(j, i, _, _)| (j, i))
+                .collect();
+            (inside, Some(w))
+        }
+        QueryKind::Area => {
+            let coords = get("coords")
+                .ok_or_else(|| bad("an area query needs coords=POLYGON((x y,...))"))?;
+            let ring = parse_polygon(coords)?;
+            let w = ring.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
+            let inside = located
+                .filter(|&(_, _, x, y)| point_in_ring(cf::longitude_from(x, w), y, &ring))
+                .map(|(j, i, _, _)| (j, i))
+                .collect();
+            (inside, Some(w))
+        }
+    };
+    if selected.is_empty() {
+        return Err(no_data(format!(
+            "the {} holds no grid cell centre of this collection (its extent is {})",
+            if kind == QueryKind::Cube {
+                "bbox"
+            } else {
+                "polygon"
+            },
+            extent_text(grid)
+        )));
+    }
+    let (j0, j1) = (
+        selected.iter().map(|c| c.0).min().unwrap_or(0),
+        selected.iter().map(|c| c.0).max().unwrap_or(0),
+    );
+    let (i0, i1) = (
+        selected.iter().map(|c| c.1).min().unwrap_or(0),
+        selected.iter().map(|c| c.1).max().unwrap_or(0),
+    );
+    let width = i1 - i0 + 1;
+    let mut mask = vec![false; (j1 - j0 + 1) * width];
+    for (j, i) in selected {
+        mask[(j - j0) * width + (i - i0)] = true;
+    }
+    Ok(CurvilinearSelection {
+        rows: (j0..=j1).collect(),
+        columns: (i0..=i1).collect(),
+        inside: Some(mask),
+        west,
+    })
+}
+
+/// The largest great-circle distance from cell (`j`, `i`) to its row and column neighbours
+/// (0 for a grid of one cell).
+fn neighbour_spacing(c: &Curvilinear, ny: usize, j: usize, i: usize) -> f64 {
+    let Some((x, y)) = c.position(j, i) else {
+        return 0.0;
+    };
+    let neighbours = [
+        (j.checked_sub(1), Some(i)),
+        (Some(j + 1).filter(|&r| r < ny), Some(i)),
+        (Some(j), i.checked_sub(1)),
+        (Some(j), Some(i + 1).filter(|&k| k < c.nx)),
+    ];
+    neighbours
+        .iter()
+        .filter_map(|&(r, k)| c.position(r?, k?))
+        .filter(|(a, b)| a.is_finite() && b.is_finite())
+        .map(|(a, b)| cf::arc_degrees(x, y, a, b))
+        .fold(0.0, f64::max)
+}
+
 fn bad(msg: impl Into<String>) -> OgcError {
     OgcError::BadRequest(msg.into())
+}
+
+/// A well-formed query whose place, time or level lies outside the collection: EDR 1.1
+/// `/req/edr/query_type/no-data` ("SHALL return HTTP 204 for queries in which no data exists";
+/// its abstract test asks exactly this, a shared query parameter outside the collection's
+/// extent).
+fn no_data(msg: impl Into<String>) -> OgcError {
+    OgcError::NoData(msg.into())
 }
 
 fn axis_index(grid: &Grid, axis: Axis) -> Result<usize, OgcError> {
@@ -512,7 +666,7 @@ fn time_selection(axis: &GridAxis, dt: &str) -> Result<Vec<usize>, OgcError> {
             axis.datetime(axis.values.len().saturating_sub(1))
                 .unwrap_or_default(),
         );
-        return Err(bad(format!(
+        return Err(no_data(format!(
             "datetime {dt} holds no time of this collection (its times run from {a} to {b})"
         )));
     }
@@ -538,7 +692,7 @@ fn z_selection(axis: &GridAxis, z: &str) -> Result<Vec<usize>, OgcError> {
     };
     if out.is_empty() {
         let (lo, hi) = axis.min_max().unwrap_or((f64::NAN, f64::NAN));
-        return Err(bad(format!(
+        return Err(no_data(format!(
             "z {z} holds no level of this collection (its levels run from {lo} to {hi})"
         )));
     }
@@ -695,6 +849,42 @@ mod plan_tests {
         // The same box over all times is 27 values, over a limit of 10.
         let big = plan(&g, QueryKind::Cube, &q(&[("bbox", "-40,-35,35,35")]), 10);
         assert!(matches!(big, Err(OgcError::TooLarge(m)) if m.contains("27")));
+    }
+
+    #[test]
+    fn queries_outside_the_collection_are_no_data_and_malformed_ones_bad() {
+        let g = grid();
+        let run = |kind, pairs: &[(&str, &str)]| plan(&g, kind, &q(pairs), 0);
+        let no_data = |r: Result<Plan, OgcError>| matches!(r, Err(OgcError::NoData(_)));
+        assert!(no_data(run(QueryKind::Cube, &[("bbox", "10,70,20,80")])));
+        assert!(no_data(run(
+            QueryKind::Position,
+            &[("coords", "POINT(0 80)")]
+        )));
+        assert!(no_data(run(
+            QueryKind::Area,
+            &[("coords", "POLYGON((1 1, 2 1, 2 2, 1 1))")]
+        )));
+        assert!(no_data(run(
+            QueryKind::Cube,
+            &[("bbox", "0,0,10,10"), ("datetime", "1990-01-01/1991-01-01")]
+        )));
+        assert!(no_data(run(
+            QueryKind::Cube,
+            &[("bbox", "0,0,10,10"), ("datetime", "2001-01-01")]
+        )));
+        // Malformed or impossible values stay 400.
+        let bad = |r: Result<Plan, OgcError>| matches!(r, Err(OgcError::BadRequest(_)));
+        assert!(bad(run(QueryKind::Cube, &[("bbox", "0,95,10,96")])));
+        assert!(bad(run(QueryKind::Position, &[("coords", "POINT(0 91)")])));
+        assert!(bad(run(
+            QueryKind::Cube,
+            &[("bbox", "0,0,10,10"), ("datetime", "2000-01-40")]
+        )));
+        assert!(bad(run(
+            QueryKind::Cube,
+            &[("bbox", "0,0,10,10"), ("z", "1")]
+        )));
     }
 
     #[test]

@@ -1,7 +1,9 @@
-//! STAC 1.1 documents: a `Catalog` per folder (children: its sub-folders; items: its datasets)
-//! and an `Item` per dataset, with geometry and bbox from the CF coordinates, its time or time
-//! interval, the datacube extension's `cube:dimensions` / `cube:variables`, and assets linking
-//! the file and its DAP2, DAP4 and Zarr URLs.
+//! STAC 1.1 documents: a `Catalog` per folder (children: its sub-folders and its aggregations;
+//! items: its other datasets), a `Collection` per aggregation (an NcML dataset made of other
+//! datasets: its extent, holding the aggregated dataset's own item) and an `Item` per dataset,
+//! with geometry and bbox from the CF coordinates, its time or time interval, the datacube
+//! extension's `cube:dimensions` / `cube:variables`, and assets linking the file and its DAP2,
+//! DAP4 and Zarr URLs.
 
 use serde_json::{Map, Value, json};
 
@@ -28,6 +30,14 @@ pub fn catalog_path(parts: &[String]) -> String {
     p
 }
 
+/// The URL path of the collection of the aggregation at `parts`
+/// (`/stac/a/b.ncml/collection.json`).
+#[must_use]
+pub fn collection_path(parts: &[String]) -> String {
+    let encoded: Vec<String> = parts.iter().map(|p| encode(p)).collect();
+    format!("/stac/{}/collection.json", encoded.join("/"))
+}
+
 /// The URL path of the item of the dataset at `parts` (`/stac/a/b.nc.json`).
 #[must_use]
 pub fn item_path(parts: &[String]) -> String {
@@ -44,10 +54,17 @@ fn encode(part: &str) -> String {
     percent_encoding::utf8_percent_encode(part, SET).to_string()
 }
 
-/// The catalog of the folder made of `parts`, whose sub-folders are `folders` and whose
-/// datasets are `datasets` (names in the folder).
+/// The catalog of the folder made of `parts`, whose sub-folders are `folders`, whose
+/// aggregations are `aggregations` and whose other datasets are `datasets` (names in the
+/// folder).
 #[must_use]
-pub fn catalog(base: &str, parts: &[String], folders: &[String], datasets: &[String]) -> Value {
+pub fn catalog(
+    base: &str,
+    parts: &[String],
+    folders: &[String],
+    aggregations: &[String],
+    datasets: &[String],
+) -> Value {
     let mut links = vec![
         json!({ "rel": "self", "href": format!("{base}{}", catalog_path(parts)), "type": "application/json" }),
         json!({ "rel": "root", "href": format!("{base}{}", catalog_path(&[])), "type": "application/json", "title": "fathom" }),
@@ -59,6 +76,11 @@ pub fn catalog(base: &str, parts: &[String], folders: &[String], datasets: &[Str
         let mut child = parts.to_vec();
         child.push(f.clone());
         links.push(json!({ "rel": "child", "href": format!("{base}{}", catalog_path(&child)), "type": "application/json", "title": f }));
+    }
+    for a in aggregations {
+        let mut child = parts.to_vec();
+        child.push(a.clone());
+        links.push(json!({ "rel": "child", "href": format!("{base}{}", collection_path(&child)), "type": "application/json", "title": a }));
     }
     for d in datasets {
         let mut item = parts.to_vec();
@@ -94,7 +116,18 @@ pub struct ItemSource<'a> {
     pub modified_unix: i64,
     /// The file's media type.
     pub media_type: &'static str,
+    /// Whether the dataset is an aggregation: its item then lives in its own collection.
+    pub aggregation: bool,
 }
+
+/// The media type of a netCDF file (netCDF-3 or netCDF-4), as STAC lists it.
+pub const NETCDF: &str = "application/netcdf";
+/// The media type of an HDF5 file.
+pub const HDF5: &str = "application/x-hdf5";
+/// The media type of an NcML document (NcML is XML).
+pub const NCML: &str = "application/xml";
+/// The media type of a Zarr store (IANA `application/vnd.zarr`).
+pub const ZARR: &str = "application/vnd.zarr";
 
 fn dim_key(ds: &Dataset, path: &str, name: &str) -> String {
     // Root dimensions by name; those of sub-groups by full path, which stays unique.
@@ -105,6 +138,17 @@ fn dim_key(ds: &Dataset, path: &str, name: &str) -> String {
     }
 }
 
+/// Whether `v` is a coordinate: a 1-D coordinate variable, or named by another variable's CF
+/// `coordinates` attribute (2-D latitude / longitude of a curvilinear grid, say).
+fn is_auxiliary(ds: &Dataset, v: &Variable) -> bool {
+    v.is_coordinate()
+        || ds.all_variables().any(|o| {
+            o.attribute("coordinates")
+                .and_then(|a| a.value.as_text())
+                .is_some_and(|names| names.split_whitespace().any(|n| n == v.name))
+        })
+}
+
 fn variable_entry(ds: &Dataset, v: &Variable) -> Option<Value> {
     let dims: Option<Vec<String>> = v
         .dims
@@ -113,7 +157,7 @@ fn variable_entry(ds: &Dataset, v: &Variable) -> Option<Value> {
         .collect();
     let mut o = json!({
         "dimensions": dims?,
-        "type": if v.is_coordinate() { "auxiliary" } else { "data" },
+        "type": if is_auxiliary(ds, v) { "auxiliary" } else { "data" },
     });
     if let Some(u) = cdm::cf::units(v) {
         o["unit"] = json!(u);
@@ -219,11 +263,16 @@ pub fn item(base: &str, src: &ItemSource<'_>) -> Value {
         None => (Value::Null, None),
     };
     let parent = src.parts.split_last().map_or(&[][..], |(_, p)| p);
+    let parent_link = if src.aggregation {
+        json!({ "rel": "parent", "href": format!("{base}{}", collection_path(src.parts)), "type": "application/json" })
+    } else {
+        json!({ "rel": "parent", "href": format!("{base}{}", catalog_path(parent)), "type": "application/json" })
+    };
     let mut assets = json!({
         "data": { "href": format!("{base}{url_path}"), "type": src.media_type, "roles": ["data"], "title": "the file" },
         "opendap-dap2": { "href": format!("{base}{url_path}.dds"), "type": "text/plain", "roles": ["metadata"], "title": "DAP2 structure (open the dataset URL without .dds with an OPeNDAP client)" },
         "opendap-dap4": { "href": format!("{base}{url_path}.dmr"), "type": "application/vnd.opendap.dap4.dataset-metadata+xml", "roles": ["metadata"], "title": "DAP4 metadata (DMR)" },
-        "zarr": { "href": format!("{base}{url_path}.zarr"), "type": "application/vnd+zarr", "roles": ["data"], "title": "the dataset as Zarr" },
+        "zarr": { "href": format!("{base}{url_path}.zarr"), "type": ZARR, "roles": ["data"], "title": "the dataset as Zarr" },
     });
     if let Some(g) = src.grid {
         assets["edr"] = json!({ "href": format!("{base}/ogc/collections/{}", g.id), "type": "application/json", "roles": ["metadata"], "title": "OGC API – EDR collection" });
@@ -238,12 +287,68 @@ pub fn item(base: &str, src: &ItemSource<'_>) -> Value {
         "links": [
             { "rel": "self", "href": format!("{base}{}", item_path(src.parts)), "type": "application/geo+json" },
             { "rel": "root", "href": format!("{base}{}", catalog_path(&[])), "type": "application/json" },
-            { "rel": "parent", "href": format!("{base}{}", catalog_path(parent)), "type": "application/json" },
+            parent_link,
         ],
         "assets": assets,
     });
+    if src.aggregation {
+        item["collection"] = json!(collection_id(&url_path));
+        if let Some(links) = item["links"].as_array_mut() {
+            links.push(json!({ "rel": "collection", "href": format!("{base}{}", collection_path(src.parts)), "type": "application/json" }));
+        }
+    }
     if let Some(b) = bbox {
         item["bbox"] = b;
     }
     item
+}
+
+/// The collection of an aggregation: its extent (the aggregated grid's box and time interval),
+/// its datacube dimensions and variables, and one item, the aggregated dataset itself.
+#[must_use]
+pub fn collection(base: &str, src: &ItemSource<'_>) -> Value {
+    let item = item(base, src);
+    let props = &item["properties"];
+    let url_path = format!("/{}", src.parts.join("/"));
+    // STAC requires a spatial extent: an aggregation without longitude/latitude spans the
+    // globe, as far as anyone can tell.
+    let bbox = item
+        .get("bbox")
+        .cloned()
+        .unwrap_or_else(|| json!([-180.0, -90.0, 180.0, 90.0]));
+    let interval = match (props.get("start_datetime"), props.get("end_datetime")) {
+        (Some(a), Some(b)) => json!([a, b]),
+        _ => json!([props["datetime"], props["datetime"]]),
+    };
+    let parent = src.parts.split_last().map_or(&[][..], |(_, p)| p);
+    let name = src.parts.last().cloned().unwrap_or_default();
+    let title = src.grid.map_or_else(|| name.clone(), |g| g.title.clone());
+    let description = src
+        .grid
+        .and_then(|g| g.description.clone())
+        .unwrap_or_else(|| {
+            format!("The NcML aggregation {url_path}: one dataset made of several, served as one")
+        });
+    json!({
+        "type": "Collection",
+        "stac_version": STAC_VERSION,
+        "stac_extensions": [DATACUBE],
+        "id": collection_id(&url_path),
+        "title": title,
+        "description": description,
+        "license": "other",
+        "extent": {
+            "spatial": { "bbox": [bbox] },
+            "temporal": { "interval": [interval] },
+        },
+        "cube:dimensions": props["cube:dimensions"],
+        "cube:variables": props["cube:variables"],
+        "links": [
+            { "rel": "self", "href": format!("{base}{}", collection_path(src.parts)), "type": "application/json" },
+            { "rel": "root", "href": format!("{base}{}", catalog_path(&[])), "type": "application/json" },
+            { "rel": "parent", "href": format!("{base}{}", catalog_path(parent)), "type": "application/json" },
+            { "rel": "item", "href": format!("{base}{}", item_path(src.parts)), "type": "application/geo+json", "title": name },
+        ],
+        "assets": item["assets"],
+    })
 }

@@ -5,6 +5,7 @@ mod cdf5;
 mod cf_grid;
 mod chunked;
 mod classic;
+mod curvilinear;
 mod groups;
 mod hdf5_chunked;
 mod hdf5_groups;
@@ -31,7 +32,7 @@ pub(crate) struct SampleFile {
 }
 
 /// The sample set, in the order it is written and returned.
-pub(crate) const SAMPLE_FILES: [SampleFile; 11] = [
+pub(crate) const SAMPLE_FILES: [SampleFile; 12] = [
     SampleFile {
         name: "classic.nc",
         write: classic::write,
@@ -75,6 +76,10 @@ pub(crate) const SAMPLE_FILES: [SampleFile; 11] = [
     SampleFile {
         name: "cf_grid.nc",
         write: cf_grid::write,
+    },
+    SampleFile {
+        name: "curvilinear.nc",
+        write: curvilinear::write,
     },
 ];
 

@@ -344,6 +344,10 @@ fn aggregate<'a>(
         if specs.is_empty() {
             return Err(ctx.err("the aggregation has no members"));
         }
+        ctx.deps
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .aggregation = true;
 
         let mut futures = Vec::with_capacity(specs.len());
         for (i, spec) in specs.into_iter().enumerate() {

@@ -29,6 +29,8 @@ pub(crate) struct DepsBuilder {
     pub files: Vec<FileVersion>,
     pub scans: Vec<(Scan, Vec<PathBuf>)>,
     pub recheck: Option<Duration>,
+    /// Whether an `<aggregation>` was built (catalogs show aggregations as collections).
+    pub aggregation: bool,
 }
 
 impl DepsBuilder {
@@ -36,6 +38,7 @@ impl DepsBuilder {
     pub(crate) fn merge(&mut self, other: &Dependencies) {
         self.files.extend(other.files.iter().cloned());
         self.scans.extend(other.scans.iter().cloned());
+        self.aggregation |= other.aggregation;
         if let Some(r) = other.recheck {
             self.recheck = Some(self.recheck.map_or(r, |m| m.min(r)));
         }
@@ -52,6 +55,8 @@ pub struct Dependencies {
     files: Vec<FileVersion>,
     scans: Vec<(Scan, Vec<PathBuf>)>,
     recheck: Option<Duration>,
+    /// Whether the dataset (or an NcML dataset it is made of) is an aggregation.
+    aggregation: bool,
     root: PathBuf,
     /// When the files were last found unchanged, in nanoseconds since `epoch`.
     checked: AtomicU64,
@@ -69,6 +74,7 @@ impl Dependencies {
             files,
             scans: built.scans,
             recheck: built.recheck,
+            aggregation: built.aggregation,
             root: root.to_path_buf(),
             checked: AtomicU64::new(0),
             scanned: AtomicU64::new(0),
@@ -94,6 +100,13 @@ impl Dependencies {
     #[must_use]
     pub fn size(&self) -> u64 {
         self.files.iter().map(|f| f.size).sum()
+    }
+
+    /// Whether the dataset is an aggregation of other datasets (`union`, `joinExisting`,
+    /// `joinNew`), not one file with edits.
+    #[must_use]
+    pub fn is_aggregation(&self) -> bool {
+        self.aggregation
     }
 
     /// How many files the dataset is made of (NcML files and members).
