@@ -78,11 +78,16 @@ pub enum MountProtocol {
     Dap2,
     /// DMR, `.dap`.
     Dap4,
+    /// The URL is a THREDDS `catalog.xml`: its datasets are served as a folder at the mount
+    /// path (also chosen when `auto` and the URL ends with `catalog.xml`).
+    Catalog,
 }
 
 /// One remote dataset served under a URL path: `/remote/coads` answers `/remote/coads.dds`,
-/// `.das`, `.dods`, `.dmr`, `.dap`, … from the dataset at `url`. Only these configured URLs are
-/// ever fetched.
+/// `.das`, `.dods`, `.dmr`, `.dap`, … from the dataset at `url`. Or a remote THREDDS catalog
+/// served as a folder: `/thredds` lists the catalog at `url`, `/thredds/sub/` its `catalogRef`
+/// `sub`, `/thredds/x.nc.dds` its dataset `x.nc`. Only these configured URLs (and, for a
+/// catalog, the catalogs and datasets it leads to on the same server) are ever fetched.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Mount {
@@ -102,6 +107,18 @@ pub struct Mount {
     /// Seconds the remote metadata is trusted before it is fetched again.
     #[serde(default = "default_mount_refresh")]
     pub refresh_secs: f64,
+    /// PEM certificates trusted for an `https://` URL besides the system's.
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+impl Mount {
+    /// Whether the mount is a THREDDS catalog (a folder) rather than one dataset.
+    #[must_use]
+    pub fn is_catalog(&self) -> bool {
+        self.protocol == MountProtocol::Catalog
+            || (self.protocol == MountProtocol::Auto && self.url.ends_with("catalog.xml"))
+    }
 }
 
 fn default_mount_timeout() -> f64 {
@@ -349,13 +366,21 @@ impl Config {
                     "mount path {p:?} is given twice"
                 )));
             }
-            let scheme_ok = ["http://", "dap2://", "dap4://"]
+            let scheme_ok = ["http://", "https://", "dap2://", "dap4://"]
                 .iter()
                 .any(|s| m.url.starts_with(s));
             if !scheme_ok || m.url.contains(['?', '#']) {
                 return Err(ConfigError::Parse(format!(
-                    "mount url {:?} must be an http:// (or dap2:// / dap4://) dataset URL without query",
+                    "mount url {:?} must be an http:// or https:// (or dap2:// / dap4://) dataset or catalog.xml URL without query",
                     m.url
+                )));
+            }
+            if let Some(f) = &m.ca_file
+                && !f.is_file()
+            {
+                return Err(ConfigError::Parse(format!(
+                    "mount {p:?}: ca_file {} is not a file",
+                    f.display()
                 )));
             }
             for (name, v) in [
