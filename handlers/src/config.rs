@@ -455,12 +455,19 @@ mod tests {
         assert_eq!(c.mounts.len(), 1);
         assert_eq!(c.mounts[0].protocol, MountProtocol::Dap2);
         assert_eq!(c.mounts[0].retries, 2);
+        assert!(!c.mounts[0].is_catalog());
+        let c = Config::from_toml(
+            "[[mounts]]\npath = \"/t\"\nurl = \"https://h/thredds/catalog.xml\"\n[[mounts]]\npath = \"/u\"\nurl = \"http://h/c\"\nprotocol = \"catalog\"\n",
+        )
+        .expect("valid");
+        assert!(c.mounts.iter().all(Mount::is_catalog));
         for bad in [
             "[[mounts]]\npath = \"remote\"\nurl = \"http://h/x\"",
             "[[mounts]]\npath = \"/a/../b\"\nurl = \"http://h/x\"",
             "[[mounts]]\npath = \"/a\"\nurl = \"file:///etc/passwd\"",
             "[[mounts]]\npath = \"/a\"\nurl = \"http://h/x?y=1\"",
             "[[mounts]]\npath = \"/a\"\nurl = \"http://h/x\"\nprotocol = \"dap3\"",
+            "[[mounts]]\npath = \"/a\"\nurl = \"https://h/x\"\nca_file = \"/nonexistent.pem\"",
             "[[mounts]]\npath = \"/a\"\nurl = \"http://h/x\"\ntimeout_secs = 0",
             "[[mounts]]\npath = \"/a\"\nurl = \"http://h/x\"\n[[mounts]]\npath = \"/a\"\nurl = \"http://h/y\"",
         ] {

@@ -329,7 +329,11 @@ impl RemoteMounts {
             return Some((
                 mount,
                 CatalogRequest::Folder {
-                    sub: folder[base..].to_vec(),
+                    sub: if mount.is_some() {
+                        folder[base..].to_vec()
+                    } else {
+                        Vec::new()
+                    },
                     parts: folder,
                     view,
                 },
@@ -526,6 +530,68 @@ mod tests {
             refresh_secs: 1.0,
             ca_file: None,
         }
+    }
+
+    #[test]
+    fn catalog_mounts_and_virtual_folders_are_routed() {
+        let mut cat = mount("/t/cat");
+        cat.url = "http://h/thredds/catalog.xml".into();
+        let m = RemoteMounts::new(&[mount("/m/coads"), cat]);
+        let names = |parts: &[&str]| {
+            let parts: Vec<String> = parts.iter().map(|s| (*s).to_owned()).collect();
+            m.entries_in(&parts)
+                .into_iter()
+                .map(|e| (e.name, e.kind))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(&[]),
+            vec![
+                ("m".into(), EntryKind::Folder),
+                ("t".into(), EntryKind::Folder)
+            ]
+        );
+        assert_eq!(names(&["m"]), vec![("coads".into(), EntryKind::Dataset)]);
+        assert_eq!(names(&["t"]), vec![("cat".into(), EntryKind::Folder)]);
+        assert!(names(&["t", "cat"]).is_empty());
+        // The dataset mount is still found by find(), not by catalog_request().
+        assert_eq!(m.find("/m/coads.dds"), Some((0, ResponseKind::Dds)));
+        let no_disk = |_: &[String]| false;
+        let folder = |sub: &[&str], parts: &[&str], view| CatalogRequest::Folder {
+            sub: sub.iter().map(|s| (*s).to_owned()).collect(),
+            parts: parts.iter().map(|s| (*s).to_owned()).collect(),
+            view,
+        };
+        assert_eq!(
+            m.catalog_request("/m/", no_disk),
+            Some((None, folder(&[], &["m"], FolderView::Listing)))
+        );
+        assert_eq!(m.catalog_request("/m/", |_: &[String]| true), None);
+        assert_eq!(m.catalog_request("/x/", no_disk), None);
+        assert_eq!(
+            m.catalog_request("/t/cat/a%20b/catalog.xml", no_disk),
+            Some((
+                Some(0),
+                folder(&["a b"], &["t", "cat", "a b"], FolderView::CatalogXml)
+            ))
+        );
+        assert_eq!(
+            m.catalog_request("/t/cat", no_disk),
+            Some((Some(0), CatalogRequest::Redirect("/t/cat/".into())))
+        );
+        assert_eq!(
+            m.catalog_request("/t/cat/sub/x.nc.dods", no_disk),
+            Some((
+                Some(0),
+                CatalogRequest::Dataset {
+                    sub: vec!["sub".into()],
+                    name: "x.nc".into(),
+                    kind: ResponseKind::Dods,
+                    url_path: "/t/cat/sub/x.nc".into(),
+                }
+            ))
+        );
+        assert_eq!(m.catalog_request("/t/cat/../x.dds", no_disk), None);
     }
 
     #[test]

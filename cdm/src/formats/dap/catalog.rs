@@ -148,7 +148,7 @@ fn segment_name(name: &str) -> Option<String> {
 
 fn attr(e: &BytesStart<'_>, keys: &[&str]) -> Option<String> {
     keys.iter().find_map(|k| {
-        e.try_get_attribute(*k).ok().flatten().and_then(|a| {
+        e.try_get_attribute(k).ok().flatten().and_then(|a| {
             a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
                 .ok()
                 .map(std::borrow::Cow::into_owned)
@@ -336,13 +336,17 @@ pub(crate) fn parse(text: &str, url: &str) -> Result<RemoteCatalog> {
                 if let Some(href) = attr(&e, &["xlink:href", "href"])
                     && let Some(target) = resolve_url(url, &href)
                 {
-                    let name = attr(&e, &["name", "xlink:title", "title"]).or_else(|| {
-                        href.trim_end_matches("/catalog.xml")
-                            .rsplit('/')
-                            .next()
-                            .map(str::to_owned)
-                    });
-                    if let Some(name) = name.as_deref().and_then(segment_name) {
+                    // The first non-empty of name, title, and the folder the href names.
+                    let name = ["name", "xlink:title", "title"]
+                        .iter()
+                        .find_map(|k| attr(&e, &[k]).as_deref().and_then(segment_name))
+                        .or_else(|| {
+                            href.trim_end_matches("/catalog.xml")
+                                .rsplit('/')
+                                .next()
+                                .and_then(segment_name)
+                        });
+                    if let Some(name) = name {
                         refs.push(CatalogRef { name, url: target });
                     }
                 }

@@ -148,11 +148,9 @@ impl Http {
             Err(e) => return Attempt::Fail(Error::Upstream(format!("bad remote URL: {e}"))),
         };
         let fetch = async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|e| Error::Upstream(format!("cannot reach the remote server: {e}")))?;
+            let response = self.client.request(request).await.map_err(|e| {
+                Error::Upstream(format!("cannot reach the remote server: {}", causes(&e)))
+            })?;
             let status = response.status();
             let body = Limited::new(response.into_body(), max_bytes)
                 .collect()
@@ -181,6 +179,18 @@ impl Http {
             }
         }
     }
+}
+
+/// An error and its causes on one line (hyper's own message alone says only "Connect").
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 /// The message of a DAP2 or DAP4 error body, or the start of any other body, on one line.
