@@ -70,7 +70,7 @@ def wrk(url: str, seconds: int) -> tuple[float, str]:
         ["wrk", "-t1", "-c8", f"-d{seconds}s", "--latency", url], capture_output=True, text=True, check=True
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p50 = re.search(r"50%\s+(\S+)", out).group(1)
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)
     return rps, p50
 
 
