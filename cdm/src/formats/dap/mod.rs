@@ -451,7 +451,9 @@ impl Reader {
         let mut idx: Vec<usize> = vec![0; rank];
         let mut coords = vec![0usize; rank];
         let mut bc = vec![0usize; rank];
-        for _ in 0..piece.len() {
+        let total = piece.len();
+        let mut done = 0usize;
+        while done < total {
             for d in 0..rank {
                 let r = piece.ranges()[d];
                 coords[d] = r.start + idx[d] * r.stride;
@@ -464,8 +466,18 @@ impl Reader {
             for d in 0..rank {
                 off = off * extent[d].count + (coords[d] - extent[d].start);
             }
+            // Fixed-size values with unit stride along the last dimension are copied a run at a
+            // time: to the end of the piece's row or of the block's, whichever comes first.
+            let run = match (size, rank.checked_sub(1)) {
+                (Some(_), Some(last)) if piece.ranges()[last].stride == 1 => {
+                    let in_piece = piece.ranges()[last].count - idx[last];
+                    let in_block = extent[last].start + extent[last].count - coords[last];
+                    in_piece.min(in_block).max(1)
+                }
+                _ => 1,
+            };
             let elem = match (size, offsets) {
-                (Some(s), _) => bytes.get(off * s..(off + 1) * s),
+                (Some(s), _) => bytes.get(off * s..(off + run) * s),
                 (None, Some(o)) => o
                     .get(off)
                     .zip(o.get(off + 1))
@@ -474,12 +486,15 @@ impl Reader {
             }
             .ok_or_else(|| Error::Upstream("a block holds fewer values than asked".into()))?;
             out.extend_from_slice(elem);
-            for d in (0..rank).rev() {
-                idx[d] += 1;
-                if idx[d] < piece.ranges()[d].count {
-                    break;
+            done += run;
+            if let Some(last) = rank.checked_sub(1) {
+                idx[last] += run;
+                let mut d = last;
+                while d > 0 && idx[d] >= piece.ranges()[d].count {
+                    idx[d] = 0;
+                    d -= 1;
+                    idx[d] += 1;
                 }
-                idx[d] = 0;
             }
         }
         Ok(Bytes::from(out))
