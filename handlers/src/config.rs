@@ -37,6 +37,9 @@ pub struct Config {
     /// Most values an OGC API – EDR query may select (all parameters together); 0 means no
     /// limit. A larger query gets 413 saying how to narrow it.
     pub edr_max_values: usize,
+    /// Most pixels (values) a quick-look `.png` may draw; 0 means no limit. A larger slice gets
+    /// 413 saying which stride brings it under.
+    pub png_max_pixels: usize,
     /// Requests served at once; further ones wait (up to `request_timeout_secs`) for a slot.
     pub max_concurrent_requests: usize,
     /// Seconds a request may take to start its response (0: no limit). A download that has
@@ -140,6 +143,7 @@ impl Default for Config {
             catalog_capacity: 256,
             max_response_bytes: 0,
             edr_max_values: 10_000_000,
+            png_max_pixels: 4_194_304,
             max_concurrent_requests: 1024,
             request_timeout_secs: 60.0,
             shutdown_grace_secs: 30.0,
@@ -195,6 +199,7 @@ pub const KEYS: &[&str] = &[
     "catalog_capacity",
     "max_response_bytes",
     "edr_max_values",
+    "png_max_pixels",
     "max_concurrent_requests",
     "request_timeout_secs",
     "shutdown_grace_secs",
@@ -294,6 +299,7 @@ impl Config {
             "catalog_capacity" => self.catalog_capacity = num(value).map_err(bad)?,
             "max_response_bytes" => self.max_response_bytes = num(value).map_err(bad)?,
             "edr_max_values" => self.edr_max_values = num(value).map_err(bad)?,
+            "png_max_pixels" => self.png_max_pixels = num(value).map_err(bad)?,
             "max_concurrent_requests" => self.max_concurrent_requests = num(value).map_err(bad)?,
             "request_timeout_secs" => self.request_timeout_secs = num(value).map_err(bad)?,
             "shutdown_grace_secs" => self.shutdown_grace_secs = num(value).map_err(bad)?,

@@ -42,7 +42,8 @@ impl From<ResponseKind> for Protocol {
             | ResponseKind::Das
             | ResponseKind::Dods
             | ResponseKind::Ascii
-            | ResponseKind::Version => Self::Dap2,
+            | ResponseKind::Version
+            | ResponseKind::Png => Self::Dap2,
             ResponseKind::Dmr | ResponseKind::Dap | ResponseKind::Dsr => Self::Dap4,
             ResponseKind::Html | ResponseKind::Info | ResponseKind::Help => Self::Plain,
         }

@@ -8,7 +8,8 @@
 //! answered from validators ([`conditional`]), and the response is written by the module that
 //! owns it — [`listing`] (folder pages), [`thredds`] (catalogs), [`files`] (raw downloads with
 //! `Range`), [`pages`] (the data request form, `.info`, `.help`), the DAP2 / DAP4 modules,
-//! `zarr` (`X.zarr/…`: the dataset as a Zarr v2 / v3 store), and [`ogc`] (OGC API – EDR, the
+//! `zarr` (`X.zarr/…`: the dataset as a Zarr v2 / v3 store), `png` (the quick-look picture
+//! of a 2-D slice), and [`ogc`] (OGC API – EDR, the
 //! OpenAPI document of every route, STAC).
 //! [`error`] is the one place that turns failures into HTTP statuses and protocol error bodies;
 //! [`config`] holds every operator setting.
@@ -26,6 +27,7 @@ pub mod metrics;
 pub mod ogc;
 mod pages;
 pub mod paths;
+mod png;
 mod remote;
 pub mod route;
 mod service;
@@ -617,6 +619,7 @@ async fn entry_response<B>(
         | ResponseKind::Version => dap2::respond(&dreq).await?,
         ResponseKind::Dmr | ResponseKind::Dap | ResponseKind::Dsr => dap4::respond(&dreq).await?,
         ResponseKind::Html | ResponseKind::Info | ResponseKind::Help => page_response(&dreq)?,
+        ResponseKind::Png => png::respond(&dreq, state.config.png_max_pixels).await?,
     };
     let is_data = matches!(
         kind,

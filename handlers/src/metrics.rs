@@ -40,7 +40,7 @@ pub enum Kind {
     Zarr,
 }
 
-const DATASET_KINDS: [ResponseKind; 11] = [
+const DATASET_KINDS: [ResponseKind; 12] = [
     ResponseKind::Dds,
     ResponseKind::Das,
     ResponseKind::Dods,
@@ -52,6 +52,7 @@ const DATASET_KINDS: [ResponseKind; 11] = [
     ResponseKind::Html,
     ResponseKind::Info,
     ResponseKind::Help,
+    ResponseKind::Png,
 ];
 const KIND_COUNT: usize = DATASET_KINDS.len() + 11;
 
@@ -59,17 +60,17 @@ impl Kind {
     fn index(self) -> usize {
         match self {
             Self::Dataset(k) => DATASET_KINDS.iter().position(|d| *d == k).unwrap_or(0),
-            Self::Listing => 11,
-            Self::CatalogXml => 12,
-            Self::CatalogHtml => 13,
-            Self::File => 14,
-            Self::Health => 15,
-            Self::Metrics => 16,
-            Self::Preflight => 17,
-            Self::Other => 18,
-            Self::Ogc => 19,
-            Self::Stac => 20,
-            Self::Zarr => 21,
+            Self::Listing => DATASET_KINDS.len(),
+            Self::CatalogXml => DATASET_KINDS.len() + 1,
+            Self::CatalogHtml => DATASET_KINDS.len() + 2,
+            Self::File => DATASET_KINDS.len() + 3,
+            Self::Health => DATASET_KINDS.len() + 4,
+            Self::Metrics => DATASET_KINDS.len() + 5,
+            Self::Preflight => DATASET_KINDS.len() + 6,
+            Self::Other => DATASET_KINDS.len() + 7,
+            Self::Ogc => DATASET_KINDS.len() + 8,
+            Self::Stac => DATASET_KINDS.len() + 9,
+            Self::Zarr => DATASET_KINDS.len() + 10,
         }
     }
 
@@ -92,6 +93,7 @@ const LABELS: [&str; KIND_COUNT] = [
     "html",
     "info",
     "help",
+    "png",
     "listing",
     "catalog_xml",
     "catalog_html",

@@ -493,6 +493,7 @@ pub fn routes() -> Vec<Route> {
             ResponseKind::Html | ResponseKind::Info | ResponseKind::Help => {
                 ("pages", "text/html", plain, false)
             }
+            ResponseKind::Png => ("pictures", "image/png", plain, true),
         };
         let mut params = vec![dataset()];
         let mut statuses = vec![];
@@ -500,6 +501,16 @@ pub fn routes() -> Vec<Route> {
             params.push(Param::query(
                 "dap4.ce",
                 "a DAP4 constraint expression (e.g. /var[0:9])",
+            ));
+        }
+        if *kind == ResponseKind::Png {
+            params.push(Param::query(
+                "palette",
+                "the palette: viridis (default), magma, inferno, plasma, cividis, turbo, rdbu, greys",
+            ));
+            params.push(Param::query(
+                "range",
+                "LO,HI: the values at the palette's ends (default: the slice's finite min, max)",
             ));
         }
         if data {

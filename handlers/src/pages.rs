@@ -20,7 +20,7 @@ fieldset.var legend{font-weight:600}input.dim{font-family:monospace;width:11em}i
 #data-url{width:100%;font-family:monospace;padding:.3em}.type{color:#555;font-family:monospace}\
 .actions button{margin:.3em .5em .3em 0;padding:.3em 1em}details{margin:.2em 0 .2em 1.5em}dl.attrs{margin:.2em 0 .2em 1em}\
 dl.attrs dt{float:left;clear:left;font-family:monospace;margin-right:.5em}dl.attrs dd{margin-left:0;font-family:monospace;color:#333}\
-.dimlabel{display:inline-block;margin-right:1em}</style>";
+.dimlabel{display:inline-block;margin-right:1em}#preview{image-rendering:pixelated;min-width:360px;max-width:100%;border:1px solid #ccc;background:repeating-conic-gradient(#eee 0 25%,#fff 0 50%) 0 0/16px 16px}#preview-error{color:#a00;white-space:pre-wrap}</style>";
 
 /// The script of the data request form: rebuilds the constraint on every change.
 const FORM_SCRIPT: &str = r"<script>
@@ -54,7 +54,7 @@ const FORM_SCRIPT: &str = r"<script>
       }
       if (pick.checked) parts.push(s);
     }
-    return { ce: parts.join(','), ok: ok };
+    return { ce: parts.join(','), parts: parts, ok: ok };
   }
   function update() {
     var c = constraint();
@@ -64,12 +64,32 @@ const FORM_SCRIPT: &str = r"<script>
     document.getElementById('get-binary').disabled = !c.ok;
     document.getElementById('get-ascii').setAttribute('data-href', base + '.ascii' + q);
     document.getElementById('get-binary').setAttribute('data-href', base + '.dods' + q);
+    document.getElementById('preview-button').disabled = !c.ok || c.parts.length === 0;
+  }
+  // The quick-look picture of the first ticked variable's slice.
+  function preview() {
+    var c = constraint();
+    if (!c.ok || c.parts.length === 0) return;
+    var img = document.getElementById('preview');
+    var err = document.getElementById('preview-error');
+    var src = base + '.png?' + c.parts[0] + '&palette=' +
+      encodeURIComponent(document.getElementById('palette').value);
+    err.textContent = '';
+    img.onerror = function () {
+      img.hidden = true;
+      fetch(src).then(function (r) { return r.text(); })
+        .then(function (t) { err.textContent = t; });
+    };
+    img.onload = function () { img.hidden = false; };
+    img.alt = 'preview of ' + c.parts[0];
+    img.src = src;
   }
   function go(e) { location.href = e.target.getAttribute('data-href'); }
   document.getElementById('request').addEventListener('input', update);
   document.getElementById('request').addEventListener('change', update);
   document.getElementById('get-ascii').addEventListener('click', go);
   document.getElementById('get-binary').addEventListener('click', go);
+  document.getElementById('preview-button').addEventListener('click', preview);
   update();
 })();
 </script>";
@@ -145,13 +165,19 @@ fn shape_label(dims: &[Dim]) -> String {
 pub(crate) fn form(req: &DatasetRequest, ds: &Dap2Dataset) -> Bytes {
     let file = html_escape(file_name(req));
     let href = encode_component(file_name(req));
+    let palettes: String = quicklook::PALETTES
+        .iter()
+        .map(|p| format!("<option value=\"{0}\">{0}</option>", p.name))
+        .collect();
     let mut h = format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Data request form: {file}</title>{STYLE}{FORM_STYLE}</head>\n<body>\n\
 <h1>Data request form: {file}</h1>\n\
 <p class=\"links\"><a href=\"./\">folder</a><a href=\"{href}.dds\">DDS</a><a href=\"{href}.das\">DAS</a><a href=\"{href}.dmr\">DMR</a><a href=\"{href}.info\">info</a><a href=\"{href}.help\">help</a><a href=\"{href}\">file</a></p>\n\
 <form id=\"request\" onsubmit=\"return false\">\n\
 <p><label for=\"data-url\"><b>Data URL</b> (for ncdump, pydap, xarray, Panoply):</label><br><input id=\"data-url\" type=\"text\" readonly></p>\n\
-<p class=\"actions\"><button type=\"button\" id=\"get-ascii\">Get ASCII</button><button type=\"button\" id=\"get-binary\">Get binary (.dods)</button></p>\n\
+<p class=\"actions\"><button type=\"button\" id=\"get-ascii\">Get ASCII</button><button type=\"button\" id=\"get-binary\">Get binary (.dods)</button>\
+<button type=\"button\" id=\"preview-button\">Preview</button> <label>palette <select id=\"palette\">{palettes}</select></label></p>\n\
+<p><img id=\"preview\" hidden alt=\"\"></p><p id=\"preview-error\"></p>\n\
 <p>Tick the variables you want and give each dimension <code>start</code>, <code>start:stop</code> or <code>start:stride:stop</code> (zero-based, stop included).</p>\n"
     );
     h.push_str("<h2>Variables</h2>\n");
@@ -245,6 +271,10 @@ pub(crate) fn help(req: &DatasetRequest) -> Bytes {
         (".ver", "server version"),
         (".dmr", "DAP4 Dataset Metadata Response"),
         (".dap", "DAP4 binary data"),
+        (
+            ".png",
+            "a quick-look picture of a 2-D slice: <code>?var[0][0:1:99][0:1:199]&amp;palette=viridis&amp;range=LO,HI</code>",
+        ),
         ("", "the file itself (supports Range requests)"),
     ];
     let mut h = format!(
@@ -258,12 +288,21 @@ pub(crate) fn help(req: &DatasetRequest) -> Bytes {
             "<tr><td><a href=\"{href}{suffix}\"><code>{file}{suffix}</code></a></td><td>{what}</td></tr>"
         );
     }
+    let palette_list: String = quicklook::PALETTES
+        .iter()
+        .map(|p| format!("<li><code>{}</code>: {}</li>", p.name, p.description))
+        .collect();
     let _ = write!(
         h,
         "</table>\n<h2>Constraints</h2>\n\
 <p>DAP2 responses take a constraint expression after <code>?</code>: a comma-separated list of variables, each \
 dimension sliced with <code>[start]</code>, <code>[start:stop]</code> or <code>[start:stride:stop]</code> (zero-based, stop \
 included), for example <code>{file}.ascii?temp[0:1:9][2]</code>. DAP4 responses take <code>?dap4.ce=/temp[0:9][2]</code>.</p>\n\
+<h2>Pictures</h2>\n\
+<p><code>{file}.png?var[…]</code> draws the slice the DAP2 constraint selects: at most two dimensions with more than one \
+index (columns are the last one; rows the other, north up when it is the latitude). Fill values and NaN are transparent. \
+<code>range=LO,HI</code> sets the values at the palette's ends (default: the slice's minimum and maximum); the range \
+drawn is in the PNG's <code>range</code> text chunk. Palettes (<code>palette=</code>):</p>\n<ul>{palette_list}</ul>\n\
 <h2>Clients</h2>\n<ul><li><code>ncdump -h http://…/{file}</code></li>\
 <li><code>xarray.open_dataset(\"http://…/{file}\", engine=\"pydap\")</code></li>\
 <li>Panoply / netCDF-Java ToolsUI: open the URL, or browse <a href=\"catalog.xml\">catalog.xml</a></li></ul>\n\

@@ -25,6 +25,8 @@ pub enum ResponseKind {
     Info,
     /// A help page.
     Help,
+    /// A quick-look picture of a 2-D slice (`.png`).
+    Png,
 }
 
 /// Suffixes in matching order: longer ones that end like a shorter one come first.
@@ -43,6 +45,7 @@ pub(crate) const SUFFIXES: &[(&str, ResponseKind)] = &[
     (".html", ResponseKind::Html),
     (".info", ResponseKind::Info),
     (".help", ResponseKind::Help),
+    (".png", ResponseKind::Png),
 ];
 
 /// Splits the last path component into the dataset's file name and the response asked for:
