@@ -87,11 +87,16 @@ pub enum MountProtocol {
     /// A folder of plain files on an HTTP server that answers `Range` requests (the mount's URL
     /// is its `http(s)://…/` prefix): an object-store mount.
     Files,
+    /// The URL is a THREDDS `catalog.xml`: its datasets are served as a folder at the mount
+    /// path (also chosen when `auto` and the URL ends with `catalog.xml`).
+    Catalog,
 }
 
 /// One remote dataset served under a URL path: `/remote/coads` answers `/remote/coads.dds`,
-/// `.das`, `.dods`, `.dmr`, `.dap`, … from the dataset at `url`. Only these configured URLs are
-/// ever fetched.
+/// `.das`, `.dods`, `.dmr`, `.dap`, … from the dataset at `url`. Or a remote THREDDS catalog
+/// served as a folder: `/thredds` lists the catalog at `url`, `/thredds/sub/` its `catalogRef`
+/// `sub`, `/thredds/x.nc.dds` its dataset `x.nc`. Only these configured URLs (and, for a
+/// catalog, the catalogs and datasets it leads to on the same server) are ever fetched.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Mount {
@@ -128,6 +133,9 @@ pub struct Mount {
     /// from a local copy).
     #[serde(default)]
     pub max_image_bytes: Option<u64>,
+    /// PEM certificates trusted for an `https://` URL besides the system's.
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Mount {
@@ -158,7 +166,15 @@ impl Mount {
             allow_http: None,
             anonymous: false,
             max_image_bytes: None,
+            ca_file: None,
         }
+    }
+
+    /// Whether the mount is a THREDDS catalog (a folder) rather than one dataset.
+    #[must_use]
+    pub fn is_catalog(&self) -> bool {
+        self.protocol == MountProtocol::Catalog
+            || (self.protocol == MountProtocol::Auto && self.url.ends_with("catalog.xml"))
     }
 }
 
@@ -419,15 +435,23 @@ impl Config {
                     || m.protocol == MountProtocol::Files
                         && (m.url.starts_with("http://") || m.url.starts_with("https://"))
             } else {
-                ["http://", "dap2://", "dap4://"]
+                ["http://", "https://", "dap2://", "dap4://"]
                     .iter()
                     .any(|s| m.url.starts_with(s))
             };
             if !scheme_ok || m.url.contains(['?', '#']) {
                 return Err(ConfigError::Parse(format!(
-                    "mount url {:?} must be an http:// (or dap2:// / dap4://) dataset URL, an \
-s3://bucket/prefix, or an http(s):// folder with protocol = \"files\"; without query",
+                    "mount url {:?} must be an http:// or https:// (or dap2:// / dap4://) dataset or \
+catalog.xml URL, an s3://bucket/prefix, or an http(s):// folder with protocol = \"files\"; without query",
                     m.url
+                )));
+            }
+            if let Some(f) = &m.ca_file
+                && !f.is_file()
+            {
+                return Err(ConfigError::Parse(format!(
+                    "mount {p:?}: ca_file {} is not a file",
+                    f.display()
                 )));
             }
             for (name, v) in [
@@ -502,12 +526,19 @@ mod tests {
         assert_eq!(c.mounts.len(), 1);
         assert_eq!(c.mounts[0].protocol, MountProtocol::Dap2);
         assert_eq!(c.mounts[0].retries, 2);
+        assert!(!c.mounts[0].is_catalog());
+        let c = Config::from_toml(
+            "[[mounts]]\npath = \"/t\"\nurl = \"https://h/thredds/catalog.xml\"\n[[mounts]]\npath = \"/u\"\nurl = \"http://h/c\"\nprotocol = \"catalog\"\n",
+        )
+        .expect("valid");
+        assert!(c.mounts.iter().all(Mount::is_catalog));
         for bad in [
             "[[mounts]]\npath = \"remote\"\nurl = \"http://h/x\"",
             "[[mounts]]\npath = \"/a/../b\"\nurl = \"http://h/x\"",
             "[[mounts]]\npath = \"/a\"\nurl = \"file:///etc/passwd\"",
             "[[mounts]]\npath = \"/a\"\nurl = \"http://h/x?y=1\"",
             "[[mounts]]\npath = \"/a\"\nurl = \"http://h/x\"\nprotocol = \"dap3\"",
+            "[[mounts]]\npath = \"/a\"\nurl = \"https://h/x\"\nca_file = \"/nonexistent.pem\"",
             "[[mounts]]\npath = \"/a\"\nurl = \"http://h/x\"\ntimeout_secs = 0",
             "[[mounts]]\npath = \"/a\"\nurl = \"http://h/x\"\n[[mounts]]\npath = \"/a\"\nurl = \"http://h/y\"",
         ] {

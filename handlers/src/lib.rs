@@ -421,6 +421,10 @@ async fn route<B>(state: &AppState, req: &Request<B>) -> Routed {
             .map(|r| (r, label))
             .map_err(fail);
     }
+    let on_disk = |parts: &[String]| paths::resolve(&state.root, parts).is_ok_and(|p| p.is_dir());
+    if let Some((mount, request)) = state.remote.catalog_request(path, on_disk) {
+        return catalog_mount_response(state, req, mount, request).await;
+    }
 
     let target = if let Some(t) = state.targets.get(path) {
         t
@@ -462,8 +466,11 @@ async fn route<B>(state: &AppState, req: &Request<B>) -> Routed {
                 return Ok((redirect(&folder_url(parts)), Kind::Other));
             }
             let json = listing::wants_json(req.uri().query(), headers);
-            listing::respond(&state.root, dir, path, json, headers)
+            let mut entries = listing::read_folder(&state.root, dir)
                 .await
+                .map_err(|e| (e, Protocol::Plain, Kind::Listing))?;
+            state.remote.add_entries(parts, &mut entries);
+            listing::respond_entries(&entries, path, json, headers)
                 .map(|r| (r, Kind::Listing))
                 .map_err(|e| (e, Protocol::Plain, Kind::Listing))
         }
@@ -473,9 +480,10 @@ async fn route<B>(state: &AppState, req: &Request<B>) -> Routed {
             } else {
                 Kind::CatalogXml
             };
-            let entries = listing::read_folder(&state.root, dir)
+            let mut entries = listing::read_folder(&state.root, dir)
                 .await
                 .map_err(|e| (e, Protocol::Plain, kind))?;
+            state.remote.add_entries(parts, &mut entries);
             let (bytes, content_type) = if *html {
                 (
                     thredds::catalog_html(parts, &entries),
@@ -516,6 +524,77 @@ async fn route<B>(state: &AppState, req: &Request<B>) -> Routed {
     }
 }
 
+/// A request under a remote catalog mount, or for a folder that holds only mounts: the
+/// folder's listing or catalog (from the remote catalog, or the mounts), or a response of one
+/// of the remote catalog's datasets.
+async fn catalog_mount_response<B>(
+    state: &AppState,
+    req: &Request<B>,
+    mount: Option<usize>,
+    request: remote::CatalogRequest,
+) -> Routed {
+    let chunks = state.catalog.chunk_cache();
+    match request {
+        remote::CatalogRequest::Redirect(location) => Ok((redirect(&location), Kind::Other)),
+        remote::CatalogRequest::Folder { sub, parts, view } => {
+            let kind = match view {
+                remote::FolderView::Listing => Kind::Listing,
+                remote::FolderView::CatalogXml => Kind::CatalogXml,
+                remote::FolderView::CatalogHtml => Kind::CatalogHtml,
+            };
+            let fail = |e: HandlerError| (e, Protocol::Plain, kind);
+            let mut entries = match mount {
+                Some(i) => remote::RemoteMounts::catalog_entries(
+                    &*state
+                        .remote
+                        .remote_catalog(i, &sub, chunks)
+                        .await
+                        .map_err(fail)?,
+                ),
+                None => Vec::new(),
+            };
+            state.remote.add_entries(&parts, &mut entries);
+            let headers = req.headers();
+            let response = match view {
+                remote::FolderView::Listing => {
+                    let json = listing::wants_json(req.uri().query(), headers);
+                    listing::respond_entries(&entries, req.uri().path(), json, headers)
+                }
+                remote::FolderView::CatalogXml => listing::page(
+                    thredds::catalog_xml(&parts, &entries),
+                    "application/xml; charset=utf-8",
+                    headers,
+                ),
+                remote::FolderView::CatalogHtml => listing::page(
+                    thredds::catalog_html(&parts, &entries),
+                    "text/html; charset=utf-8",
+                    headers,
+                ),
+            };
+            response.map(|r| (r, kind)).map_err(fail)
+        }
+        remote::CatalogRequest::Dataset {
+            sub,
+            name,
+            kind,
+            url_path,
+        } => {
+            let label = Kind::Dataset(kind);
+            let fail = |e: HandlerError| (e, Protocol::from(kind), label);
+            let i = mount.ok_or_else(|| fail(HandlerError::NotFound("no such dataset".into())))?;
+            let entry = state
+                .remote
+                .catalog_dataset(i, &sub, &name, chunks)
+                .await
+                .map_err(fail)?;
+            remote::hold_back(kind, entry_response(state, req, entry, kind, &url_path))
+                .await
+                .map(|r| (r, label))
+                .map_err(fail)
+        }
+    }
+}
+
 /// One response of a dataset: validators, the response, the size limit.
 async fn dataset_response<B>(
     state: &AppState,
@@ -528,6 +607,10 @@ async fn dataset_response<B>(
         cdm::Error::UnknownFormat => HandlerError::NotFound("not a dataset".into()),
         other => HandlerError::from(other),
     })?;
+    // An NcML dataset with remote members fails like a remote mount: 502 / 504 before the body.
+    if entry.dependencies().is_some_and(|d| d.has_remote()) {
+        return remote::hold_back(kind, entry_response(state, req, entry, kind, url_path)).await;
+    }
     entry_response(state, req, entry, kind, url_path).await
 }
 

@@ -183,31 +183,17 @@ struct JsonEntry {
     links: Option<std::collections::BTreeMap<&'static str, String>>,
 }
 
-/// The listing of `dir`, shown at `url_path`, as HTML or JSON.
-pub(crate) async fn respond(
-    root: &Path,
-    dir: &Path,
-    url_path: &str,
-    json: bool,
-    headers: &HeaderMap,
-) -> Result<Response<Body>, HandlerError> {
-    let entries = read_folder(root, dir).await?;
-    respond_entries(&entries, url_path, json, headers)
-}
-
-/// The listing of `entries` (of a folder or a bucket prefix), shown at `url_path`, as HTML or
-/// JSON.
+/// The listing of `entries`, shown at `url_path`, as HTML or JSON.
 pub(crate) fn respond_entries(
     entries: &[FolderEntry],
     url_path: &str,
     json: bool,
     headers: &HeaderMap,
 ) -> Result<Response<Body>, HandlerError> {
-    let entries = entries.to_vec();
     let (bytes, content_type) = if json {
-        (render_json(&entries, url_path)?, "application/json")
+        (render_json(entries, url_path)?, "application/json")
     } else {
-        (render_html(&entries, url_path), "text/html; charset=utf-8")
+        (render_html(entries, url_path), "text/html; charset=utf-8")
     };
     page(bytes, content_type, headers)
 }

@@ -1,10 +1,17 @@
 //! The HTTP side of the DAP client: GETs with a deadline, a size cap, and bounded retries with
 //! backoff for the failures worth retrying (refused or reset connections, timeouts, 502/503/504).
+//!
+//! `https://` goes through rustls, trusting the system's certificate store (what the operator
+//! already maintains, including any in-house authority) plus, per remote, the certificates of a
+//! PEM `ca_file` (for a server with a private or self-signed certificate).
 
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Limited};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -14,7 +21,7 @@ use crate::error::{Error, Result};
 /// A pooled HTTP/1.1 client for one remote dataset.
 #[derive(Clone, Debug)]
 pub(crate) struct Http {
-    client: Client<HttpConnector, Empty<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
     /// Time allowed for one attempt, headers and body together.
     timeout: Duration,
     /// Attempts after the first one for a retryable failure.
@@ -32,19 +39,76 @@ enum Attempt {
     Fail(Error),
 }
 
+/// The system's trusted certificates, loaded once (reading the store takes a while).
+fn system_roots() -> &'static rustls::RootCertStore {
+    static ROOTS: OnceLock<rustls::RootCertStore> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let found = rustls_native_certs::load_native_certs();
+        for e in &found.errors {
+            tracing::warn!(error = %e, "a system certificate could not be loaded");
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        let (added, ignored) = roots.add_parsable_certificates(found.certs);
+        tracing::debug!(added, ignored, "system certificates for https:// remotes");
+        roots
+    })
+}
+
+/// The TLS settings for a remote: the system's roots, plus those in `ca_file` (PEM).
+///
+/// # Errors
+/// [`Error::Upstream`] when `ca_file` cannot be read or holds no certificate.
+pub(crate) fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+
+    let mut roots = system_roots().clone();
+    if let Some(file) = ca_file {
+        let pem = std::fs::read(file).map_err(|e| {
+            Error::Upstream(format!("cannot read the CA file {}: {e}", file.display()))
+        })?;
+        let certs = CertificateDer::pem_slice_iter(&pem)
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::Upstream(format!("CA file {}: {e}", file.display())))?;
+        let (added, _) = roots.add_parsable_certificates(certs);
+        if added == 0 {
+            return Err(Error::Upstream(format!(
+                "CA file {} holds no usable certificate",
+                file.display()
+            )));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Upstream(format!("TLS setup: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 impl Http {
-    pub(crate) fn new(timeout: Duration, retries: u32) -> Self {
+    /// A client for `http://` and `https://` URLs.
+    ///
+    /// # Errors
+    /// As [`tls_config`].
+    pub(crate) fn new(timeout: Duration, retries: u32, ca_file: Option<&Path>) -> Result<Self> {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(timeout));
         connector.set_nodelay(true);
+        connector.enforce_http(false);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls_config(ca_file)?)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(connector);
-        Self {
+        Ok(Self {
             client,
             timeout,
             retries,
-        }
+        })
     }
 
     /// The body of a successful GET of `url`, at most `max_bytes` long.
@@ -84,11 +148,9 @@ impl Http {
             Err(e) => return Attempt::Fail(Error::Upstream(format!("bad remote URL: {e}"))),
         };
         let fetch = async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|e| Error::Upstream(format!("cannot reach the remote server: {e}")))?;
+            let response = self.client.request(request).await.map_err(|e| {
+                Error::Upstream(format!("cannot reach the remote server: {}", causes(&e)))
+            })?;
             let status = response.status();
             let body = Limited::new(response.into_body(), max_bytes)
                 .collect()
@@ -119,6 +181,18 @@ impl Http {
     }
 }
 
+/// An error and its causes on one line (hyper's own message alone says only "Connect").
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
 /// The message of a DAP2 or DAP4 error body, or the start of any other body, on one line.
 pub(crate) fn remote_message(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(2000)]);
@@ -145,6 +219,21 @@ pub(crate) fn remote_message(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ca_file_must_hold_a_certificate() {
+        let dir = std::env::temp_dir().join(format!("fathom-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).ok();
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").ok();
+        assert!(matches!(tls_config(Some(&empty)), Err(Error::Upstream(_))));
+        assert!(matches!(
+            tls_config(Some(&dir.join("missing.pem"))),
+            Err(Error::Upstream(_))
+        ));
+        assert!(tls_config(None).is_ok());
+        std::fs::remove_dir_all(&dir).ok();
+    }
 
     #[test]
     fn messages_come_out_of_dap_error_bodies() {

@@ -5,7 +5,9 @@
 //! - Protocol: with [`DapProtocol::Auto`] the client asks for the DMR first; when it parses, it
 //!   checks that the server also answers a one-element `.dap` request (pydap's server, for one,
 //!   sends DMRs but no `.dap`), and uses DAP4. Anything else falls back to DAP2. A URL spelled
-//!   `dap4://…` or `dap2://…` forces the protocol (as netcdf-c and TDS do).
+//!   `dap4://…` or `dap2://…` forces the protocol (as netcdf-c and TDS do); `https://` goes
+//!   through rustls ([`http`]).
+//! - [`catalog`]: remote THREDDS `catalog.xml` files, for catalog mounts.
 //! - Reads: each variable is cut into a grid of blocks of about [`BLOCK_BYTES`] (whole trailing
 //!   dimensions first); a read fetches only the blocks its hyperslab touches, each with one
 //!   constrained request, and keeps them in the shared chunk cache, so repeated and overlapping
@@ -14,6 +16,7 @@
 //!   of times with backoff ([`http`]); every response is checked against what was asked
 //!   (`wire`), and DAP4 checksums are verified when the server sends them.
 
+pub mod catalog;
 mod dap2;
 mod dmr;
 mod http;
@@ -87,6 +90,9 @@ pub struct RemoteOptions {
     pub retries: u32,
     /// The shared chunk cache that fetched blocks go into; `None` fetches every time.
     pub cache: Option<ChunkCache>,
+    /// PEM certificates trusted for `https://`, besides the system's (a private authority or
+    /// a self-signed server).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for RemoteOptions {
@@ -96,8 +102,19 @@ impl Default for RemoteOptions {
             timeout: Duration::from_secs(30),
             retries: 2,
             cache: None,
+            ca_file: None,
         }
     }
+}
+
+/// Whether `location` is a remote dataset URL that [`open_remote`] takes (`http://`,
+/// `https://`, `dap2://`, `dap4://`), rather than a file path.
+#[must_use]
+pub fn is_remote_url(location: &str) -> bool {
+    let lower = location.get(..8).unwrap_or(location).to_ascii_lowercase();
+    ["http://", "https://", "dap2://", "dap4://"]
+        .iter()
+        .any(|p| lower.starts_with(p))
 }
 
 /// Bytes of values per block of the block grid: one upstream request each.
@@ -164,14 +181,15 @@ impl DapSource {
         } else {
             (url.to_owned(), options.protocol)
         };
-        if !url.starts_with("http://") || url.contains(['?', '#']) {
+        if !(url.starts_with("http://") || url.starts_with("https://")) || url.contains(['?', '#'])
+        {
             return Err(Error::Upstream(format!(
-                "{url:?} is not an http:// dataset URL without query"
+                "{url:?} is not an http:// or https:// dataset URL without query"
             )));
         }
         let url = url.trim_end_matches('/').to_owned();
         let name = url.rsplit('/').next().unwrap_or_default().to_owned();
-        let http = Http::new(options.timeout, options.retries);
+        let http = Http::new(options.timeout, options.retries, options.ca_file.as_deref())?;
         let (dataset, wire) = match protocol {
             DapProtocol::Dap4 => (open_dap4(&http, &url, &name).await?, Wire::Dap4),
             DapProtocol::Dap2 => open_dap2(&http, &url, &name).await?,
@@ -433,7 +451,9 @@ impl Reader {
         let mut idx: Vec<usize> = vec![0; rank];
         let mut coords = vec![0usize; rank];
         let mut bc = vec![0usize; rank];
-        for _ in 0..piece.len() {
+        let total = piece.len();
+        let mut done = 0usize;
+        while done < total {
             for d in 0..rank {
                 let r = piece.ranges()[d];
                 coords[d] = r.start + idx[d] * r.stride;
@@ -446,8 +466,18 @@ impl Reader {
             for d in 0..rank {
                 off = off * extent[d].count + (coords[d] - extent[d].start);
             }
+            // Fixed-size values with unit stride along the last dimension are copied a run at a
+            // time: to the end of the piece's row or of the block's, whichever comes first.
+            let run = match (size, rank.checked_sub(1)) {
+                (Some(_), Some(last)) if piece.ranges()[last].stride == 1 => {
+                    let in_piece = piece.ranges()[last].count - idx[last];
+                    let in_block = extent[last].start + extent[last].count - coords[last];
+                    in_piece.min(in_block).max(1)
+                }
+                _ => 1,
+            };
             let elem = match (size, offsets) {
-                (Some(s), _) => bytes.get(off * s..(off + 1) * s),
+                (Some(s), _) => bytes.get(off * s..(off + run) * s),
                 (None, Some(o)) => o
                     .get(off)
                     .zip(o.get(off + 1))
@@ -456,12 +486,15 @@ impl Reader {
             }
             .ok_or_else(|| Error::Upstream("a block holds fewer values than asked".into()))?;
             out.extend_from_slice(elem);
-            for d in (0..rank).rev() {
-                idx[d] += 1;
-                if idx[d] < piece.ranges()[d].count {
-                    break;
+            done += run;
+            if let Some(last) = rank.checked_sub(1) {
+                idx[last] += run;
+                let mut d = last;
+                while d > 0 && idx[d] >= piece.ranges()[d].count {
+                    idx[d] = 0;
+                    d -= 1;
+                    idx[d] += 1;
                 }
-                idx[d] = 0;
             }
         }
         Ok(Bytes::from(out))

@@ -17,6 +17,7 @@ use super::source::{Joined, Member, Origin, Piece, VirtualSource};
 use super::values::{self, Values};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
+use crate::formats::dap::{self, RemoteOptions};
 use crate::hyperslab::Hyperslab;
 use crate::model::{
     AttrValue, Attribute, DataType, Dataset, Dimension, Format, Group, Storage, VarDim, Variable,
@@ -88,7 +89,8 @@ impl Context<'_> {
         let loc = loc.strip_prefix("file:").unwrap_or(loc);
         if loc.contains("://") {
             return Err(self.err(format!(
-                "location \"{location}\": only files under the data root can be aggregated"
+                "location \"{location}\": only files under the data root and http://, https://, \
+                 dap2:// or dap4:// dataset URLs can be members"
             )));
         }
         let given = Path::new(loc);
@@ -121,6 +123,33 @@ impl Context<'_> {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .files
             .push(version);
+    }
+
+    /// Opens a remote dataset URL (`http://`, `https://`, `dap2://`, `dap4://`) with the
+    /// catalog's chunk cache, and marks the dataset for rebuilding after
+    /// [`super::deps::REMOTE_REFRESH`]: the remote dataset may change without any local file
+    /// changing. Only NcML files in the data root get here, so no request can choose the URL.
+    async fn open_remote(&self, location: &str) -> Result<Arc<dyn Source>> {
+        self.deps
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remote = true;
+        let options = RemoteOptions {
+            cache: Some(self.catalog.chunk_cache().clone()),
+            ..RemoteOptions::default()
+        };
+        // Upstream failures stay upstream failures (a 502 / 504 to the client), named by file.
+        dap::open_remote(location, options)
+            .await
+            .map_err(|e| match e {
+                Error::Upstream(m) => {
+                    Error::Upstream(format!("{}: member {location}: {m}", self.label))
+                }
+                Error::UpstreamTimeout(m) => {
+                    Error::UpstreamTimeout(format!("{}: member {location}: {m}", self.label))
+                }
+                other => self.err(format!("cannot open the remote member {location}: {other}")),
+            })
     }
 
     /// Opens a location as a source through the catalog, recording its version.
@@ -187,7 +216,11 @@ fn eval<'a>(
     scope: &'a [Dimension],
 ) -> BoxFuture<'a, Result<Work>> {
     Box::pin(async move {
-        let mut work = if let Some(loc) = &elem.location {
+        let mut work = if let Some(loc) = elem.location.as_deref().filter(|l| dap::is_remote_url(l))
+        {
+            let source = ctx.open_remote(loc).await?;
+            work_of(&source, loc)
+        } else if let Some(loc) = &elem.location {
             let path = ctx.resolve(loc)?;
             let source = ctx.open_location(&path).await?;
             let label = ctx.label_of(&path);
@@ -441,6 +474,29 @@ async fn prepare(
         .location
         .clone()
         .unwrap_or_else(|| format!("Virtual_Dataset_{index}"));
+    if elem.is_plain_file() && dap::is_remote_url(&location) {
+        // A remote member is opened now: its metadata is one request (or two) away, and an
+        // unreachable member is better reported when the aggregation is built than mid-read.
+        let source = ctx.open_remote(&location).await?;
+        let coord = match join_coord {
+            Some(dim) => coordinate_values(&source, dim).await,
+            None => None,
+        };
+        return Ok(Prepared {
+            member: Member::Built {
+                source: Arc::clone(&source),
+                label: location.clone(),
+            },
+            summary: Some(Arc::new(Summary {
+                dataset: Arc::clone(source.dataset()),
+                coord,
+            })),
+            ncoords: elem.ncoords.clone(),
+            coord_value: elem.coord_value.clone(),
+            date: None,
+            location,
+        });
+    }
     if elem.is_plain_file() {
         let path = ctx.resolve(elem.location.as_deref().unwrap_or_default())?;
         let needs = open_now || (elem.ncoords.is_none() && elem.coord_value.is_none());

@@ -31,7 +31,13 @@ pub(crate) struct DepsBuilder {
     pub recheck: Option<Duration>,
     /// Whether an `<aggregation>` was built (catalogs show aggregations as collections).
     pub aggregation: bool,
+    /// Whether a member is a remote dataset.
+    pub remote: bool,
 }
+
+/// How long a dataset with remote members is kept before it is built again (fetching the
+/// remote metadata anew), as a remote mount is re-opened.
+pub(crate) const REMOTE_REFRESH: Duration = Duration::from_secs(300);
 
 impl DepsBuilder {
     /// Takes in what a nested NcML dataset depends on.
@@ -39,6 +45,7 @@ impl DepsBuilder {
         self.files.extend(other.files.iter().cloned());
         self.scans.extend(other.scans.iter().cloned());
         self.aggregation |= other.aggregation;
+        self.remote |= other.remote;
         if let Some(r) = other.recheck {
             self.recheck = Some(self.recheck.map_or(r, |m| m.min(r)));
         }
@@ -57,6 +64,10 @@ pub struct Dependencies {
     recheck: Option<Duration>,
     /// Whether the dataset (or an NcML dataset it is made of) is an aggregation.
     aggregation: bool,
+    /// Whether a member is a remote dataset (rebuilt after [`REMOTE_REFRESH`]).
+    remote: bool,
+    /// When the dataset was built: with remote members, part of its version.
+    built: SystemTime,
     root: PathBuf,
     /// When the files were last found unchanged, in nanoseconds since `epoch`.
     checked: AtomicU64,
@@ -75,6 +86,8 @@ impl Dependencies {
             scans: built.scans,
             recheck: built.recheck,
             aggregation: built.aggregation,
+            remote: built.remote,
+            built: SystemTime::now(),
             root: root.to_path_buf(),
             checked: AtomicU64::new(0),
             scanned: AtomicU64::new(0),
@@ -86,14 +99,21 @@ impl Dependencies {
         u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
-    /// The newest modification time of the files (the dataset's version, with [`Self::size`]).
+    /// The newest modification time of the files (the dataset's version, with [`Self::size`]);
+    /// with remote members, no older than the build, since the remote may have changed.
     #[must_use]
     pub fn modified(&self) -> SystemTime {
-        self.files
+        let newest = self
+            .files
             .iter()
             .map(|f| f.modified)
             .max()
-            .unwrap_or(SystemTime::UNIX_EPOCH)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        if self.remote {
+            newest.max(self.built)
+        } else {
+            newest
+        }
     }
 
     /// The files' total size.
@@ -109,6 +129,12 @@ impl Dependencies {
         self.aggregation
     }
 
+    /// Whether a member is a dataset on a remote server.
+    #[must_use]
+    pub fn has_remote(&self) -> bool {
+        self.remote
+    }
+
     /// How many files the dataset is made of (NcML files and members).
     #[must_use]
     pub fn file_count(&self) -> usize {
@@ -119,6 +145,9 @@ impl Dependencies {
     /// files. `window` is how long a positive check stays good for a dataset of few files.
     #[must_use]
     pub fn unchanged(&self, window: Duration) -> bool {
+        if self.remote && self.epoch.elapsed() >= REMOTE_REFRESH {
+            return false;
+        }
         let now = self.nanos();
         let window = if self.files.len() > 16 {
             window.max(MANY_MEMBERS_WINDOW)
