@@ -183,7 +183,9 @@ fn options(mount: &Mount, chunks: &ChunkCache) -> RemoteOptions {
     RemoteOptions {
         protocol: match mount.protocol {
             // Object-store mounts never reach here (see `ObjectMounts`).
-            MountProtocol::Auto | MountProtocol::Catalog | MountProtocol::Files => DapProtocol::Auto,
+            MountProtocol::Auto | MountProtocol::Catalog | MountProtocol::Files => {
+                DapProtocol::Auto
+            }
             MountProtocol::Dap2 => DapProtocol::Dap2,
             MountProtocol::Dap4 => DapProtocol::Dap4,
         },
