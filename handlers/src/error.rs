@@ -192,7 +192,9 @@ mod tests {
         assert_eq!(Protocol::of_path("/a/b.nc%2Edap"), Protocol::Dap4);
         assert_eq!(Protocol::of_path("/a/b%20c.nc.dds"), Protocol::Dap2);
         assert_eq!(Protocol::of_path("/a/b.nc%2"), Protocol::Plain);
-        assert_eq!(Protocol::of_path("/a/b.nc"), Protocol::Plain);
+        // `X.nc` is also the netCDF-3 file-out of `X`: a failure there speaks DAP2.
+        assert_eq!(Protocol::of_path("/a/b.nc"), Protocol::Dap2);
+        assert_eq!(Protocol::of_path("/a/b"), Protocol::Plain);
         assert_eq!(Protocol::of_path("/"), Protocol::Plain);
         assert_eq!(Protocol::of_path("/ogc/collections"), Protocol::Json);
     }
