@@ -15,7 +15,7 @@
 //!   (`wire`), and DAP4 checksums are verified when the server sends them.
 
 mod dap2;
-mod dmr;
+pub(crate) mod dmr;
 mod http;
 mod wire;
 
