@@ -39,6 +39,7 @@
 pub mod write;
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -316,7 +317,8 @@ fn var_data(v: &Variable, e: &VarElements, dataset_href: Option<&str>) -> Result
             v.dtype.cdl_name()
         ));
     };
-    if e.chunks.is_none() {
+    // The first DMR++ files put `dmrpp:chunk` straight in the variable, without `dmrpp:chunks`.
+    if e.chunks.is_none() && e.chunk_list.is_empty() {
         return unreadable("the DMR++ does not say where its values are".into());
     }
     let pipeline = match pipeline(get(chunks_attrs, "compressionType").unwrap_or(""), elem) {
@@ -728,6 +730,110 @@ impl Source for DmrppSource {
     fn stored_chunks(&self, path: &str) -> Option<engine::StoredChunks> {
         self.engines.iter().find_map(|e| e.stored_chunks(path))
     }
+}
+
+/// The file extension of a DMR++ sidecar.
+pub const EXTENSION: &str = "dmrpp";
+
+/// The DMR++ that stands for the file at `path`: `path` itself when it is one (`X.dmrpp`), or
+/// `X.dmrpp` beside `X` when that exists. One `stat` when there is none.
+#[must_use]
+pub fn sidecar_of(path: &Path) -> Option<PathBuf> {
+    if is_dmrpp(path) {
+        return Some(path.to_path_buf());
+    }
+    let mut name = path.file_name()?.to_os_string();
+    name.push(".");
+    name.push(EXTENSION);
+    let sidecar = path.with_file_name(name);
+    sidecar.is_file().then_some(sidecar)
+}
+
+/// Whether `path` names a DMR++ (by its extension).
+#[must_use]
+pub fn is_dmrpp(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == EXTENSION)
+}
+
+/// The data file a DMR++ at `dmrpp` describes, when it lies beside it (`X` for `X.dmrpp`).
+#[must_use]
+pub fn data_beside(dmrpp: &Path) -> Option<PathBuf> {
+    let data = dmrpp.with_extension("");
+    (is_dmrpp(dmrpp) && data.is_file()).then_some(data)
+}
+
+/// The local file an href of the DMR++ at `dmrpp` names: relative hrefs only, resolved against
+/// the DMR++'s folder, and only when they lead to a file inside `root`. URLs and absolute paths
+/// are refused: a DMR++ never makes the server fetch or read what it chooses.
+///
+/// # Errors
+/// [`Error::Unsupported`] for an href that is not a relative path inside the root, or names
+/// nothing.
+pub fn resolve_local_href(dmrpp: &Path, root: &Path, href: &str) -> Result<PathBuf> {
+    let refuse = || {
+        Error::Unsupported(format!(
+            "the DMR++ names its data as {href:?}, which is not a file beside it in the data folder"
+        ))
+    };
+    let rel = Path::new(href);
+    if href.contains("://")
+        || rel.is_absolute()
+        || rel.components().any(|c| {
+            !matches!(
+                c,
+                std::path::Component::Normal(_)
+                    | std::path::Component::CurDir
+                    | std::path::Component::ParentDir
+            )
+        })
+    {
+        return Err(refuse());
+    }
+    let dir = dmrpp.parent().ok_or_else(refuse)?;
+    let real = dir.join(rel).canonicalize().map_err(|_| refuse())?;
+    if real.starts_with(root) && real.is_file() {
+        Ok(real)
+    } else {
+        Err(refuse())
+    }
+}
+
+/// Opens the DMR++ file at `dmrpp` as a dataset named after its data file, reading values from
+/// `data` when given (the file beside it), else from what its `dmrpp:href` names inside `root`
+/// ([`resolve_local_href`]). Other objects its chunks name are resolved the same way. Never
+/// opens a data file with the HDF5 library.
+///
+/// # Errors
+/// When the DMR++ cannot be read or parsed, or its data file cannot be found or opened.
+pub fn open_local(
+    dmrpp: &Path,
+    data: Option<&Path>,
+    root: &Path,
+    cache: Option<&ChunkCache>,
+) -> Result<Arc<dyn Source>> {
+    let xml = std::fs::read(dmrpp)?;
+    let index = parse(&xml)?;
+    let data_path = match data {
+        Some(d) => d.to_path_buf(),
+        None => {
+            let href = index.href.clone().ok_or_else(|| {
+                Error::Unsupported("the DMR++ does not name its data object".into())
+            })?;
+            resolve_local_href(dmrpp, root, &href)?
+        }
+    };
+    let storage: Arc<dyn Storage> = Arc::new(engine::storage::FileStorage::open(&data_path)?);
+    let name = data_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let resolve = |href: &str| -> Result<Arc<dyn Storage>> {
+        let p = resolve_local_href(dmrpp, root, href)?;
+        Ok(Arc::new(engine::storage::FileStorage::open(&p)?))
+    };
+    Ok(Arc::new(DmrppSource::new(
+        index, storage, &name, cache, &resolve,
+    )))
 }
 
 #[cfg(test)]

@@ -36,7 +36,7 @@ pub struct DataObject<'a> {
     pub href: &'a str,
     /// Its size in bytes when indexed.
     pub size: u64,
-    /// Its modification time when indexed, seconds since the epoch.
+    /// Its modification time when indexed, nanoseconds since the epoch.
     pub mtime: i64,
 }
 
@@ -237,7 +237,7 @@ fn chunked(
         let mut c = BytesStart::new("dmrpp:chunk");
         c.push_attribute(("offset", offset.to_string().as_str()));
         c.push_attribute(("nBytes", size.to_string().as_str()));
-        if !pos.is_empty() {
+        if sizes.is_some() && !pos.is_empty() {
             let p = pos
                 .iter()
                 .map(ToString::to_string)
@@ -387,4 +387,51 @@ pub fn weave(
     }
     let text = String::from_utf8(writer.into_inner()).map_err(xml_error)?;
     Ok((text, left_out))
+}
+
+/// Values of variables the engine does not read (compact storage, small variables of other
+/// layouts) are written into the index itself up to this many bytes.
+pub const MAX_COMPACT_BYTES: usize = 64 * 1024;
+
+/// What the index of `source` says about each of its variables: the engine's chunk layouts,
+/// and the values of small variables it does not lay out (read through `source`). Variables
+/// that get neither are returned by path with the reason.
+///
+/// # Errors
+/// When reading a small variable's values fails.
+pub async fn describe(
+    source: &dyn crate::source::Source,
+) -> Result<(HashMap<String, VarIndex>, Vec<(String, String)>)> {
+    let layouts: HashMap<String, ChunkLayout> = source.engine_layouts().into_iter().collect();
+    let mut out = HashMap::new();
+    let mut left_out = Vec::new();
+    for v in source.dataset().root.all_variables() {
+        if let Some(l) = layouts.get(&v.path) {
+            out.insert(v.path.clone(), VarIndex::Chunks(l.clone(), v.dtype.clone()));
+            continue;
+        }
+        let shape = v.shape();
+        let count: usize = shape.iter().product();
+        let slab = crate::hyperslab::Hyperslab::full(&shape);
+        if v.dtype == DataType::String && shape.is_empty() {
+            let b = crate::source::read_all(source, &v.path, &slab).await?;
+            let text = b.get(8..).unwrap_or_default().to_vec();
+            out.insert(v.path.clone(), VarIndex::CompactString(text));
+        } else if let Some(elem) = v.dtype.fixed_size()
+            && (v.dtype.is_numeric() || matches!(v.dtype, DataType::Char | DataType::Enum(_)))
+            && count.saturating_mul(elem) <= MAX_COMPACT_BYTES
+        {
+            let b = crate::source::read_all(source, &v.path, &slab).await?;
+            out.insert(v.path.clone(), VarIndex::Compact(b, v.dtype.clone()));
+        } else {
+            left_out.push((
+                v.path.clone(),
+                format!(
+                    "its {} values are neither in chunks fathom can index nor small enough to inline",
+                    v.dtype.cdl_name()
+                ),
+            ));
+        }
+    }
+    Ok((out, left_out))
 }
