@@ -111,6 +111,9 @@ def compare_to_baseline(remote, want, label):
         got = v[...]
         if dtype == "String":
             got = np.asarray(got, dtype=object).ravel().tolist()
+            if got and isinstance(got[0], bytes):
+                # netCDF-C reads a DAP2 string as characters.
+                got = [b"".join(got).rstrip(b"\0").decode()]
             assert got == vals, f"{label} {path}"
         else:
             got = np.ma.filled(np.asarray(got).astype("f8"), np.nan).ravel()
@@ -251,8 +254,11 @@ def test_bad_dmrpp_files_get_clear_errors_and_the_server_keeps_serving(tmp_path)
             except Exception:  # an aborted response is a correct way to fail
                 status, body = 500, b""
             assert status >= 400 or len(body) < 40000, name
+            # DAP4: the error is in the response (an error chunk after the DMR, or the status).
+            status, body = status_and_body(f"{s.url}/{name}.dap")
+            assert status >= 400 or b"<Error" in body, name
             with pytest.raises(Exception):
-                r = netCDF4.Dataset(f"{s.url}/{name}")
+                r = netCDF4.Dataset(f"dap4://{s.url[7:]}/{name}")
                 r["d_4_chunks"][:]
         remote = netCDF4.Dataset(f"{s.url}/good.h5")
         np.testing.assert_array_equal(
@@ -362,7 +368,8 @@ def test_fathom_index_writes_hyrax_shaped_dmrpp_with_relative_hrefs(indexed_root
         assert f'dmrpp:href="{f.name}"' in text, f
         assert 'xmlns:dmrpp="http://xml.opendap.org/dap/dmrpp/1.0.0#"' in text
     text = (root / "nc4_chunked.nc.dmrpp").read_text()
-    assert 'compressionType="shuffle deflate fletcher32"' in text
+    # netCDF-C puts fletcher32 first in the HDF5 pipeline; the index keeps the file's order.
+    assert 'compressionType="fletcher32 shuffle deflate"' in text
     assert "<dmrpp:chunkDimensionSizes>2 16 16</dmrpp:chunkDimensionSizes>" in text
     assert 'chunkPositionInArray="[2,16,0]"' in text
     assert "<dmrpp:compact>" in (root / "h5py_layouts.h5.dmrpp").read_text()
@@ -442,6 +449,10 @@ def test_indexed_bes_files_read_the_bes_baselines(indexed_server):
     host = indexed_server.url[len("http://"):]
     compared = 0
     for data, baseline in baselines():
+        if data == "grid_2_2d.h5":
+            # Its YDim / XDim are made up by Hyrax's HDF-EOS handler (stored in a second file,
+            # grid_2_2d.h5_mvs.h5, that its DMR++ points to): not in the HDF5 file itself.
+            continue
         remote = netCDF4.Dataset(f"dap4://{host}/bes/{data}")
         try:
             compared += compare_to_baseline(remote, parse_baseline(baseline), data)
