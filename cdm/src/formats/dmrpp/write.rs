@@ -97,10 +97,10 @@ fn chunk_events(index: &VarIndex) -> std::result::Result<Vec<Event<'static>>, St
     match index {
         VarIndex::Compact(bytes, dtype) => {
             let mut chunks = BytesStart::new("dmrpp:chunks");
-            if let Some(fill) = dtype.fixed_size().map(|n| vec![0u8; n]) {
-                if let Some(t) = element_text(dtype, &fill) {
-                    chunks.push_attribute(("fillValue", t.as_str()));
-                }
+            if let Some(fill) = dtype.fixed_size().map(|n| vec![0u8; n])
+                && let Some(t) = element_text(dtype, &fill)
+            {
+                chunks.push_attribute(("fillValue", t.as_str()));
             }
             chunks.push_attribute(("byteOrder", "LE"));
             out.push(Event::Empty(chunks));
