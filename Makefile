@@ -19,6 +19,14 @@ PYTHON ?= python3
 CARGO ?= cargo
 BIND ?= 127.0.0.1:8080
 
+# The packages of a list that are not installed yet (evaluated when the recipe runs).
+missing_debs = $(strip $(shell for p in $(1); do \
+	dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done))
+# A shell command installing the packages it is given, if any (with sudo when not root).
+apt_install = m="$(strip $(1))"; if [ -n "$$m" ]; then \
+	echo "Installing Debian packages: $$m"; $(SUDO) apt-get update -qq; \
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$m; fi
+
 .PHONY: serve test deps test-deps tool-deps browser-deps venv build rust-test client-test fuzz clean-samples
 
 ## Build in release mode and serve DIR (default: the bundled samples) on $(BIND).
@@ -29,46 +37,20 @@ serve: deps build
 test: deps test-deps tool-deps browser-deps venv build rust-test client-test fuzz
 
 deps:
-	@missing=""; for p in $(DEBS); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "Installing Debian packages:$$missing"; \
-	  $(SUDO) apt-get update -qq; \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
-	fi
+	@$(call apt_install,$(call missing_debs,$(DEBS)))
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust with https://rustup.rs"; exit 1; }
 
+## Python's venv module is the one thing the tests need from these; install them only without it.
 test-deps:
-	@missing=""; for p in $(TEST_DEBS); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ] && ! $(PYTHON) -m venv --help >/dev/null 2>&1; then \
-	  echo "Installing Debian packages:$$missing"; \
-	  $(SUDO) apt-get update -qq; \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
-	fi
+	@$(PYTHON) -m venv --help >/dev/null 2>&1 || { $(call apt_install,$(call missing_debs,$(TEST_DEBS))); }
 
 tool-deps:
-	@missing=""; for p in $(TOOL_DEBS); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "Installing Debian packages:$$missing"; \
-	  $(SUDO) apt-get update -qq; \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
-	fi
+	@$(call apt_install,$(call missing_debs,$(TOOL_DEBS)))
 
 browser-deps:
-	@missing=""; for p in $(BROWSER_DEBS); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
-	done; \
+	@missing="$(call missing_debs,$(BROWSER_DEBS))"; \
 	command -v node >/dev/null && command -v npm >/dev/null || missing="$$missing nodejs npm"; \
-	if [ -n "$$missing" ]; then \
-	  echo "Installing Debian packages:$$missing"; \
-	  $(SUDO) apt-get update -qq; \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
-	fi
+	$(call apt_install,$$missing)
 	@node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' || \
 	  { echo "the browser test needs Node.js >= 20 (playwright-core); found $$(node --version)"; exit 1; }
 	@if [ ! -d tests/browser/node_modules/playwright-core ] || [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; then \
