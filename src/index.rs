@@ -9,7 +9,6 @@
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
-use std::time::UNIX_EPOCH;
 
 use cdm::formats::dmrpp::{self, write};
 use futures::StreamExt;
@@ -157,16 +156,6 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The size and modification time (ns since the epoch) of the file at `p`.
-fn version_of(p: &Path) -> std::io::Result<(u64, i64)> {
-    let m = std::fs::metadata(p)?;
-    let mtime = m
-        .modified()?
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
-    Ok((m.len(), mtime))
-}
-
 /// `to` relative to the folder `from` (both absolute), with `..` where needed.
 fn relative(from: &Path, to: &Path) -> PathBuf {
     let a: Vec<Component<'_>> = from.components().collect();
@@ -183,7 +172,7 @@ fn relative(from: &Path, to: &Path) -> PathBuf {
 }
 
 async fn index_one(file: &Path, dest: &Path, force: bool) -> Result<Outcome, String> {
-    let (size, mtime) = version_of(file).map_err(|e| e.to_string())?;
+    let (size, mtime) = dmrpp::file_version(file).map_err(|e| e.to_string())?;
     if !force
         && let Ok(existing) = std::fs::read(dest)
         && write::recorded_version(&existing) == Some((size, mtime))

@@ -391,9 +391,10 @@ impl Catalog {
         tokio::task::spawn_blocking(move || {
             cache
                 .try_get_with(key.clone(), || {
-                    let source = match (&dmrpp, &readers) {
-                        // Read through the DMR++: no library opens the data file.
-                        (Some(d), _) => {
+                    // Read through the DMR++ when there is a current one: no library opens
+                    // the data file.
+                    let indexed = match &dmrpp {
+                        Some(d) => {
                             let data = if d == &key {
                                 dmrpp::data_beside(d)
                             } else {
@@ -405,6 +406,10 @@ impl Catalog {
                             };
                             dmrpp::open_local(d, data.as_deref(), &root, Some(&chunks))?
                         }
+                        None => None,
+                    };
+                    let source = match (indexed, &readers) {
+                        (Some(s), _) => s,
                         (None, Some(readers)) => {
                             crate::isolation::open(readers, &key, Some(&chunks))?
                         }

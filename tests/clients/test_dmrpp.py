@@ -387,6 +387,14 @@ def test_fathom_index_skips_current_indexes_and_redoes_changed_ones(indexed_root
     assert "0 written, 2 already current" in p.stderr, p.stderr
     with netCDF4.Dataset(folder / "b.nc", "a") as nc:
         nc["fixed"][0] = 42.0
+    # Served before reindexing, the changed file is read itself, not through its stale index.
+    s = Server(folder)
+    try:
+        remote = netCDF4.Dataset(f"dap4://{s.url[7:]}/b.nc")
+        assert remote["fixed"][0] == 42.0
+        remote.close()
+    finally:
+        s.stop()
     p = subprocess.run([str(fathom_bin()), "index", str(folder)], capture_output=True, text=True)
     assert "1 written, 1 already current" in p.stderr, p.stderr
     assert not [q for q in folder.iterdir() if q.name.startswith(".")], "temporary files left"

@@ -34,7 +34,9 @@
 //! variable's [`write::VarIndex`] (chunk layout or compact values) and writes the DMR++, naming
 //! the data object relatively and recording the object's size and modification time in
 //! `fathom:` attributes on the `Dataset` element that Hyrax ignores, so that an index can be
-//! known current without opening anything ([`write::recorded_version`]).
+//! known current without opening anything ([`write::recorded_version`]), and so that a data
+//! file changed since its index was written is never read through stale offsets
+//! ([`open_local`] declines such an index).
 
 pub mod write;
 
@@ -102,8 +104,8 @@ pub struct Index {
     pub href: Option<String>,
     /// `dmrpp:version` (absent in files written before Hyrax 3.20.13).
     pub version: Option<String>,
-    /// The size and modification time (seconds since the epoch) of the data object the index
-    /// was written from, when fathom wrote it.
+    /// The size and modification time (nanoseconds since the epoch) of the data object the
+    /// index was written from, when fathom wrote it.
     pub source_version: Option<(u64, i64)>,
     vars: HashMap<String, VarData>,
 }
@@ -798,10 +800,28 @@ pub fn resolve_local_href(dmrpp: &Path, root: &Path, href: &str) -> Result<PathB
     }
 }
 
+/// The size and modification time (nanoseconds since the epoch) of the file at `path`, as
+/// `fathom index` records them.
+///
+/// # Errors
+/// When the file cannot be examined.
+pub fn file_version(path: &Path) -> std::io::Result<(u64, i64)> {
+    let m = std::fs::metadata(path)?;
+    let mtime = m
+        .modified()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+    Ok((m.len(), mtime))
+}
+
 /// Opens the DMR++ file at `dmrpp` as a dataset named after its data file, reading values from
 /// `data` when given (the file beside it), else from what its `dmrpp:href` names inside `root`
 /// ([`resolve_local_href`]). Other objects its chunks name are resolved the same way. Never
 /// opens a data file with the HDF5 library.
+///
+/// `Ok(None)` when the index is stale: it records the size and modification time of the file
+/// it was written from (as `fathom index` does) and the data file no longer has them, so its
+/// offsets cannot be trusted; the caller opens the file itself instead.
 ///
 /// # Errors
 /// When the DMR++ cannot be read or parsed, or its data file cannot be found or opened.
@@ -810,9 +830,15 @@ pub fn open_local(
     data: Option<&Path>,
     root: &Path,
     cache: Option<&ChunkCache>,
-) -> Result<Arc<dyn Source>> {
+) -> Result<Option<Arc<dyn Source>>> {
     let xml = std::fs::read(dmrpp)?;
     let index = parse(&xml)?;
+    if let (Some(d), Some(recorded)) = (data, index.source_version)
+        && file_version(d)? != recorded
+    {
+        tracing::warn!(index = %dmrpp.display(), "the DMR++ is older than its data file: not used");
+        return Ok(None);
+    }
     let data_path = match data {
         Some(d) => d.to_path_buf(),
         None => {
@@ -831,9 +857,9 @@ pub fn open_local(
         let p = resolve_local_href(dmrpp, root, href)?;
         Ok(Arc::new(engine::storage::FileStorage::open(&p)?))
     };
-    Ok(Arc::new(DmrppSource::new(
+    Ok(Some(Arc::new(DmrppSource::new(
         index, storage, &name, cache, &resolve,
-    )))
+    ))))
 }
 
 #[cfg(test)]

@@ -259,3 +259,30 @@ fn written_indexes_read_back_the_same_layouts() {
         Some("K")
     );
 }
+
+#[test]
+fn hrefs_resolve_only_to_files_inside_the_root() {
+    let base = std::env::temp_dir().join(format!("fathom-dmrpp-href-{}", std::process::id()));
+    let root = base.join("root");
+    std::fs::create_dir_all(root.join("data")).expect("dirs");
+    std::fs::create_dir_all(root.join("index")).expect("dirs");
+    std::fs::write(root.join("data/x.h5"), b"x").expect("write");
+    std::fs::write(base.join("outside.h5"), b"x").expect("write");
+    let root = root.canonicalize().expect("root");
+    let dmrpp = root.join("index/x.h5.dmrpp");
+    assert_eq!(
+        resolve_local_href(&dmrpp, &root, "../data/x.h5").ok(),
+        Some(root.join("data/x.h5"))
+    );
+    for bad in [
+        "https://s3.amazonaws.com/bucket/x.h5",
+        "s3://bucket/x.h5",
+        "/etc/passwd",
+        "../../outside.h5",
+        "../data/missing.h5",
+        "file:///etc/passwd",
+    ] {
+        assert!(resolve_local_href(&dmrpp, &root, bad).is_err(), "{bad}");
+    }
+    std::fs::remove_dir_all(&base).ok();
+}
