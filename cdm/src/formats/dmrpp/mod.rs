@@ -25,8 +25,9 @@
 //!
 //! What is not read: Structures, Sequences and Opaques (left out of the model and listed in
 //! `_fathom_omitted`), chunked string variables and chunks of one variable spread over several
-//! objects (such a variable is in the model and a read of it is a clear error), filters other
-//! than deflate, shuffle and fletcher32 (likewise).
+//! objects, filters other than deflate, shuffle and fletcher32. Such a variable is in the
+//! model; when the DMR++ lies beside its data file ([`open_local`]), reading it opens that file
+//! with its library (once, lazily), otherwise a read of it is a clear error.
 //!
 //! # Writing
 //!
@@ -539,6 +540,39 @@ impl Storage for MemoryStorage {
 /// Finds the object a DMR++ names by an href other than its dataset's.
 pub type Resolver<'a> = &'a dyn Fn(&str) -> Result<Arc<dyn Storage>>;
 
+/// Opens the data file itself, once, for the variables its DMR++ does not locate.
+pub struct Fallback {
+    open: Box<dyn Fn() -> Result<Arc<dyn Source>> + Send + Sync>,
+    source: std::sync::OnceLock<Arc<dyn Source>>,
+}
+
+impl std::fmt::Debug for Fallback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fallback")
+            .field("opened", &self.source.get().is_some())
+            .finish()
+    }
+}
+
+impl Fallback {
+    /// A fallback that calls `open` (blocking) the first time it is needed.
+    #[must_use]
+    pub fn new(open: impl Fn() -> Result<Arc<dyn Source>> + Send + Sync + 'static) -> Self {
+        Self {
+            open: Box::new(open),
+            source: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn get(&self) -> Result<Arc<dyn Source>> {
+        if let Some(s) = self.source.get() {
+            return Ok(Arc::clone(s));
+        }
+        let s = (self.open)()?;
+        Ok(Arc::clone(self.source.get_or_init(|| s)))
+    }
+}
+
 /// A dataset read through its DMR++.
 #[derive(Debug)]
 pub struct DmrppSource {
@@ -548,6 +582,8 @@ pub struct DmrppSource {
     engines: Vec<EngineReader>,
     strings: HashMap<String, Vec<Bytes>>,
     unreadable: HashMap<String, String>,
+    /// Reads what the DMR++ does not locate from the data file itself, when there is one.
+    fallback: Option<Arc<Fallback>>,
 }
 
 /// Opens the dataset the DMR++ `xml` describes, reading values from `data` (whatever its
@@ -661,7 +697,15 @@ impl DmrppSource {
             engines,
             strings,
             unreadable,
+            fallback: None,
         }
+    }
+
+    /// This source, reading the variables its DMR++ does not locate through `fallback`.
+    #[must_use]
+    pub fn with_fallback(mut self, fallback: Fallback) -> Self {
+        self.fallback = Some(Arc::new(fallback));
+        self
     }
 }
 
@@ -724,7 +768,22 @@ impl Source for DmrppSource {
             return Box::pin(futures::stream::once(async move { Ok(bytes) }));
         }
         if let Some(why) = self.unreadable.get(path) {
-            return error_stream(Error::Unsupported(format!("{path}: {why}")));
+            let Some(fallback) = &self.fallback else {
+                return error_stream(Error::Unsupported(format!("{path}: {why}")));
+            };
+            use futures::TryStreamExt as _;
+            let fallback = Arc::clone(fallback);
+            let (path, slab) = (path.to_owned(), slab.clone());
+            let opened = futures::stream::once(async move {
+                tokio::task::spawn_blocking(move || fallback.get())
+                    .await
+                    .map_err(|_| Error::Interrupted)?
+            });
+            return Box::pin(
+                opened
+                    .map_ok(move |source| source.read(&path, &slab))
+                    .try_flatten(),
+            );
         }
         error_stream(Error::NoSuchVariable(path.to_owned()))
     }
@@ -857,9 +916,19 @@ pub fn open_local(
         let p = resolve_local_href(dmrpp, root, href)?;
         Ok(Arc::new(engine::storage::FileStorage::open(&p)?))
     };
-    Ok(Some(Arc::new(DmrppSource::new(
-        index, storage, &name, cache, &resolve,
-    ))))
+    let source = DmrppSource::new(index, storage, &name, cache, &resolve);
+    // Variables the DMR++ does not locate (a filter it cannot name, a large string array) are
+    // read from the file beside it, opened only when one of them is asked for.
+    let source = match data {
+        Some(d) if !source.unreadable.is_empty() => {
+            let (d, cache) = (d.to_path_buf(), cache.cloned());
+            source.with_fallback(Fallback::new(move || {
+                crate::catalog::open(&d, cache.as_ref())
+            }))
+        }
+        _ => source,
+    };
+    Ok(Some(Arc::new(source)))
 }
 
 #[cfg(test)]
