@@ -1,7 +1,8 @@
 //! `fathom` — an OPeNDAP / Common Data Model data server.
 //!
 //! `fathom serve [DIR]` serves a folder of netCDF / HDF5 files over DAP2 and DAP4;
-//! `fathom info FILE` prints a file as fathom sees it.
+//! `fathom info FILE` prints a file as fathom sees it; `fathom index FILE_OR_DIR` writes DMR++
+//! indexes.
 //!
 //! Settings come from, later winning: built-in defaults, the TOML file given by `--config` (or
 //! `FATHOM_CONFIG`), `FATHOM_<KEY>` environment variables, then `--set key=value`, `--bind` and
@@ -14,6 +15,8 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use tracing::{error, info};
+
+mod index;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -48,6 +51,21 @@ enum Command {
     Info {
         /// The file to describe.
         file: PathBuf,
+    },
+    /// Write the DMR++ index of a netCDF / HDF5 file (`X.dmrpp` beside `X`), or of every such
+    /// file under a folder; indexes that are current are skipped.
+    Index {
+        /// The file or folder to index.
+        path: PathBuf,
+        /// Where to write: the index file (for a file) or the folder to mirror into (for a folder).
+        #[arg(short = 'o', long = "out")]
+        out: Option<PathBuf>,
+        /// Files indexed at once (default: the number of cores).
+        #[arg(short = 'j', long)]
+        jobs: Option<usize>,
+        /// Rewrite indexes even when they are current.
+        #[arg(long)]
+        force: bool,
     },
     /// A reader process of `fathom serve`: runs the netCDF / HDF5 libraries for the server,
     /// answering its requests on stdin / stdout, so a file that crashes them costs the server
@@ -84,6 +102,15 @@ fn main() -> ExitCode {
         Command::Info { file } => {
             let _flush_logs_on_exit = init_logging(&handlers::Config::default());
             finish(info_command(&file))
+        }
+        Command::Index {
+            path,
+            out,
+            jobs,
+            force,
+        } => {
+            let _flush_logs_on_exit = init_logging(&handlers::Config::default());
+            finish(index::run(&path, out.as_deref(), jobs, force))
         }
         Command::Worker => {
             // No logging: stdout is the protocol, and the server reports what goes wrong.

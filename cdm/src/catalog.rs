@@ -1,6 +1,10 @@
 //! The metadata cache: file path → open [`Source`], invalidated when the file's modification time
 //! or size changes, so a rewritten file is never served stale.
 //!
+//! A file `X` with a DMR++ `X.dmrpp` beside it, and a DMR++ alone, open through the DMR++
+//! ([`crate::formats::dmrpp`]) without any library reading `X`; the DMR++ is part of the
+//! dataset's version.
+//!
 //! An `.ncml` file opens as a virtual dataset ([`crate::formats::ncml`]) whose members are opened
 //! through this same catalog; its entry is invalidated when the NcML file or any member changes.
 //!
@@ -20,6 +24,7 @@ use bytes::Bytes;
 
 use crate::engine::cache::{CacheStats, ChunkCache};
 use crate::error::{Error, Result};
+use crate::formats::dmrpp;
 use crate::formats::hdf5::{self, Hdf5Source};
 use crate::formats::ncml::{self, Dependencies};
 use crate::formats::netcdf::{self, NetcdfSource};
@@ -358,8 +363,15 @@ impl Catalog {
         // A plain stat, on this thread: it costs about a microsecond, where a hop to the
         // blocking pool (tokio::fs) costs two context switches.
         let meta = std::fs::metadata(path)?;
-        let modified = meta.modified()?;
-        let size = meta.len();
+        let mut modified = meta.modified()?;
+        let mut size = meta.len();
+        // A DMR++ beside the file (or the DMR++ itself) is part of the dataset's version.
+        let dmrpp = dmrpp::sidecar_of(path);
+        if let Some(d) = dmrpp.as_deref().filter(|d| *d != path) {
+            let m = std::fs::metadata(d)?;
+            modified = modified.max(m.modified()?);
+            size = size.saturating_add(m.len());
+        }
         if let Some(entry) = cached {
             if entry.modified == modified && entry.size == size {
                 entry.checked.store(now, Ordering::Relaxed);
@@ -375,12 +387,33 @@ impl Catalog {
         let cache = self.cache.clone();
         let chunks = self.chunks.clone();
         let readers = self.readers.clone();
+        let root = self.root.clone();
         tokio::task::spawn_blocking(move || {
             cache
                 .try_get_with(key.clone(), || {
-                    let source = match &readers {
-                        Some(readers) => crate::isolation::open(readers, &key, Some(&chunks))?,
-                        None => open(&key, Some(&chunks))?,
+                    // Read through the DMR++ when there is a current one: no library opens
+                    // the data file.
+                    let indexed = match &dmrpp {
+                        Some(d) => {
+                            let data = if d == &key {
+                                dmrpp::data_beside(d)
+                            } else {
+                                Some(key.clone())
+                            };
+                            let root = match &root {
+                                Some(r) => r.as_ref().clone(),
+                                None => d.parent().unwrap_or(Path::new("/")).to_path_buf(),
+                            };
+                            dmrpp::open_local(d, data.as_deref(), &root, Some(&chunks))?
+                        }
+                        None => None,
+                    };
+                    let source = match (indexed, &readers) {
+                        (Some(s), _) => s,
+                        (None, Some(readers)) => {
+                            crate::isolation::open(readers, &key, Some(&chunks))?
+                        }
+                        (None, None) => open(&key, Some(&chunks))?,
                     };
                     Ok::<_, Error>(Arc::new(CatalogEntry {
                         source,

@@ -610,6 +610,8 @@ pub enum Format {
     RemoteDap2,
     /// A dataset on a remote OPeNDAP server, read over DAP4.
     RemoteDap4,
+    /// HDF5 / netCDF-4 read through a DMR++ index, without the HDF5 library.
+    Dmrpp,
 }
 
 impl Format {
@@ -626,6 +628,7 @@ impl Format {
             Self::Ncml => "NcML virtual dataset",
             Self::RemoteDap2 => "remote OPeNDAP (DAP2)",
             Self::RemoteDap4 => "remote OPeNDAP (DAP4)",
+            Self::Dmrpp => "HDF5 through a DMR++ index",
         }
     }
 }

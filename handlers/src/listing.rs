@@ -84,9 +84,16 @@ fn read_folder_blocking(root: &Path, dir: &Path) -> Result<Vec<FolderEntry>, Han
         let Ok(meta) = std::fs::metadata(&real) else {
             continue;
         };
+        // A DMR++ beside its data file is that dataset's index, not a second dataset.
+        if cdm::formats::dmrpp::is_dmrpp(&real)
+            && cdm::formats::dmrpp::data_beside(&e.path()).is_some()
+        {
+            continue;
+        }
         let kind = if meta.is_dir() {
             EntryKind::Folder
         } else if cdm::formats::ncml::is_ncml(&real)
+            || cdm::formats::dmrpp::sidecar_of(&real).is_some()
             || matches!(cdm::catalog::sniff(&real), Ok(Some(_)))
         {
             EntryKind::Dataset

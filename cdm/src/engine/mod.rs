@@ -92,6 +92,22 @@ impl EngineReader {
         cache: &ChunkCache,
         layouts: impl IntoIterator<Item = (String, ChunkLayout)>,
     ) -> Result<Option<Self>> {
+        // A local copy of an object's metadata reads its data from the object itself.
+        let storage: Arc<dyn Storage> = match storage::overridden(path) {
+            Some(s) => s,
+            None => Arc::new(storage::FileStorage::open(path)?),
+        };
+        Ok(Self::from_storage(storage, cache, layouts))
+    }
+
+    /// The engine over `storage` (a file, an object, bytes in memory), reading the variables
+    /// in `layouts` as [`EngineReader::new`] does. `None` when there is no variable to read.
+    #[must_use]
+    pub fn from_storage(
+        storage: Arc<dyn Storage>,
+        cache: &ChunkCache,
+        layouts: impl IntoIterator<Item = (String, ChunkLayout)>,
+    ) -> Option<Self> {
         let vars: std::collections::HashMap<String, Arc<EngineVar>> = layouts
             .into_iter()
             .enumerate()
@@ -113,19 +129,16 @@ impl EngineReader {
             })
             .collect();
         if vars.is_empty() {
-            return Ok(None);
+            return None;
         }
-        Ok(Some(Self {
+        Some(Self {
             file: Arc::new(EngineFile {
-                storage: match storage::overridden(path) {
-                    Some(s) => s,
-                    None => Arc::new(storage::FileStorage::open(path)?),
-                },
+                storage,
                 cache: cache.clone(),
                 file_id: next_file_id(),
             }),
             vars,
-        }))
+        })
     }
 
     /// Whether the engine reads the variable at `path`.

@@ -5,10 +5,13 @@
 //! - [`netcdf_write`]: a subset written as a netCDF-4 file through netCDF-C.
 //! - [`dap`]: a dataset on a remote OPeNDAP server, over DAP4 or DAP2.
 //! - [`hdf5`]: plain HDF5 through the HDF5 library (hdf5-metno).
+//! - [`dmrpp`]: HDF5 / netCDF-4 through a DMR++ index (Hyrax's sidecar), without the library;
+//!   and DMR++ written from any source.
 //! - [`ncml`]: NcML virtual datasets, made of other datasets (aggregations and edits).
 //! - `shared`: the one-open registry both go through, so no file is open twice in the process.
 
 pub mod dap;
+pub mod dmrpp;
 pub mod hdf5;
 pub mod ncml;
 pub mod netcdf;

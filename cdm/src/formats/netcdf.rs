@@ -996,7 +996,7 @@ fn engine_layouts(
         }
         Format::Ncml => Ok(Vec::new()),
         // Not a file format: the netCDF reader never builds such a dataset.
-        Format::RemoteDap2 | Format::RemoteDap4 => Ok(Vec::new()),
+        Format::RemoteDap2 | Format::RemoteDap4 | Format::Dmrpp => Ok(Vec::new()),
     }
 }
 

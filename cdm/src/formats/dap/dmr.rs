@@ -51,7 +51,35 @@ enum Frame {
     },
     Value(String),
     Enum(EnumType),
+    /// A namespaced element the DMR grammar does not define (a DMR++ `dmrpp:chunks`…), kept
+    /// for a caller that asked for them.
+    Extension(Extension),
     Skip,
+}
+
+/// A namespaced element inside a DMR that the DMR itself does not define (DMR++'s
+/// `dmrpp:chunks`, `dmrpp:chunk`, `dmrpp:compact`…), handed to the caller as found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Extension {
+    /// The element's local name (`chunks`).
+    pub name: String,
+    /// Its attributes, qualified names as written (`dmrpp:href`), values unescaped.
+    pub attributes: Vec<(String, String)>,
+    /// Its text content.
+    pub text: String,
+    /// The path of the variable it sits in, if any.
+    pub variable: Option<String>,
+}
+
+/// What [`parse_with_extensions`] finds besides the dataset.
+#[derive(Debug, Default)]
+pub(crate) struct Extensions {
+    /// The namespaced elements, in the order they end.
+    pub elements: Vec<Extension>,
+    /// The namespaced attributes of the `Dataset` element (`dmrpp:href`, `dmrpp:version`).
+    pub root: Vec<(String, String)>,
+    /// Variables left out of the model (Structures, Sequences, Opaques), `path (kind)`.
+    pub omitted: Vec<String>,
 }
 
 struct Parser {
@@ -61,6 +89,23 @@ struct Parser {
     omitted: Vec<String>,
     root: Option<Group>,
     name: String,
+    /// Whether namespaced elements are collected (for DMR++) rather than skipped.
+    extensions: Option<Extensions>,
+}
+
+/// Every attribute of `e` with a namespace prefix, unescaped.
+fn prefixed_attributes(e: &BytesStart<'_>) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for a in e.attributes() {
+        let a = a.map_err(bad)?;
+        let key = a.key.as_ref().to_owned();
+        let value = a
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .map_err(bad)?
+            .into_owned();
+        out.push((key, value));
+    }
+    Ok(out)
 }
 
 fn attr(e: &BytesStart<'_>, key: &str) -> Result<Option<String>> {
@@ -111,9 +156,28 @@ impl Parser {
             self.stack.push(Frame::Skip);
             return Ok(());
         }
+        if self.extensions.is_some() && e.name().prefix().is_some() {
+            let variable = self.stack.iter().rev().find_map(|f| match f {
+                Frame::Var(v) => Some(v.path.clone()),
+                _ => None,
+            });
+            self.stack.push(Frame::Extension(Extension {
+                name: tag.clone(),
+                attributes: prefixed_attributes(e)?,
+                text: String::new(),
+                variable,
+            }));
+            return Ok(());
+        }
         let frame = match tag.as_str() {
             "Dataset" => {
                 self.name = name.unwrap_or_default();
+                if let Some(ext) = self.extensions.as_mut() {
+                    ext.root = prefixed_attributes(e)?
+                        .into_iter()
+                        .filter(|(k, _)| k.contains(':') && !k.starts_with("xmlns"))
+                        .collect();
+                }
                 Frame::Group(Group {
                     name: String::new(),
                     path: "/".into(),
@@ -247,8 +311,10 @@ impl Parser {
     }
 
     fn text(&mut self, s: &str) {
-        if let Some(Frame::Value(v)) = self.stack.last_mut() {
-            v.push_str(s);
+        match self.stack.last_mut() {
+            Some(Frame::Value(v)) => v.push_str(s),
+            Some(Frame::Extension(x)) => x.text.push_str(s),
+            _ => {}
         }
     }
 
@@ -301,6 +367,11 @@ impl Parser {
                     Some(Frame::Var(v)) => v.attributes.extend(made),
                     Some(Frame::Group(g)) => g.attributes.extend(made),
                     _ => {}
+                }
+            }
+            Frame::Extension(x) => {
+                if let Some(ext) = self.extensions.as_mut() {
+                    ext.elements.push(x);
                 }
             }
             Frame::Omitted | Frame::Skip => {}
@@ -365,6 +436,24 @@ fn attr_value(dtype: &str, values: &[String]) -> Option<AttrValue> {
 /// # Errors
 /// [`Error::Upstream`] when it is not well-formed XML or not a DMR.
 pub(crate) fn parse(text: &str, remote: bool) -> Result<Dataset> {
+    run(text, remote, None).map(|(ds, _)| ds)
+}
+
+/// Parses a DMR that carries namespaced elements of another vocabulary (a DMR++), returning
+/// them beside the dataset.
+///
+/// # Errors
+/// [`Error::Upstream`] when it is not well-formed XML or not a DMR.
+pub(crate) fn parse_with_extensions(text: &str) -> Result<(Dataset, Extensions)> {
+    let (ds, ext) = run(text, false, Some(Extensions::default()))?;
+    Ok((ds, ext.unwrap_or_default()))
+}
+
+fn run(
+    text: &str,
+    remote: bool,
+    extensions: Option<Extensions>,
+) -> Result<(Dataset, Option<Extensions>)> {
     let mut reader = Reader::from_str(text);
     let mut p = Parser {
         stack: Vec::new(),
@@ -373,6 +462,7 @@ pub(crate) fn parse(text: &str, remote: bool) -> Result<Dataset> {
         omitted: Vec::new(),
         root: None,
         name: String::new(),
+        extensions,
     };
     loop {
         match reader.read_event().map_err(bad)? {
@@ -412,11 +502,18 @@ pub(crate) fn parse(text: &str, remote: bool) -> Result<Dataset> {
             )]),
         ));
     }
-    Ok(Dataset {
-        name: p.name,
-        format: Format::RemoteDap4,
-        root,
-    })
+    let mut extensions = p.extensions;
+    if let Some(ext) = extensions.as_mut() {
+        ext.omitted = p.omitted;
+    }
+    Ok((
+        Dataset {
+            name: p.name,
+            format: Format::RemoteDap4,
+            root,
+        },
+        extensions,
+    ))
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@
 
 pub mod catalog;
 mod dap2;
-mod dmr;
+pub(crate) mod dmr;
 mod http;
 mod wire;
 
