@@ -55,7 +55,7 @@ pub const VALIDATION_TTL: Duration = Duration::from_secs(1);
 pub struct ObjectStats {
     /// Ranged GETs sent (retries inside `object_store` not counted).
     pub requests: AtomicU64,
-    /// HEAD and LIST requests sent.
+    /// HEAD and LIST requests sent, and GETs of whole `.dmrpp` objects.
     pub metadata_requests: AtomicU64,
     /// Bytes received by ranged GETs.
     pub bytes: AtomicU64,
@@ -605,7 +605,14 @@ impl ObjectRoot {
         let spool = folder.join(location.filename().unwrap_or("object"));
         let max_image = self.max_image_bytes;
         let catalog = catalog.clone();
+        let sidecar = self.sidecar(&location).await?;
         let opened = tokio::task::spawn_blocking(move || {
+            if let Some(xml) = sidecar
+                && let Some(source) =
+                    open_indexed(&xml, &catalog, Arc::clone(&storage), &spool, max_image)?
+            {
+                return Ok(source);
+            }
             let result = open_object(&catalog, storage, &spool, max_image);
             if result.is_err() {
                 drop(SpoolFile(spool));
@@ -629,6 +636,79 @@ impl ObjectRoot {
     }
 }
 
+impl ObjectRoot {
+    /// The DMR++ `X.dmrpp` beside the object `X` at `location`, when there is one (one GET).
+    async fn sidecar(&self, location: &ObjectPath) -> Result<Option<Bytes>> {
+        let side = ObjectPath::parse(format!("{location}.dmrpp"))
+            .map_err(|e| Error::Io(io::Error::new(io::ErrorKind::NotFound, e.to_string())))?;
+        let what = side.to_string();
+        let store = Arc::clone(&self.store);
+        io_runtime()
+            .spawn(async move {
+                STATS.metadata_requests.fetch_add(1, Ordering::Relaxed);
+                match store.get(&side).await {
+                    Ok(got) => got.bytes().await.map(Some),
+                    Err(object_store::Error::NotFound { .. }) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })
+            .await
+            .map_err(|_| Error::Interrupted)?
+            .map_err(|e| store_error(e, &what))
+    }
+}
+
+/// Opens the object behind `storage` through its DMR++ `xml`: no byte of the object is read
+/// until values are asked for. Variables the DMR++ does not locate are read by opening the
+/// object itself ([`open_object`]), only when one of them is asked for.
+///
+/// `Ok(None)` when the DMR++ records the size of the file it was written from and the object
+/// has another size: its offsets cannot be trusted, so the object is opened itself.
+///
+/// # Errors
+/// [`Error::Corrupt`] when the DMR++ is not one.
+fn open_indexed(
+    xml: &[u8],
+    catalog: &Catalog,
+    storage: Arc<ObjectStorage>,
+    spool: &Path,
+    max_image: u64,
+) -> Result<Option<Arc<dyn Source>>> {
+    let index = crate::formats::dmrpp::parse(xml)?;
+    if let Some((size, _)) = index.source_version
+        && size != storage.size()
+    {
+        tracing::warn!(
+            object = %storage.location.as_ref(),
+            "the DMR++ was written from an object of another size: not used"
+        );
+        return Ok(None);
+    }
+    let name = storage.location.filename().unwrap_or_default().to_owned();
+    let refuse = |href: &str| -> Result<Arc<dyn Storage>> {
+        Err(Error::Unsupported(format!(
+            "values in another object ({href}) are not read from object storage"
+        )))
+    };
+    let data: Arc<dyn Storage> = Arc::clone(&storage) as Arc<dyn Storage>;
+    let source = crate::formats::dmrpp::DmrppSource::new(
+        index,
+        data,
+        &name,
+        Some(catalog.chunk_cache()),
+        &refuse,
+    );
+    let (catalog, spool) = (catalog.clone(), spool.to_path_buf());
+    let source = source.with_fallback(crate::formats::dmrpp::Fallback::new(move || {
+        let result = open_object(&catalog, Arc::clone(&storage), &spool, max_image);
+        if result.is_err() {
+            drop(SpoolFile(spool.clone()));
+        }
+        result
+    }));
+    Ok(Some(Arc::new(source)))
+}
+
 /// Opens the object behind `storage` as a dataset: its metadata from a local copy at `spool`
 /// (the netCDF-3 header, or the whole netCDF-4 / HDF5 object), its data through `storage`.
 fn open_object(
@@ -637,8 +717,6 @@ fn open_object(
     spool: &Path,
     max_image: u64,
 ) -> Result<Arc<dyn Source>> {
-    // TODO(dmrpp): when an object `X.dmrpp` lies beside `X`, open the dataset from that DMR++
-    // text and `storage` (cdm::formats::dmrpp) here, before any read of `X` itself.
     let size = storage.size();
     let head = storage
         .read_at(0, usize::try_from(size.min(8)).unwrap_or(8))

@@ -10,6 +10,7 @@ compared with a local read of the same files (and with fathom serving the local 
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -26,7 +27,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from conftest import SAMPLES, Server, run
+from conftest import SAMPLES, Server, fathom_bin, run
 
 KEY, SECRET = "fathomkey", "fathomsecret"
 BUCKET, PREFIX = "data", "samples"
@@ -581,3 +582,84 @@ def test_two_replicas_behind_nginx_lose_no_data_when_one_dies(cloud, tmp_path):
         lb.stop()
         for r in replicas:
             r.stop()
+
+
+def _object_counts(srv) -> tuple[int, int]:
+    """(ranged GETs, metadata requests) the server has sent to object stores so far."""
+    _, _, body = get(f"{srv.url}/metrics")
+    counts = {}
+    for line in body.decode().splitlines():
+        if line.startswith("fathom_object_requests_total"):
+            k, v = line.rsplit(" ", 1)
+            counts[k] = int(float(v))
+    return (counts['fathom_object_requests_total{kind="range"}'],
+            counts['fathom_object_requests_total{kind="metadata"}'])
+
+
+@pytest.fixture(scope="module")
+def indexed(cloud):
+    """`chunked.nc` and `hdf5_chunked.h5` under `indexed/` with the DMR++ `fathom index` writes
+    beside each; a DMR++ that is not XML beside `notxml.nc`, and a stale one (offsets past the
+    end of its object) beside `stale.nc`."""
+    s3, local, tmp = cloud["s3"], cloud["local"], cloud["tmp"]
+    out = tmp / "indexed"
+    out.mkdir()
+    for name in ["chunked.nc", "hdf5_chunked.h5"]:
+        subprocess.run([str(fathom_bin()), "index", str(local / name), "-o",
+                        str(out / f"{name}.dmrpp")], check=True, timeout=120,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        s3.upload_file(str(local / name), BUCKET, f"{PREFIX}/indexed/{name}")
+        s3.upload_file(str(out / f"{name}.dmrpp"), BUCKET, f"{PREFIX}/indexed/{name}.dmrpp")
+    whole = (local / "chunked.nc").read_bytes()
+    s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}/indexed/notxml.nc", Body=whole)
+    s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}/indexed/notxml.nc.dmrpp", Body=b"not XML at all\n")
+    # The chunked.nc index beside a short object whose size it does not record.
+    xml = (out / "chunked.nc.dmrpp").read_bytes()
+    s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}/indexed/cut.nc", Body=whole[:4096])
+    s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}/indexed/cut.nc.dmrpp", Body=xml)
+    return out
+
+
+@pytest.mark.parametrize("name", ["chunked.nc", "hdf5_chunked.h5"])
+def test_an_object_with_its_dmrpp_opens_without_reading_the_object(cloud, indexed, name):
+    """The metadata of `X` beside `X.dmrpp` costs one HEAD of `X` and one GET of the DMR++, no
+    ranged read of `X`; its values, read by netCDF4-python over DAP4 and DAP2, are the local
+    file's."""
+    srv = cloud["plain"]
+    before = _object_counts(srv)
+    s, _, dmr = get(f"{srv.url}/cloud/indexed/{name}.dmr")
+    assert s == 200, dmr
+    after = _object_counts(srv)
+    assert after[0] - before[0] == 0, "the object's bytes were read to open it"
+    assert after[1] - before[1] == 2, after
+    _, _, local_dmr = get(f"{srv.url}/{name}.dmr")
+    for var in re.findall(rb'<(?:Float|Int|UInt)\w* name="([^"]+)"', local_dmr):
+        assert b'name="' + var + b'"' in dmr, var
+    for protocol in ["#dap4", ""]:
+        with netCDF4.Dataset(cloud["local"] / name) as lf, \
+                netCDF4.Dataset(f"{srv.url}/cloud/indexed/{name}{protocol}") as rf:
+            lf.set_auto_maskandscale(False)
+            rf.set_auto_maskandscale(False)
+            checked = 0
+            for path, lv in walk(lf):
+                key = path[1:]
+                if not numeric(lv) or key not in rf.variables:
+                    continue
+                assert rf.variables[key].shape == lv.shape, (name, key)
+                assert same(lv[...], np.asarray(rf.variables[key][...])), (name, key, protocol)
+                checked += 1
+            assert checked >= 1, (name, protocol)
+    assert after[0] < _object_counts(srv)[0], "values were not read from the object"
+
+
+def test_bad_dmrpp_beside_an_object(cloud, indexed):
+    """A DMR++ that is not XML is a clear 500 naming it, never a silent fallback; a DMR++
+    written from another object (its recorded size differs) is not used: the object is opened
+    itself, and a truncated one fails clearly. The server keeps serving."""
+    srv = cloud["plain"]
+    s, _, b = get(f"{srv.url}/cloud/indexed/notxml.nc.dds")
+    assert s == 500 and b"Error {" in b and b"the DMR++ is not a DMR" in b, (s, b)
+    s, _, b = get(f"{srv.url}/cloud/indexed/cut.nc.dds")
+    assert s == 500 and b"Error {" in b and b"cannot open" in b, (s, b)
+    s, _, b = get(f"{srv.url}/cloud/indexed/chunked.nc.dds")
+    assert s == 200, b
