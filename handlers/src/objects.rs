@@ -189,6 +189,14 @@ pub(crate) async fn respond<B>(state: &AppState, req: &Request<B>) -> Option<Rou
     let url_path = format!("/{}", full_parts(&key).join("/"));
     let entry = match root.open(&key, &state.catalog).await {
         Ok(e) => e,
+        // `X.nc` names both the file-out of a dataset `X` and the object `X.nc` itself: with
+        // no dataset `X`, the object as it is stored.
+        Err(cdm::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Some(match download(root, &parts).await {
+                Ok(r) => Ok(r),
+                Err(_) => Err((store_error(cdm::Error::Io(e)), Protocol::from(kind), label)),
+            });
+        }
         Err(e) => return Some(Err((store_error(e), Protocol::from(kind), label))),
     };
     Some(
