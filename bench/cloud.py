@@ -8,8 +8,9 @@ SeaweedFS (`weed mini`, as tests/clients/test_cloud.py does), uploads them, and 
 starts a fresh fathom (cold: empty chunk and metadata caches) that serves the local folder at
 `/` and the bucket at `/s3/`, then measures with plain HTTP requests:
 
-- open: the first `.dds` of `coads_like.nc` (netCDF-4), its time and the requests fathom sent
-  to S3 (HEAD / LIST and ranged GETs, from /metrics) and the bytes they fetched;
+- open: the first `.dds` of `coads_like.nc` and `x_wind.nc` (netCDF-4), without and with the
+  DMR++ `fathom index` writes beside the object, its time and the requests fathom sent to S3
+  (HEAD / LIST / `.dmrpp` GETs and ranged GETs, from /metrics) and the bytes they fetched;
 - the whole compressed `x_wind` (187 MB decoded, 53 MB stored) as `.dods`, cold then warm;
 - a 40 kB subset (`x_wind[0][0:12][0][0:799]`, inside one 1 MiB chunk), cold then warm;
 - 64 concurrent subset downloads from S3 (different chunks): errors and fathom's peak RSS;
@@ -96,17 +97,26 @@ def main():
     s3.create_bucket(Bucket=BUCKET)
     for f in ["coads_like.nc", "x_wind.nc"]:
         s3.upload_file(str(DATA / f), BUCKET, f"bench/{f}")
+        # The same object with the DMR++ `fathom index` writes beside it, under another prefix.
+        subprocess.run([os.environ["FATHOM_BIN"], "index", str(DATA / f), "-o",
+                        str(tmp / f"{f}.dmrpp")], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        s3.upload_file(str(DATA / f), BUCKET, f"indexed/{f}")
+        s3.upload_file(str(tmp / f"{f}.dmrpp"), BUCKET, f"indexed/{f}.dmrpp")
     config = (f'[[mounts]]\npath = "/s3"\nurl = "s3://{BUCKET}/bench"\n'
+              f'endpoint = "{weed.endpoint}"\nallow_http = true\n'
+              f'[[mounts]]\npath = "/s3i"\nurl = "s3://{BUCKET}/indexed"\n'
               f'endpoint = "{weed.endpoint}"\nallow_http = true\n')
     rows = []
 
-    def case(name, path, warm=True):
-        for where in ["local", "s3"]:
+    def case(name, path, warm=True, wheres=("local", "s3")):
+        for where in wheres:
             cold, hot, reqs = [], [], None
             for _ in range(args.runs):
                 srv = fathom([str(DATA)], config=config, tmp=tmp)
                 try:
-                    url = f"{srv.url}/{path}" if where == "local" else f"{srv.url}/s3/{path}"
+                    url = {"local": f"{srv.url}/{path}", "s3": f"{srv.url}/s3/{path}",
+                           "s3 + DMR++": f"{srv.url}/s3i/{path}"}[where]
                     if ".dods" in path:
                         fetch(url.split(".dods")[0] + ".dds")  # open first: data only below
                     before = metrics(srv)
@@ -120,8 +130,9 @@ def main():
             rows.append((name, where, statistics.median(cold),
                          statistics.median(hot) if hot else None, reqs))
 
-    case("open coads_like.nc (first .dds)", "coads_like.nc.dds", warm=False)
-    case("open x_wind.nc (first .dds)", "x_wind.nc.dds", warm=False)
+    everywhere = ("local", "s3", "s3 + DMR++")
+    case("open coads_like.nc (first .dds)", "coads_like.nc.dds", warm=False, wheres=everywhere)
+    case("open x_wind.nc (first .dds)", "x_wind.nc.dds", warm=False, wheres=everywhere)
     case("whole x_wind .dods", "x_wind.nc.dods?x_wind")
     case("40 kB subset of x_wind", SUBSET)
 
