@@ -143,7 +143,7 @@ pub(crate) async fn ncss(
 }
 
 /// The file of `selections` of the request's dataset.
-async fn respond_with(
+pub(crate) async fn respond_with(
     req: &DatasetRequest,
     selections: &[fileout::Selection],
     netcdf4: bool,

@@ -287,6 +287,15 @@ async fn edr_query(
     let file = paths::resolve(&state.root, &parts)
         .map_err(|_| HandlerError::NotFound("the collection's dataset is gone".into()))?;
     let entry = state.catalog.open(&file).await?;
+    let format = query::output_format(
+        params
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("f"))
+            .map(|(_, v)| v.trim()),
+    )?;
+    if format == query::OutputFormat::NetCdf {
+        return edr_netcdf(state, g, &plan, entry).await;
+    }
     let mut values = Vec::with_capacity(plan.parameters.len());
     for &p in &plan.parameters {
         let slab = plan.read_slab(g, p)?;
@@ -295,6 +304,42 @@ async fn edr_query(
     }
     let doc = covjson::coverage(g, &plan, &values)?;
     bytes_response(doc.into(), covjson::MEDIA_TYPE)
+}
+
+/// The cells of `plan` as a netCDF-3 file, streamed (exact `Content-Length`, no temporary
+/// file), through the file-out code: the selected parameters with their coordinate variables
+/// and attributes.
+async fn edr_netcdf(
+    state: &AppState,
+    g: &Grid,
+    plan: &query::Plan,
+    entry: Arc<cdm::catalog::CatalogEntry>,
+) -> Result<Response<body::Body>, HandlerError> {
+    let mut selections = Vec::with_capacity(plan.parameters.len());
+    for &p in &plan.parameters {
+        selections.push(fileout::Selection {
+            path: g.parameters[p].path.clone(),
+            slab: plan.file_slab(g, p)?,
+        });
+    }
+    let max = state.config.max_response_bytes;
+    let file_plan = fileout::plan(entry.dataset(), &selections)?;
+    let bytes = file_plan.value_bytes();
+    if max > 0 && bytes > max {
+        return Err(HandlerError::TooLarge(format!(
+            "this netCDF file would hold {bytes} bytes of values, more than this server's limit \
+of {max} bytes. Ask for less: a smaller bbox, a shorter datetime interval (start/end), fewer z \
+levels, or fewer parameters with parameter-name=name1,name2"
+        )));
+    }
+    let req = crate::DatasetRequest {
+        kind: ResponseKind::NetCdf3,
+        entry,
+        query: None,
+        url_path: g.url_path.clone(),
+        max_response_bytes: max,
+    };
+    crate::fileout::respond_with(&req, &selections, false, 0).await
 }
 
 async fn stac_route(
@@ -727,12 +772,15 @@ pub fn routes() -> Vec<Route> {
             "the same as parameter-name",
         ));
         params.push(Param::query("crs", "CRS84 (the only one)"));
-        params.push(Param::query("f", "CoverageJSON (the only format)"));
+        params.push(Param::query(
+            "f",
+            "CoverageJSON (default) or netCDF (also nc; regular grids: a netCDF-3 file)",
+        ));
         let mut route = ogc_json(
             &format!("/ogc/collections/{{collectionId}}/{}", q.name()),
-            &format!("EDR {} query: CoverageJSON", q.name()),
+            &format!("EDR {} query: CoverageJSON or netCDF", q.name()),
             params,
-            vec![covjson::MEDIA_TYPE],
+            vec![covjson::MEDIA_TYPE, "application/x-netcdf"],
         );
         route.statuses.push((
             204,

@@ -133,6 +133,12 @@ fn edr_parameter(p: &crate::grid::Parameter) -> Value {
 #[must_use]
 pub fn collection(base: &str, g: &Grid) -> Value {
     let href = format!("{base}/ogc/collections/{}", g.id);
+    // netCDF answers are regular slabs of regular grids (see `Plan::file_slab`).
+    let formats = if g.curvilinear.is_some() {
+        json!(["CoverageJSON"])
+    } else {
+        json!(["CoverageJSON", "netCDF"])
+    };
     let mut extent = serde_json::Map::new();
     if let Some(b) = g.bbox() {
         extent.insert("spatial".into(), json!({ "bbox": [b], "crs": CRS84 }));
@@ -175,7 +181,7 @@ pub fn collection(base: &str, g: &Grid) -> Value {
                     "variables": {
                         "title": format!("{} query", q.name()),
                         "query_type": q.name(),
-                        "output_formats": ["CoverageJSON"],
+                        "output_formats": formats,
                         "default_output_format": "CoverageJSON",
                         "crs_details": [{ "crs": "CRS84", "wkt": "GEOGCS[\"WGS 84\",DATUM[\"WGS_1984\",SPHEROID[\"WGS 84\",6378137,298.257223563]],PRIMEM[\"Greenwich\",0],UNIT[\"degree\",0.0174532925199433],AXIS[\"Longitude\",EAST],AXIS[\"Latitude\",NORTH]]" }],
                     }
@@ -198,7 +204,7 @@ pub fn collection(base: &str, g: &Grid) -> Value {
         "extent": extent,
         "data_queries": queries,
         "crs": ["CRS84"],
-        "output_formats": ["CoverageJSON"],
+        "output_formats": formats,
         "parameter_names": parameters,
     });
     if let Some(d) = &g.description {

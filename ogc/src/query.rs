@@ -68,7 +68,20 @@ pub fn parse_query_string(query: Option<&str>) -> Vec<(String, String)> {
 pub enum OutputFormat {
     /// CoverageJSON (the default).
     CoverageJson,
+    /// A netCDF file of the selected cells (`f=netCDF`, `nc`, …), for regular grids.
+    NetCdf,
 }
+
+/// The spellings of `f` (lowercased) that ask for a netCDF file: pygeoapi's and owslib's
+/// `netCDF`/`NetCDF`, xpublish-edr's `nc` and `netcdf`, and the media type.
+const NETCDF_SPELLINGS: &[&str] = &[
+    "netcdf",
+    "nc",
+    "netcdf3",
+    "nc3",
+    "cf-netcdf",
+    "application/x-netcdf",
+];
 
 /// What the query's values select, ready to read and encode.
 #[derive(Debug, Clone, PartialEq)]
@@ -121,6 +134,69 @@ impl Plan {
         }
         Hyperslab::new(ranges, &param.shape).map_err(|e| OgcError::BadRequest(e.to_string()))
     }
+
+    /// The hyperslab of parameter `p` that holds exactly the selected cells, for a netCDF
+    /// answer: every axis's picks must be evenly spaced and ascending (a start, count and
+    /// stride), and for `area` every cell of the window must be inside the polygon.
+    ///
+    /// # Errors
+    /// [`OgcError::BadRequest`] for a curvilinear grid, a selection that is no regular slab
+    /// (a box across the longitude seam, an uneven list of levels) or a polygon that does not
+    /// fill its window: the message says to ask for CoverageJSON instead.
+    pub fn file_slab(&self, grid: &Grid, p: usize) -> Result<Hyperslab, OgcError> {
+        if grid.curvilinear.is_some() {
+            return Err(bad(
+                "f=netCDF answers regular (latitude/longitude) grids only; this collection is \
+curvilinear: ask for f=CoverageJSON"
+                    .to_owned(),
+            ));
+        }
+        if self.inside.as_ref().is_some_and(|m| m.iter().any(|&i| !i)) {
+            return Err(bad(
+                "f=netCDF needs a polygon that holds every cell of its bounding window (e.g. a \
+rectangle); use cube with a bbox, or f=CoverageJSON for this polygon"
+                    .to_owned(),
+            ));
+        }
+        let param = grid
+            .parameters
+            .get(p)
+            .ok_or_else(|| OgcError::NotFound("no such parameter".into()))?;
+        let mut ranges = Vec::with_capacity(param.dim_axes.len());
+        for axis in &param.dim_axes {
+            let a = grid
+                .axes
+                .iter()
+                .position(|g| g.axis == *axis)
+                .ok_or_else(|| OgcError::BadRequest("axis not in grid".into()))?;
+            ranges.push(regular_range(&self.picks[a]).ok_or_else(|| {
+                bad(
+                    "f=netCDF needs evenly spaced, ascending indices on every axis; this \
+selection (e.g. a box across the longitude seam, or an uneven list of z levels) is not: \
+ask for f=CoverageJSON, or split the query"
+                        .to_owned(),
+                )
+            })?);
+        }
+        Hyperslab::new(ranges, &param.shape).map_err(|e| OgcError::BadRequest(e.to_string()))
+    }
+}
+
+/// `picks` as a start, count and stride, when they are evenly spaced and ascending.
+fn regular_range(picks: &[usize]) -> Option<Range> {
+    let (&start, rest) = picks.split_first()?;
+    let stride = match rest.first() {
+        Some(&next) => next.checked_sub(start).filter(|&s| s > 0)?,
+        None => 1,
+    };
+    let regular = picks
+        .windows(2)
+        .all(|w| w[1].checked_sub(w[0]) == Some(stride));
+    regular.then_some(Range {
+        start,
+        count: picks.len(),
+        stride,
+    })
 }
 
 /// Plans query `kind` on `grid` with the query string's parameters, refusing plans of more than
@@ -461,9 +537,9 @@ pub fn output_format(f: Option<&str>) -> Result<OutputFormat, OgcError> {
         None | Some("" | "coveragejson" | "covjson" | "json" | "application/prs.coverage+json") => {
             Ok(OutputFormat::CoverageJson)
         }
+        Some(f) if NETCDF_SPELLINGS.contains(&f) => Ok(OutputFormat::NetCdf),
         Some(other) => Err(bad(format!(
-            "output format {other:?} is not served; use f=CoverageJSON (netCDF subsets: use the \
-dataset's DAP2 or DAP4 URLs)"
+            "output format {other:?} is not served; use f=CoverageJSON (the default) or f=netCDF"
         ))),
     }
 }
@@ -702,6 +778,27 @@ fn z_selection(axis: &GridAxis, z: &str) -> Result<Vec<usize>, OgcError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn netcdf_spellings_and_regular_slabs() {
+        for f in ["netCDF", "NetCDF", "nc", "application/x-netcdf"] {
+            assert_eq!(output_format(Some(f)), Ok(OutputFormat::NetCdf));
+        }
+        assert_eq!(output_format(None), Ok(OutputFormat::CoverageJson));
+        assert!(output_format(Some("GRIB")).is_err());
+        let r = |start, count, stride| Range {
+            start,
+            count,
+            stride,
+        };
+        assert_eq!(regular_range(&[3, 4, 5]), Some(r(3, 3, 1)));
+        assert_eq!(regular_range(&[7]), Some(r(7, 1, 1)));
+        assert_eq!(regular_range(&[0, 2, 4]), Some(r(0, 3, 2)));
+        assert_eq!(regular_range(&[10, 11, 0, 1]), None); // across the seam
+        assert_eq!(regular_range(&[0, 1, 3]), None);
+        assert_eq!(regular_range(&[2, 1]), None);
+        assert_eq!(regular_range(&[]), None);
+    }
 
     #[test]
     fn wkt_and_bbox_parse_or_say_why_not() {

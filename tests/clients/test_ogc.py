@@ -181,6 +181,112 @@ def test_area_keeps_the_cells_whose_centres_are_inside(edr):
     assert np.isnan(got).any() and not np.isnan(got).all()
 
 
+# --- f=netCDF: the same cells as a netCDF file ---------------------------------------------
+
+
+def open_netcdf_answer(r, tmp_path):
+    """The netCDF answer of response `r` read back with netCDF4-python and xarray."""
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/x-netcdf"
+    assert r.headers["content-disposition"] == 'attachment; filename="cf_grid.nc"'
+    path = tmp_path / "answer.nc"
+    path.write_bytes(r.content)
+    return path
+
+
+def test_cube_as_netcdf_equals_xarray_sel_and_the_coveragejson_answer(edr, tmp_path):
+    import netCDF4
+    from owslib.ogcapi.edr import EnvironmentalDataRetrieval
+
+    url = f"{edr}/ogc/collections/cf_grid.nc/cube"
+    query = {
+        "bbox": "-65,-25,35,45",
+        "datetime": "2000-02-28T00:00:00Z/2000-03-01T00:00:00Z",
+        "parameter-name": "temp,salt",
+    }
+    doc = EnvironmentalDataRetrieval(f"{edr}/ogc").query_data(
+        "cf_grid.nc",
+        "cube",
+        bbox=[-65, -25, 35, 45],
+        datetime_=query["datetime"],
+        parameter_names=["temp", "salt"],
+    )
+    for spelling in ["netCDF", "NetCDF", "netcdf", "nc"]:
+        r = requests.get(url, params={**query, "f": spelling})
+        path = open_netcdf_answer(r, tmp_path)
+    with netCDF4.Dataset(path) as nc:
+        # Only the parameters asked for, with their coordinate variables.
+        assert set(nc.variables) == {"temp", "salt", "time", "depth", "lat", "lon"}
+        assert nc["temp"].dimensions == ("time", "depth", "lat", "lon")
+        assert nc["time"].calendar == "noleap"
+    with xr.open_dataset(path, decode_times=xr.coders.CFDatetimeCoder(use_cftime=True)) as got, open_cf_grid() as ds:
+        sel = ds.sel(lon=slice(-65, 35), lat=slice(45, -25), time=slice("2000-02-28", "2000-03-01"))
+        assert dict(got.sizes) == {"time": 2, "depth": 3, "lat": 4, "lon": 4}
+        for c in ["time", "depth", "lat", "lon"]:
+            np.testing.assert_array_equal(got[c].values, sel[c].values)
+        assert list(got["lon"].values) == doc["domain"]["axes"]["x"]["values"]
+        assert list(got["lat"].values) == doc["domain"]["axes"]["y"]["values"]
+        assert list(got["depth"].values) == doc["domain"]["axes"]["z"]["values"]
+        for name, dtype in [("temp", np.float32), ("salt", np.float64)]:
+            want = sel[name].transpose("time", "depth", "lat", "lon").values
+            assert got[name].dtype == want.dtype
+            np.testing.assert_array_equal(got[name].values, want)
+            np.testing.assert_array_equal(got[name].values, as_array(doc["ranges"][name], dtype))
+            assert got[name].attrs == {k: v for k, v in sel[name].attrs.items()}
+        assert int(np.isnan(got["temp"].values).sum()) == 2
+
+
+def test_area_and_position_as_netcdf_are_the_cells_the_coveragejson_selects(edr, tmp_path):
+    base = f"{edr}/ogc/collections/cf_grid.nc"
+    # A rectangle polygon: every cell of its window is inside.
+    area = {"coords": "POLYGON((-65 -25, 35 -25, 35 45, -65 45, -65 -25))", "parameter-name": "salt", "z": "0"}
+    doc = requests.get(f"{base}/area", params=area).json()
+    path = open_netcdf_answer(requests.get(f"{base}/area", params={**area, "f": "netCDF"}), tmp_path)
+    with xr.open_dataset(path, decode_times=False) as got, open_cf_grid() as ds:
+        assert list(got.data_vars) == ["salt"]
+        assert list(got["lon"].values) == doc["domain"]["axes"]["x"]["values"]
+        assert list(got["lat"].values) == doc["domain"]["axes"]["y"]["values"]
+        want = ds["salt"].sel(lon=slice(-65, 35), lat=slice(45, -25), depth=[0]).values
+        np.testing.assert_array_equal(got["salt"].values, want)
+        np.testing.assert_array_equal(
+            got["salt"].values.ravel(), as_array(doc["ranges"]["salt"], np.float64).ravel()
+        )
+    # A triangle keeps only some cells of its window: netCDF cannot say which, so 400.
+    tri = {"coords": "POLYGON((-65 -25, 35 -25, -65 45, -65 -25))", "f": "netCDF"}
+    r = requests.get(f"{base}/area", params=tri)
+    assert r.status_code == 400 and "polygon" in r.json()["description"]
+    # position: the nearest cell's time series, as a file.
+    pos = {"coords": "POINT(-28 21)", "parameter-name": "temp", "z": "10"}
+    doc = requests.get(f"{base}/position", params=pos).json()
+    path = open_netcdf_answer(requests.get(f"{base}/position", params={**pos, "f": "nc"}), tmp_path)
+    with xr.open_dataset(path, decode_times=False) as got, open_cf_grid() as ds:
+        assert dict(got.sizes) == {"time": ds.sizes["time"], "depth": 1, "lat": 1, "lon": 1}
+        assert float(got["lon"][0]) == -30 and float(got["lat"][0]) == 20
+        want = ds["temp"].sel(lon=-30, lat=20, depth=10).values
+        np.testing.assert_array_equal(got["temp"].values.ravel(), want)
+        np.testing.assert_array_equal(got["temp"].values.ravel(), as_array(doc["ranges"]["temp"], np.float32).ravel())
+
+
+def test_netcdf_limits_and_formats(serve, edr):
+    # The collection says it serves netCDF.
+    meta = requests.get(f"{edr}/ogc/collections/cf_grid.nc").json()
+    assert meta["output_formats"] == ["CoverageJSON", "netCDF"]
+    assert "netCDF" in meta["data_queries"]["cube"]["link"]["variables"]["output_formats"]
+    server = serve([local("cf_grid.nc")], ["--set", "edr_max_values=100"])
+    url = f"{server.url}/ogc/collections/cf_grid.nc/cube"
+    r = requests.get(url, params={"bbox": "-180,-90,180,90", "f": "netCDF"})
+    assert r.status_code == 413 and "smaller bbox" in r.json()["description"]
+    server = serve([local("cf_grid.nc")], ["--set", "max_response_bytes=2000"])
+    url = f"{server.url}/ogc/collections/cf_grid.nc/cube"
+    r = requests.get(url, params={"bbox": "-180,-90,180,90", "f": "netCDF"})
+    assert r.status_code == 413, r.text
+    assert "smaller bbox" in r.json()["description"]
+    small = requests.get(url, params={"bbox": "0,0,30,20", "parameter-name": "temp", "z": "0", "f": "netCDF"})
+    assert small.status_code == 200 and small.content[:3] == b"CDF"
+    r = requests.get(url, params={"bbox": "0,0,30,20", "f": "GRIB"})
+    assert r.status_code == 400 and "netCDF" in r.json()["description"]
+
+
 # --- a curvilinear grid: 2-D latitude and longitude through the CF coordinates attribute ------
 
 
