@@ -52,28 +52,7 @@ pub struct CoalescedRange {
 /// one output range.
 #[must_use]
 pub fn coalesce(ranges: &[(u64, usize)], max_gap: u64) -> Vec<CoalescedRange> {
-    let mut order: Vec<usize> = (0..ranges.len()).collect();
-    order.sort_by_key(|&i| ranges[i].0);
-    let mut out: Vec<CoalescedRange> = Vec::new();
-    for i in order {
-        let (off, len) = ranges[i];
-        let end = off.saturating_add(len as u64);
-        if let Some(last) = out.last_mut() {
-            let last_end = last.offset + last.len as u64;
-            if off <= last_end.saturating_add(max_gap) {
-                let new_end = last_end.max(end);
-                last.len = usize::try_from(new_end - last.offset).unwrap_or(usize::MAX);
-                last.members.push(i);
-                continue;
-            }
-        }
-        out.push(CoalescedRange {
-            offset: off,
-            len,
-            members: vec![i],
-        });
-    }
-    out
+    coalesce_bounded(ranges, max_gap, usize::MAX)
 }
 
 /// Merges ranges like [`coalesce`], but never into a read longer than `max_len` (a request to an
