@@ -90,6 +90,8 @@ pub struct AppState {
     remote: remote::RemoteMounts,
     /// S3 bucket prefixes and HTTP folders of plain files, by configured URL prefix.
     objects: objects::ObjectMounts,
+    /// What each object version under those mounts holds, for OGC collections and STAC.
+    object_probes: ogc::ObjectProbes,
 }
 
 impl AppState {
@@ -137,6 +139,7 @@ impl AppState {
                     .collect::<Vec<_>>(),
             ),
             objects: objects::ObjectMounts::new(&config.mounts).map_err(std::io::Error::other)?,
+            object_probes: ogc::ObjectProbes::default(),
             config,
         })
     }

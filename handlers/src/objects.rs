@@ -50,8 +50,13 @@ impl ObjectMounts {
         Ok(Self { mounts: out })
     }
 
+    /// Every mount: its URL prefix (no trailing slash; empty at `/`) and its root.
+    pub(crate) fn all(&self) -> impl Iterator<Item = (&str, &Arc<ObjectRoot>)> {
+        self.mounts.iter().map(|(p, r)| (p.as_str(), r))
+    }
+
     /// The mount a (still percent-encoded) URL path lies under, and the rest of the path.
-    fn find<'a>(&self, path: &'a str) -> Option<(&str, &Arc<ObjectRoot>, &'a str)> {
+    pub(crate) fn find<'a>(&self, path: &'a str) -> Option<(&str, &Arc<ObjectRoot>, &'a str)> {
         self.mounts.iter().find_map(|(prefix, root)| {
             let rest = path.strip_prefix(prefix.as_str())?;
             (rest.is_empty() || rest.starts_with('/')).then_some((prefix.as_str(), root, rest))
@@ -59,7 +64,7 @@ impl ObjectMounts {
     }
 }
 
-fn entries(listed: &[cdm::object::Listed]) -> Vec<FolderEntry> {
+pub(crate) fn entries(listed: &[cdm::object::Listed]) -> Vec<FolderEntry> {
     listed
         .iter()
         .map(|l| FolderEntry {
@@ -80,7 +85,7 @@ fn entries(listed: &[cdm::object::Listed]) -> Vec<FolderEntry> {
         .collect()
 }
 
-fn store_error(e: cdm::Error) -> HandlerError {
+pub(crate) fn store_error(e: cdm::Error) -> HandlerError {
     match e {
         cdm::Error::UnknownFormat => HandlerError::NotFound("not a netCDF or HDF5 object".into()),
         cdm::Error::Io(ref io) if io.kind() == std::io::ErrorKind::NotFound => {

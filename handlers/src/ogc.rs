@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode, header};
@@ -20,7 +21,8 @@ use crate::error::{HandlerError, Protocol};
 use crate::listing::{self, EntryKind};
 use crate::metrics::Kind;
 use crate::route::{ResponseKind, SUFFIXES};
-use crate::{AppState, Routed, body, paths};
+use crate::{AppState, Routed, body, objects, paths};
+use cdm::object::{Listed, ObjectRoot};
 
 /// How deep `/ogc/collections` looks for datasets below the root.
 const MAX_DEPTH: usize = 8;
@@ -175,14 +177,63 @@ async fn collection(state: &AppState, id: &str) -> Result<Arc<Grid>, HandlerErro
     let not_found =
         || HandlerError::NotFound(format!("no collection {id:?}: see /ogc/collections"));
     let url_path = grid::dataset_path(&id);
-    let parts = paths::components(&url_path).map_err(|_| not_found())?;
-    let file = paths::resolve(&state.root, &parts)
-        .ok()
-        .filter(|p| p.is_file())
-        .ok_or_else(not_found)?;
-    grid_of(state, &file, &format!("/{}", parts.join("/")))
+    let located = locate(state, &url_path).ok_or_else(not_found)?;
+    let entry = match open_located(state, &located).await {
+        Ok(e) => e,
+        Err(cdm::Error::UnknownFormat) => return Err(not_found()),
+        Err(cdm::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(not_found());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    grid_of_entry(&entry, &located.url_path())
         .await?
         .ok_or_else(not_found)
+}
+
+/// Where a dataset's URL path leads: a file under the root, or an object under a mount.
+enum Located<'a> {
+    /// A file under the root, and its path components.
+    File(PathBuf, Vec<String>),
+    /// An object: its mount's root, the mount's path components and the key's.
+    Object(&'a ObjectRoot, Vec<String>, Vec<String>),
+}
+
+impl Located<'_> {
+    /// The dataset's URL path (`/a/b.nc`), as its DAP URLs and collection id use it.
+    fn url_path(&self) -> String {
+        match self {
+            Self::File(_, parts) => format!("/{}", parts.join("/")),
+            Self::Object(_, mount, key) => {
+                format!("/{}", [&mount[..], &key[..]].concat().join("/"))
+            }
+        }
+    }
+}
+
+/// The dataset at the (decoded) URL path `url_path`: an object when it lies under an object
+/// mount (mounts come first, as for every other response), else a file under the root.
+fn locate<'a>(state: &'a AppState, url_path: &str) -> Option<Located<'a>> {
+    if let Some((prefix, root, rest)) = state.objects.find(url_path) {
+        let mount = paths::components(prefix).ok()?;
+        let key = paths::components(rest).ok()?;
+        return (!key.is_empty()).then(|| Located::Object(root.as_ref(), mount, key));
+    }
+    let parts = paths::components(url_path).ok()?;
+    let file = paths::resolve(&state.root, &parts)
+        .ok()
+        .filter(|p| p.is_file())?;
+    Some(Located::File(file, parts))
+}
+
+async fn open_located(
+    state: &AppState,
+    located: &Located<'_>,
+) -> Result<Arc<cdm::catalog::CatalogEntry>, cdm::Error> {
+    match located {
+        Located::File(file, _) => state.catalog.open(file).await,
+        Located::Object(root, _, key) => root.open(key, &state.catalog).await,
+    }
 }
 
 /// Per open dataset: its grid, made once per file version.
@@ -195,11 +246,18 @@ async fn grid_of(
     file: &Path,
     url_path: &str,
 ) -> Result<Option<Arc<Grid>>, HandlerError> {
-    let entry = match state.catalog.open(file).await {
-        Ok(e) => e,
-        Err(cdm::Error::UnknownFormat) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
+    match state.catalog.open(file).await {
+        Ok(entry) => grid_of_entry(&entry, url_path).await,
+        Err(cdm::Error::UnknownFormat) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The grid of an open dataset (`None`: no CF grid), made once per dataset version.
+async fn grid_of_entry(
+    entry: &Arc<cdm::catalog::CatalogEntry>,
+    url_path: &str,
+) -> Result<Option<Arc<Grid>>, HandlerError> {
     let cell = entry.extension(GridCell::default);
     let grid = cell
         .0
@@ -261,7 +319,176 @@ async fn all_grids(state: &AppState) -> Result<Vec<Grid>, HandlerError> {
             grids.push(g.as_ref().clone());
         }
     }
+    for (_, probe) in object_datasets(state).await {
+        if let Probe::Dataset(Some(g)) = probe {
+            grids.push(g.as_ref().clone());
+        }
+    }
     Ok(grids)
+}
+
+/// How many prefixes a walk of one object mount lists at most: each listing is one request to
+/// the store (reused while the listing cache keeps it).
+const MAX_OBJECT_LISTINGS: usize = 1_000;
+/// How many objects a walk opens at once when it meets versions it has not seen.
+const OPEN_CONCURRENCY: usize = 4;
+
+/// What opening one object version found.
+#[derive(Debug, Clone)]
+enum Probe {
+    /// No dataset (not netCDF or HDF5, or damaged): left out of collections and catalogs.
+    NotADataset,
+    /// A dataset, with its grid when it has one.
+    Dataset(Option<Arc<Grid>>),
+}
+
+/// Object version (URL path, size, last modified — as a listing gives them) → what opening it
+/// found. A walk of a bucket opens each object once per version; after that `/ogc/collections`
+/// and the STAC catalogs cost only the (cached) listings.
+#[derive(Debug)]
+pub(crate) struct ObjectProbes(moka::future::Cache<(String, u64, Option<SystemTime>), Probe>);
+
+impl Default for ObjectProbes {
+    fn default() -> Self {
+        Self(moka::future::Cache::new(16_384))
+    }
+}
+
+/// One object a listing shows with a dataset's name.
+struct FoundObject<'a> {
+    /// Its URL path components (the mount's, then the key's).
+    parts: Vec<String>,
+    /// Its mount's root.
+    root: &'a ObjectRoot,
+    /// Its key's components under the root.
+    key: Vec<String>,
+    /// The listing's entry: its version.
+    listed: Listed,
+}
+
+/// Whether an open failed for a reason that may pass (the store unreachable or refusing),
+/// rather than because of what the object holds: such failures are not remembered.
+fn transient(e: &cdm::Error) -> bool {
+    match e {
+        cdm::Error::Upstream(_) | cdm::Error::UpstreamTimeout(_) | cdm::Error::Interrupted => true,
+        cdm::Error::Io(io) => io.kind() != std::io::ErrorKind::NotFound,
+        _ => false,
+    }
+}
+
+/// What `found` holds, opening it only when this version has not been seen.
+async fn probe(state: &AppState, found: &FoundObject<'_>) -> Probe {
+    let url_path = format!("/{}", found.parts.join("/"));
+    let version = (url_path, found.listed.size, found.listed.modified);
+    if let Some(p) = state.object_probes.0.get(&version).await {
+        return p;
+    }
+    let probe = match found.root.open(&found.key, &state.catalog).await {
+        Ok(entry) => match grid_of_entry(&entry, &version.0).await {
+            Ok(g) => Probe::Dataset(g),
+            Err(_) => return Probe::NotADataset,
+        },
+        Err(e) if transient(&e) => return Probe::NotADataset,
+        Err(_) => Probe::NotADataset,
+    };
+    state.object_probes.0.insert(version, probe.clone()).await;
+    probe
+}
+
+/// The objects with a dataset's name directly in the folder `key` of `root` (mounted at
+/// `mount`), and its sub-folders' names.
+async fn object_folder<'a>(
+    root: &'a ObjectRoot,
+    mount: &[String],
+    key: &[String],
+) -> Result<(Vec<String>, Vec<FoundObject<'a>>), cdm::Error> {
+    let listed = root.list(key).await?;
+    let mut folders = Vec::new();
+    let mut found = Vec::new();
+    for (l, e) in listed.iter().zip(objects::entries(&listed)) {
+        match e.kind {
+            EntryKind::Folder => folders.push(e.name),
+            EntryKind::Dataset => {
+                let mut k = key.to_vec();
+                k.push(e.name);
+                found.push(FoundObject {
+                    parts: [mount, &k[..]].concat(),
+                    root,
+                    key: k,
+                    listed: l.clone(),
+                });
+            }
+            EntryKind::File => {}
+        }
+    }
+    Ok((folders, found))
+}
+
+/// Opens (or finds remembered) the objects `found`, a few at a time, in their order.
+async fn probe_all(state: &AppState, found: Vec<FoundObject<'_>>) -> Vec<(Vec<String>, Probe)> {
+    let mut out = Vec::with_capacity(found.len());
+    for batch in found.chunks(OPEN_CONCURRENCY) {
+        let mut pending = Vec::with_capacity(batch.len());
+        for f in batch {
+            pending.push(probe(state, f));
+        }
+        for (f, p) in batch.iter().zip(futures::future::join_all(pending).await) {
+            out.push((f.parts.clone(), p));
+        }
+    }
+    out
+}
+
+/// Every dataset-named object below the object mounts, breadth first, bounded in depth, in
+/// listings and in number, with what each holds.
+async fn object_datasets(state: &AppState) -> Vec<(Vec<String>, Probe)> {
+    let mut found = Vec::new();
+    for (prefix, root) in state.objects.all() {
+        let Ok(mount) = paths::components(prefix) else {
+            continue;
+        };
+        let mut listings = 0;
+        let mut queue = std::collections::VecDeque::from([(Vec::<String>::new(), 0usize)]);
+        while let Some((key, depth)) = queue.pop_front() {
+            if listings >= MAX_OBJECT_LISTINGS || found.len() >= MAX_COLLECTIONS {
+                break;
+            }
+            listings += 1;
+            // A mount that cannot be listed (an HTTP folder of plain files, a missing bucket,
+            // refused credentials) adds nothing rather than failing the whole list.
+            let Ok((folders, objects)) = object_folder(root, &mount, &key).await else {
+                continue;
+            };
+            if depth < MAX_DEPTH {
+                for f in folders {
+                    let mut k = key.clone();
+                    k.push(f);
+                    queue.push_back((k, depth + 1));
+                }
+            }
+            let room = MAX_COLLECTIONS - found.len();
+            found.extend(objects.into_iter().take(room));
+        }
+    }
+    found.sort_by(|a, b| a.parts.cmp(&b.parts));
+    probe_all(state, found).await
+}
+
+/// The names of the folders the object mounts add directly below the folder `parts` (`/a/b`
+/// mounted adds `a` to the root's catalog, and `b` to `a`'s).
+fn mount_children(state: &AppState, parts: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = state
+        .objects
+        .all()
+        .filter_map(|(prefix, _)| {
+            let mount = paths::components(prefix).ok()?;
+            (mount.len() > parts.len() && mount.starts_with(parts))
+                .then(|| mount[parts.len()].clone())
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 async fn edr_query(
@@ -282,11 +509,9 @@ async fn edr_query(
         }
         Err(e) => return Err(e.into()),
     };
-    let parts =
-        paths::components(&g.url_path).map_err(|e| HandlerError::BadRequest(e.to_string()))?;
-    let file = paths::resolve(&state.root, &parts)
-        .map_err(|_| HandlerError::NotFound("the collection's dataset is gone".into()))?;
-    let entry = state.catalog.open(&file).await?;
+    let located = locate(state, &g.url_path)
+        .ok_or_else(|| HandlerError::NotFound("the collection's dataset is gone".into()))?;
+    let entry = open_located(state, &located).await?;
     let format = query::output_format(
         params
             .iter()
@@ -353,23 +578,59 @@ async fn stac_route(
     let parts = paths::components(rest).map_err(|e| HandlerError::BadRequest(e.to_string()))?;
     let (last, folder) = parts.split_last().ok_or_else(not_found)?;
     if last == "catalog.json" {
+        let url_path = format!("/{}", folder.join("/"));
+        if let Some((prefix, root, rest)) = state.objects.find(&url_path) {
+            let mount = paths::components(prefix).map_err(|_| not_found())?;
+            let key = paths::components(rest).map_err(|_| not_found())?;
+            let (mut folders, found) = match object_folder(root, &mount, &key).await {
+                Ok(f) => f,
+                Err(cdm::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(not_found());
+                }
+                Err(e) => return Err(objects::store_error(e)),
+            };
+            if key.is_empty() {
+                folders.extend(mount_children(state, folder));
+            }
+            // Only objects that open are linked, so a walker never meets a broken link.
+            let datasets: Vec<String> = probe_all(state, found)
+                .await
+                .into_iter()
+                .filter(|(_, p)| matches!(p, Probe::Dataset(_)))
+                .filter_map(|(parts, _)| parts.last().cloned())
+                .collect();
+            return json_response(
+                &stac::catalog(base, folder, &folders, &[], &datasets),
+                "application/json",
+            );
+        }
+        let mounted = mount_children(state, folder);
         let dir = paths::resolve(&state.root, folder)
             .ok()
-            .filter(|d| d.is_dir())
-            .ok_or_else(not_found)?;
+            .filter(|d| d.is_dir());
+        if dir.is_none() && mounted.is_empty() {
+            return Err(not_found());
+        }
         let mut folders = Vec::new();
         let mut aggregations = Vec::new();
         let mut datasets = Vec::new();
-        for e in listing::read_folder(&state.root, &dir).await? {
-            match e.kind {
-                EntryKind::Folder => folders.push(e.name),
-                // Only datasets that open are linked, so a walker never meets a broken link.
-                EntryKind::Dataset => match state.catalog.open(&dir.join(&e.name)).await {
-                    Ok(entry) if is_aggregation(&entry) => aggregations.push(e.name),
-                    Ok(_) => datasets.push(e.name),
-                    Err(_) => {}
-                },
-                EntryKind::File => {}
+        if let Some(dir) = dir {
+            for e in listing::read_folder(&state.root, &dir).await? {
+                match e.kind {
+                    EntryKind::Folder => folders.push(e.name),
+                    // Only datasets that open are linked, so a walker never meets a broken link.
+                    EntryKind::Dataset => match state.catalog.open(&dir.join(&e.name)).await {
+                        Ok(entry) if is_aggregation(&entry) => aggregations.push(e.name),
+                        Ok(_) => datasets.push(e.name),
+                        Err(_) => {}
+                    },
+                    EntryKind::File => {}
+                }
+            }
+        }
+        for m in mounted {
+            if !folders.contains(&m) {
+                folders.push(m);
             }
         }
         return json_response(
@@ -386,13 +647,14 @@ async fn stac_route(
         p.push(stem.to_owned());
         (p, false)
     };
-    let file = paths::resolve(&state.root, &item_parts)
-        .ok()
-        .filter(|f| f.is_file())
-        .ok_or_else(not_found)?;
-    let entry = match state.catalog.open(&file).await {
+    let url_path = format!("/{}", item_parts.join("/"));
+    let located = locate(state, &url_path).ok_or_else(not_found)?;
+    let entry = match open_located(state, &located).await {
         Ok(e) => e,
         Err(cdm::Error::UnknownFormat) => return Err(not_found()),
+        Err(cdm::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(not_found());
+        }
         Err(e) => return Err(e.into()),
     };
     let aggregation = is_aggregation(&entry);
@@ -401,13 +663,13 @@ async fn stac_route(
             "only aggregations are STAC collections: this dataset is an item".into(),
         ));
     }
-    let url_path = format!("/{}", item_parts.join("/"));
-    let g = grid_of(state, &file, &url_path).await?;
+    let g = grid_of_entry(&entry, &url_path).await?;
     let modified = entry
         .modified()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
-    let media_type = if cdm::formats::ncml::is_ncml(&file) {
+    let media_type = if matches!(&located, Located::File(file, _) if cdm::formats::ncml::is_ncml(file))
+    {
         stac::NCML
     } else if entry.dataset().format == cdm::Format::Hdf5 {
         stac::HDF5
