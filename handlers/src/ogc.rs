@@ -145,7 +145,7 @@ async fn ogc_route(
         }
         ["api"] => json_response(
             &openapi::document(&routes(), env!("CARGO_PKG_VERSION")),
-            "application/vnd.oai.openapi+json;version=3.0",
+            common::OPENAPI_MEDIA_TYPE,
         ),
         ["conformance"] => json_response(&common::conformance(), "application/json"),
         ["collections"] => {
@@ -177,15 +177,7 @@ async fn collection(state: &AppState, id: &str) -> Result<Arc<Grid>, HandlerErro
     let not_found =
         || HandlerError::NotFound(format!("no collection {id:?}: see /ogc/collections"));
     let url_path = grid::dataset_path(&id);
-    let located = locate(state, &url_path).ok_or_else(not_found)?;
-    let entry = match open_located(state, &located).await {
-        Ok(e) => e,
-        Err(cdm::Error::UnknownFormat) => return Err(not_found()),
-        Err(cdm::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(not_found());
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let (located, entry) = open_dataset(state, &url_path, not_found).await?;
     grid_of_entry(&entry, &located.url_path())
         .await?
         .ok_or_else(not_found)
@@ -224,6 +216,22 @@ fn locate<'a>(state: &'a AppState, url_path: &str) -> Option<Located<'a>> {
         .ok()
         .filter(|p| p.is_file())?;
     Some(Located::File(file, parts))
+}
+
+/// The dataset at `url_path`, opened; `not_found` when there is none (no such file or object,
+/// or not a dataset).
+async fn open_dataset<'a>(
+    state: &'a AppState,
+    url_path: &str,
+    not_found: impl Fn() -> HandlerError,
+) -> Result<(Located<'a>, Arc<cdm::catalog::CatalogEntry>), HandlerError> {
+    let located = locate(state, url_path).ok_or_else(&not_found)?;
+    match open_located(state, &located).await {
+        Ok(entry) => Ok((located, entry)),
+        Err(cdm::Error::UnknownFormat) => Err(not_found()),
+        Err(cdm::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Err(not_found()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn open_located(
@@ -648,15 +656,7 @@ async fn stac_route(
         (p, false)
     };
     let url_path = format!("/{}", item_parts.join("/"));
-    let located = locate(state, &url_path).ok_or_else(not_found)?;
-    let entry = match open_located(state, &located).await {
-        Ok(e) => e,
-        Err(cdm::Error::UnknownFormat) => return Err(not_found()),
-        Err(cdm::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(not_found());
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let (located, entry) = open_dataset(state, &url_path, not_found).await?;
     let aggregation = is_aggregation(&entry);
     if as_collection && !aggregation {
         return Err(HandlerError::NotFound(
@@ -707,132 +707,118 @@ const BBOX_PATTERN: &str = r"^-?[0-9]{1,3}(\.[0-9]+)?,-?[0-9]{1,3}(\.[0-9]+)?,-?
 /// from the router's own suffix table, so a new suffix is documented the day it is served.
 #[must_use]
 pub fn routes() -> Vec<Route> {
-    let dataset = || {
-        Param::path(
-            "dataset",
-            "the dataset's path under the root (one segment here; folders are further path segments)",
-            Some("classic.nc".into()),
-        )
-    };
-    let folder = || Param::path("folder", "a folder under the root", Some("samples".into()));
+    let dataset = dataset_param;
+    let folder = folder_param;
+    let format = || Param::query("format", "json for the listing as JSON");
     let plain = "text/plain";
     let json = "application/json";
+    let dap4_error = "application/vnd.opendap.dap4.error+xml";
+    let too_large = "the response would be larger than the server's limit";
     let mut r = vec![
-        Route {
-            path: "/healthz".into(),
-            summary: "200 ok while the server accepts requests".into(),
-            tag: "operations",
-            params: vec![],
-            media_types: vec!["text/plain"],
-            statuses: vec![],
-            error_media_type: plain,
-        },
-        Route {
-            path: "/metrics".into(),
-            summary: "Prometheus metrics".into(),
-            tag: "operations",
-            params: vec![],
-            media_types: vec!["text/plain"],
-            statuses: vec![],
-            error_media_type: plain,
-        },
-        Route {
-            path: "/".into(),
-            summary: "the root folder's listing (HTML, or JSON with ?format=json)".into(),
-            tag: "listings",
-            params: vec![Param::query("format", "json for the listing as JSON")],
-            media_types: vec!["text/html", json],
-            statuses: vec![],
-            error_media_type: plain,
-        },
-        Route {
-            path: "/{folder}/".into(),
-            summary: "a folder's listing (HTML, or JSON with ?format=json)".into(),
-            tag: "listings",
-            params: vec![
-                folder(),
-                Param::query("format", "json for the listing as JSON"),
-            ],
-            media_types: vec!["text/html", json],
-            statuses: vec![(301, "the folder without its trailing slash")],
-            error_media_type: plain,
-        },
-        Route {
-            path: "/catalog.xml".into(),
-            summary: "the root folder's THREDDS catalog".into(),
-            tag: "catalogs",
-            params: vec![],
-            media_types: vec!["application/xml"],
-            statuses: vec![],
-            error_media_type: plain,
-        },
-        Route {
-            path: "/catalog.html".into(),
-            summary: "the root folder's THREDDS catalog as HTML".into(),
-            tag: "catalogs",
-            params: vec![],
-            media_types: vec!["text/html"],
-            statuses: vec![],
-            error_media_type: plain,
-        },
-        Route {
-            path: "/{folder}/catalog.xml".into(),
-            summary: "a folder's THREDDS catalog".into(),
-            tag: "catalogs",
-            params: vec![folder()],
-            media_types: vec!["application/xml"],
-            statuses: vec![],
-            error_media_type: plain,
-        },
-        Route {
-            path: "/{file}".into(),
-            summary: "a file as it is on disk (with Range support)".into(),
-            tag: "files",
-            params: vec![Param::path(
+        Route::new(
+            "/healthz",
+            "200 ok while the server accepts requests",
+            "operations",
+            vec![],
+            vec![plain],
+            plain,
+        ),
+        Route::new(
+            "/metrics",
+            "Prometheus metrics",
+            "operations",
+            vec![],
+            vec![plain],
+            plain,
+        ),
+        Route::new(
+            "/",
+            "the root folder's listing (HTML, or JSON with ?format=json)",
+            "listings",
+            vec![format()],
+            vec!["text/html", json],
+            plain,
+        ),
+        Route::new(
+            "/{folder}/",
+            "a folder's listing (HTML, or JSON with ?format=json)",
+            "listings",
+            vec![folder(), format()],
+            vec!["text/html", json],
+            plain,
+        )
+        .with_status(301, "the folder without its trailing slash"),
+        Route::new(
+            "/catalog.xml",
+            "the root folder's THREDDS catalog",
+            "catalogs",
+            vec![],
+            vec!["application/xml"],
+            plain,
+        ),
+        Route::new(
+            "/catalog.html",
+            "the root folder's THREDDS catalog as HTML",
+            "catalogs",
+            vec![],
+            vec!["text/html"],
+            plain,
+        ),
+        Route::new(
+            "/{folder}/catalog.xml",
+            "a folder's THREDDS catalog",
+            "catalogs",
+            vec![folder()],
+            vec!["application/xml"],
+            plain,
+        ),
+        Route::new(
+            "/{file}",
+            "a file as it is on disk (with Range support)",
+            "files",
+            vec![Param::path(
                 "file",
                 "a file under the root",
                 Some("classic.nc".into()),
             )],
-            media_types: vec![
+            vec![
                 "application/x-netcdf",
                 "application/x-hdf5",
                 "application/octet-stream",
-                "text/plain",
+                plain,
                 "text/html",
-                "application/json",
+                json,
                 "application/xml",
             ],
-            statuses: vec![
-                (206, "part of the file (Range)"),
-                (301, "a folder: its listing"),
-                (416, "a Range outside the file"),
-            ],
-            error_media_type: plain,
-        },
+            plain,
+        )
+        .with_status(206, "part of the file (Range)")
+        .with_status(301, "a folder: its listing")
+        .with_status(416, "a Range outside the file"),
     ];
     for (suffix, kind) in SUFFIXES {
         let (tag, media, error_media, data) = match kind {
             ResponseKind::Dds | ResponseKind::Das | ResponseKind::Version => {
-                ("DAP2", "text/plain", plain, false)
+                ("DAP2", plain, plain, false)
             }
-            ResponseKind::Ascii => ("DAP2", "text/plain", plain, true),
+            ResponseKind::Ascii => ("DAP2", plain, plain, true),
             ResponseKind::Dods => ("DAP2", "application/octet-stream", plain, true),
             ResponseKind::Dmr => (
                 "DAP4",
                 "application/vnd.opendap.dap4.dataset-metadata+xml",
-                "application/vnd.opendap.dap4.error+xml",
+                dap4_error,
                 false,
             ),
             ResponseKind::Dsr => (
                 "DAP4",
                 "application/vnd.opendap.dap4.dataset-services+xml",
-                "application/vnd.opendap.dap4.error+xml",
+                dap4_error,
                 false,
             ),
             ResponseKind::Dap => (
                 "DAP4",
                 "application/vnd.opendap.dap4.data",
-                "application/vnd.opendap.dap4.error+xml",
+                dap4_error,
                 true,
             ),
             ResponseKind::Html | ResponseKind::Info | ResponseKind::Help => {
@@ -841,21 +827,10 @@ pub fn routes() -> Vec<Route> {
             ResponseKind::Png => ("pictures", "image/png", plain, true),
             ResponseKind::NetCdf3 => ("DAP2", "application/x-netcdf", plain, true),
             ResponseKind::NetCdf4 => ("DAP2", "application/x-netcdf4", plain, true),
-            ResponseKind::Dap4NetCdf3 => (
-                "DAP4",
-                "application/x-netcdf",
-                "application/vnd.opendap.dap4.error+xml",
-                true,
-            ),
-            ResponseKind::Dap4NetCdf4 => (
-                "DAP4",
-                "application/x-netcdf4",
-                "application/vnd.opendap.dap4.error+xml",
-                true,
-            ),
+            ResponseKind::Dap4NetCdf3 => ("DAP4", "application/x-netcdf", dap4_error, true),
+            ResponseKind::Dap4NetCdf4 => ("DAP4", "application/x-netcdf4", dap4_error, true),
         };
         let mut params = vec![dataset()];
-        let mut statuses = vec![];
         if tag == "DAP4" {
             params.push(Param::query(
                 "dap4.ce",
@@ -872,92 +847,108 @@ pub fn routes() -> Vec<Route> {
                 "LO,HI: the values at the palette's ends (default: the slice's finite min, max)",
             ));
         }
-        if data {
-            statuses.push((413, "the response would be larger than the server's limit"));
-        }
-        statuses.push((501, "a valid request for something not supported"));
-        r.push(Route {
-            path: format!("/{{dataset}}{suffix}"),
-            summary: format!("{tag} {suffix} of a dataset"),
+        let mut route = Route::new(
+            format!("/{{dataset}}{suffix}"),
+            format!("{tag} {suffix} of a dataset"),
             tag,
             params,
-            media_types: vec![media],
-            statuses,
-            error_media_type: error_media,
-        });
+            vec![media],
+            error_media,
+        );
+        if data {
+            route = route.with_status(413, too_large);
+        }
+        r.push(route.with_status(501, "a valid request for something not supported"));
     }
-    r.push(Route {
-        path: "/ncss/grid/{dataset}".into(),
-        summary: "NetCDF Subset Service (grid): a subset by coordinates as a netCDF file".into(),
-        tag: "NCSS",
-        params: vec![
-            dataset(),
-            Param::query(
-                "var",
-                "grid variables, comma-separated or repeated (or all)",
-            ),
-            Param::query("north", "the box's northern edge, degrees"),
-            Param::query("south", "the box's southern edge, degrees"),
-            Param::query("east", "the box's eastern edge, degrees"),
-            Param::query("west", "the box's western edge, degrees"),
-            Param::query("horizStride", "every n-th x and y index"),
-            Param::query("time", "the nearest time (ISO 8601)"),
-            Param::query("time_start", "the first time (ISO 8601)"),
-            Param::query("time_end", "the last time (ISO 8601)"),
-            Param::query("temporal", "all: every time"),
-            Param::query("timeStride", "every n-th time"),
-            Param::query("vertCoord", "the nearest vertical level"),
-            Param::query("addLatLon", "accepted; coordinates always come along"),
-            Param::query(
-                "accept",
-                "netcdf (default), netcdf3, netcdf4 or netcdf4-classic",
-            ),
-        ],
-        media_types: vec!["application/x-netcdf", "application/x-netcdf4"],
-        statuses: vec![(413, "the response would be larger than the server's limit")],
-        error_media_type: plain,
-    });
-    r.push(Route {
-        path: "/ncss/grid/{dataset}/dataset.xml".into(),
-        summary: "NetCDF Subset Service (grid): the grids, lat/lon box and time span (siphon)"
-            .into(),
-        tag: "NCSS",
-        params: vec![dataset()],
-        media_types: vec!["application/xml"],
-        statuses: vec![],
-        error_media_type: plain,
-    });
-    r.push(Route {
-        path: "/{dataset}.zarr/{key}".into(),
-        summary:
-            "a dataset as a Zarr store: metadata (zarr.json, .zarray, .zattrs, .zgroup) and chunks"
-                .into(),
-        tag: "Zarr",
-        params: vec![
-            dataset(),
-            Param::path(
-                "key",
-                "a Zarr key (zarr.json, .zgroup, var/.zarray, var/c/0/0, …)",
-                Some("zarr.json".into()),
-            ),
-        ],
-        media_types: vec![json, "application/octet-stream"],
-        statuses: vec![
-            (206, "part of a chunk (Range)"),
-            (416, "a Range outside the chunk"),
-        ],
-        error_media_type: plain,
-    });
-    let ogc_json =
-        |path: &str, summary: &str, params: Vec<Param>, media: Vec<&'static str>| Route {
-            path: path.into(),
-            summary: summary.into(),
-            tag: "OGC API – EDR",
-            params,
-            media_types: media,
-            statuses: vec![],
-            error_media_type: json,
-        };
+    let mut ncss = vec![dataset()];
+    for (name, description) in [
+        (
+            "var",
+            "grid variables, comma-separated or repeated (or all)",
+        ),
+        ("north", "the box's northern edge, degrees"),
+        ("south", "the box's southern edge, degrees"),
+        ("east", "the box's eastern edge, degrees"),
+        ("west", "the box's western edge, degrees"),
+        ("horizStride", "every n-th x and y index"),
+        ("time", "the nearest time (ISO 8601)"),
+        ("time_start", "the first time (ISO 8601)"),
+        ("time_end", "the last time (ISO 8601)"),
+        ("temporal", "all: every time"),
+        ("timeStride", "every n-th time"),
+        ("vertCoord", "the nearest vertical level"),
+        ("addLatLon", "accepted; coordinates always come along"),
+        (
+            "accept",
+            "netcdf (default), netcdf3, netcdf4 or netcdf4-classic",
+        ),
+    ] {
+        ncss.push(Param::query(name, description));
+    }
+    r.push(
+        Route::new(
+            "/ncss/grid/{dataset}",
+            "NetCDF Subset Service (grid): a subset by coordinates as a netCDF file",
+            "NCSS",
+            ncss,
+            vec!["application/x-netcdf", "application/x-netcdf4"],
+            plain,
+        )
+        .with_status(413, too_large),
+    );
+    r.push(Route::new(
+        "/ncss/grid/{dataset}/dataset.xml",
+        "NetCDF Subset Service (grid): the grids, lat/lon box and time span (siphon)",
+        "NCSS",
+        vec![dataset()],
+        vec!["application/xml"],
+        plain,
+    ));
+    r.push(
+        Route::new(
+            "/{dataset}.zarr/{key}",
+            "a dataset as a Zarr store: metadata (zarr.json, .zarray, .zattrs, .zgroup) and chunks",
+            "Zarr",
+            vec![
+                dataset(),
+                Param::path(
+                    "key",
+                    "a Zarr key (zarr.json, .zgroup, var/.zarray, var/c/0/0, …)",
+                    Some("zarr.json".into()),
+                ),
+            ],
+            vec![json, "application/octet-stream"],
+            plain,
+        )
+        .with_status(206, "part of a chunk (Range)")
+        .with_status(416, "a Range outside the chunk"),
+    );
+    r.extend(ogc_routes());
+    r.extend(stac_routes());
+    r
+}
+
+/// The `{dataset}` path parameter.
+fn dataset_param() -> Param {
+    Param::path(
+        "dataset",
+        "the dataset's path under the root (one segment here; folders are further path segments)",
+        Some("classic.nc".into()),
+    )
+}
+
+/// The `{folder}` path parameter.
+fn folder_param() -> Param {
+    Param::path("folder", "a folder under the root", Some("samples".into()))
+}
+
+/// The OGC API – EDR routes: landing page, OpenAPI, conformance, collections and queries.
+fn ogc_routes() -> Vec<Route> {
+    const TAG: &str = "OGC API – EDR";
+    let json = "application/json";
+    let ogc = |path: &str, summary: &str, params: Vec<Param>, media: Vec<&'static str>| {
+        Route::new(path, summary, TAG, params, media, json)
+    };
     let collection_id = || {
         Param::path(
             "collectionId",
@@ -965,135 +956,132 @@ pub fn routes() -> Vec<Route> {
             Some("cf_grid.nc".into()),
         )
     };
-    r.push(ogc_json(
-        "/ogc",
-        "the landing page (JSON; HTML with f=html)",
-        vec![Param::query("f", "json or html")],
-        vec![json, "text/html"],
-    ));
-    r.push(ogc_json(
-        "/ogc/api",
-        "this OpenAPI document",
-        vec![],
-        vec!["application/vnd.oai.openapi+json;version=3.0"],
-    ));
-    r.push(ogc_json(
-        "/ogc/conformance",
-        "the conformance classes",
-        vec![],
-        vec![json],
-    ));
-    r.push(ogc_json(
-        "/ogc/collections",
-        "one collection per gridded dataset, with its extent and parameters",
-        vec![],
-        vec![json],
-    ));
-    r.push(ogc_json(
-        "/ogc/collections/{collectionId}",
-        "one collection",
-        vec![collection_id()],
-        vec![json],
-    ));
+    let mut r = vec![
+        ogc(
+            "/ogc",
+            "the landing page (JSON; HTML with f=html)",
+            vec![Param::query("f", "json or html")],
+            vec![json, "text/html"],
+        ),
+        ogc(
+            "/ogc/api",
+            "this OpenAPI document",
+            vec![],
+            vec![common::OPENAPI_MEDIA_TYPE],
+        ),
+        ogc(
+            "/ogc/conformance",
+            "the conformance classes",
+            vec![],
+            vec![json],
+        ),
+        ogc(
+            "/ogc/collections",
+            "one collection per gridded dataset, with its extent and parameters",
+            vec![],
+            vec![json],
+        ),
+        ogc(
+            "/ogc/collections/{collectionId}",
+            "one collection",
+            vec![collection_id()],
+            vec![json],
+        ),
+    ];
     for q in QueryKind::ALL {
-        let mut params = vec![collection_id()];
-        match q {
-            QueryKind::Position => params.push(Param {
+        let (pattern, name, description) = match q {
+            QueryKind::Position => (POINT_PATTERN, "coords", "POINT(lon lat): the nearest cell"),
+            QueryKind::Area => (
+                POLYGON_PATTERN,
+                "coords",
+                "POLYGON((lon lat, …)): the cells whose centres are inside",
+            ),
+            QueryKind::Cube => (
+                BBOX_PATTERN,
+                "bbox",
+                "west,south,east,north in CRS84 degrees",
+            ),
+        };
+        let mut params = vec![
+            collection_id(),
+            Param {
                 required: true,
-                pattern: Some(POINT_PATTERN),
-                ..Param::query("coords", "POINT(lon lat): the nearest cell")
-            }),
-            QueryKind::Area => params.push(Param {
-                required: true,
-                pattern: Some(POLYGON_PATTERN),
-                ..Param::query(
-                    "coords",
-                    "POLYGON((lon lat, …)): the cells whose centres are inside",
-                )
-            }),
-            QueryKind::Cube => params.push(Param {
-                required: true,
-                pattern: Some(BBOX_PATTERN),
-                ..Param::query("bbox", "west,south,east,north in CRS84 degrees")
-            }),
+                pattern: Some(pattern),
+                ..Param::query(name, description)
+            },
+        ];
+        for (name, description) in [
+            (
+                "datetime",
+                "an instant (nearest time) or start/end, '..' for an open end",
+            ),
+            ("z", "a level (nearest), low/high, or a list a,b"),
+            (
+                "parameter-name",
+                "parameters, comma-separated (default: all)",
+            ),
+            ("parameter_names", "the same as parameter-name"),
+            ("crs", "CRS84 (the only one)"),
+            (
+                "f",
+                "CoverageJSON (default) or netCDF (also nc; regular grids: a netCDF-3 file)",
+            ),
+        ] {
+            params.push(Param::query(name, description));
         }
-        params.push(Param::query(
-            "datetime",
-            "an instant (nearest time) or start/end, '..' for an open end",
-        ));
-        params.push(Param::query(
-            "z",
-            "a level (nearest), low/high, or a list a,b",
-        ));
-        params.push(Param::query(
-            "parameter-name",
-            "parameters, comma-separated (default: all)",
-        ));
-        params.push(Param::query(
-            "parameter_names",
-            "the same as parameter-name",
-        ));
-        params.push(Param::query("crs", "CRS84 (the only one)"));
-        params.push(Param::query(
-            "f",
-            "CoverageJSON (default) or netCDF (also nc; regular grids: a netCDF-3 file)",
-        ));
-        let mut route = ogc_json(
-            &format!("/ogc/collections/{{collectionId}}/{}", q.name()),
-            &format!("EDR {} query: CoverageJSON or netCDF", q.name()),
-            params,
-            vec![covjson::MEDIA_TYPE, "application/x-netcdf"],
+        r.push(
+            ogc(
+                &format!("/ogc/collections/{{collectionId}}/{}", q.name()),
+                &format!("EDR {} query: CoverageJSON or netCDF", q.name()),
+                params,
+                vec![covjson::MEDIA_TYPE, "application/x-netcdf"],
+            )
+            .with_status(
+                204,
+                "no data: the place, time or level asked for lies outside the collection",
+            )
+            .with_status(413, "the query selects more values than the server allows"),
         );
-        route.statuses.push((
-            204,
-            "no data: the place, time or level asked for lies outside the collection",
-        ));
-        route
-            .statuses
-            .push((413, "the query selects more values than the server allows"));
-        r.push(route);
     }
-    r.push(Route {
-        path: "/stac/catalog.json".into(),
-        summary: "the STAC catalog of the root folder".into(),
-        tag: "STAC",
-        params: vec![],
-        media_types: vec![json],
-        statuses: vec![],
-        error_media_type: json,
-    });
-    r.push(Route {
-        path: "/stac/{folder}/catalog.json".into(),
-        summary: "the STAC catalog of a folder".into(),
-        tag: "STAC",
-        params: vec![folder()],
-        media_types: vec![json],
-        statuses: vec![],
-        error_media_type: json,
-    });
-    r.push(Route {
-        path: "/stac/{dataset}/collection.json".into(),
-        summary: "the STAC collection of an aggregation (an NcML dataset made of others)".into(),
-        tag: "STAC",
-        params: vec![Param::path(
-            "dataset",
-            "an NcML aggregation's path under the root",
-            Some("aggregation.ncml".into()),
-        )],
-        media_types: vec![json],
-        statuses: vec![],
-        error_media_type: json,
-    });
-    r.push(Route {
-        path: "/stac/{dataset}.json".into(),
-        summary: "the STAC item of a dataset".into(),
-        tag: "STAC",
-        params: vec![dataset()],
-        media_types: vec!["application/geo+json"],
-        statuses: vec![],
-        error_media_type: json,
-    });
     r
+}
+
+/// The STAC routes: a catalog per folder, a collection per aggregation, an item per dataset.
+fn stac_routes() -> Vec<Route> {
+    let json = "application/json";
+    let stac = |path: &str, summary: &str, params: Vec<Param>, media: &'static str| {
+        Route::new(path, summary, "STAC", params, vec![media], json)
+    };
+    vec![
+        stac(
+            "/stac/catalog.json",
+            "the STAC catalog of the root folder",
+            vec![],
+            json,
+        ),
+        stac(
+            "/stac/{folder}/catalog.json",
+            "the STAC catalog of a folder",
+            vec![folder_param()],
+            json,
+        ),
+        stac(
+            "/stac/{dataset}/collection.json",
+            "the STAC collection of an aggregation (an NcML dataset made of others)",
+            vec![Param::path(
+                "dataset",
+                "an NcML aggregation's path under the root",
+                Some("aggregation.ncml".into()),
+            )],
+            json,
+        ),
+        stac(
+            "/stac/{dataset}.json",
+            "the STAC item of a dataset",
+            vec![dataset_param()],
+            "application/geo+json",
+        ),
+    ]
 }
 
 #[cfg(test)]

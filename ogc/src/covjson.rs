@@ -20,7 +20,7 @@ use cdm::cf::{Axis, Calendar};
 
 use crate::OgcError;
 use crate::grid::{Grid, GridAxis, Parameter};
-use crate::query::{Plan, QueryKind};
+use crate::query::{Plan, QueryKind, window};
 
 /// The media type of CoverageJSON.
 pub const MEDIA_TYPE: &str = "application/prs.coverage+json";
@@ -295,15 +295,11 @@ fn gather(grid: &Grid, plan: &Plan, p: &Parameter, bytes: &[u8]) -> Result<Value
     let mut axis_of_dim = Vec::with_capacity(p.dim_axes.len());
     for axis in &p.dim_axes {
         let a = grid
-            .axes
-            .iter()
-            .position(|g| g.axis == *axis)
+            .axis_index(*axis)
             .ok_or_else(|| OgcError::BadRequest("axis not in grid".into()))?;
-        let picks = &plan.picks[a];
-        let l = picks.iter().copied().min().unwrap_or(0);
-        let h = picks.iter().copied().max().unwrap_or(0);
-        lo[a] = l;
-        counts.push(h - l + 1);
+        let w = window(&plan.picks[a]);
+        lo[a] = w.start;
+        counts.push(w.count.max(1));
         axis_of_dim.push(a);
     }
     let mut s = 1usize;
@@ -459,6 +455,37 @@ pub fn coverage(grid: &Grid, plan: &Plan, values: &[Vec<u8>]) -> Result<Vec<u8>,
         .map(|(a, p)| (a.axis, p.len()))
         .filter(|(_, n)| domain_type == "Grid" || *n > 1)
         .collect();
+    let domain = Domain {
+        kind: "Domain",
+        domain_type,
+        axes,
+        referencing: referencing(grid),
+    };
+    let layout = Layout {
+        axis_names: named.iter().map(|(a, _)| axis_key(*a)).collect(),
+        shape: named.iter().map(|(_, n)| *n).collect(),
+    };
+    document(grid, plan, values, domain, &layout, |v| v)
+}
+
+/// How every range of a coverage is laid out.
+struct Layout {
+    /// The axes a range runs along, slowest first.
+    axis_names: Vec<&'static str>,
+    /// The number of values along each.
+    shape: Vec<usize>,
+}
+
+/// The coverage of `domain` with one range per planned parameter, made of `values[i]` (the
+/// bytes read for `plan.parameters[i]`) gathered and passed through `keep`.
+fn document(
+    grid: &Grid,
+    plan: &Plan,
+    values: &[Vec<u8>],
+    domain: Domain,
+    layout: &Layout,
+    keep: impl Fn(Values) -> Values,
+) -> Result<Vec<u8>, OgcError> {
     let mut params = Vec::new();
     let mut ranges = Vec::new();
     for (k, &pi) in plan.parameters.iter().enumerate() {
@@ -469,27 +496,22 @@ pub fn coverage(grid: &Grid, plan: &Plan, values: &[Vec<u8>]) -> Result<Vec<u8>,
         let bytes = values
             .get(k)
             .ok_or_else(|| OgcError::BadRequest("missing values".into()))?;
-        let v = gather(grid, plan, p, bytes)?;
+        let v = keep(gather(grid, plan, p, bytes)?);
         params.push((p.name.clone(), parameter_object(p)));
         ranges.push((
             p.name.clone(),
             NdArray {
                 kind: "NdArray",
                 data_type: v.data_type(),
-                axis_names: named.iter().map(|(a, _)| axis_key(*a)).collect(),
-                shape: named.iter().map(|(_, n)| *n).collect(),
+                axis_names: layout.axis_names.clone(),
+                shape: layout.shape.clone(),
                 values: v,
             },
         ));
     }
     let doc = Coverage {
         kind: "Coverage",
-        domain: Domain {
-            kind: "Domain",
-            domain_type,
-            axes,
-            referencing: referencing(grid),
-        },
+        domain,
         parameters: Ordered(params),
         ranges: Ordered(ranges),
     };
@@ -565,41 +587,16 @@ fn multipoint_coverage(grid: &Grid, plan: &Plan, values: &[Vec<u8>]) -> Result<V
         ),
         _ => ("MultiPoint", vec!["composite"], vec![n_composite]),
     };
-    let mut params = Vec::new();
-    let mut ranges = Vec::new();
-    for (k, &pi) in plan.parameters.iter().enumerate() {
-        let p = grid
-            .parameters
-            .get(pi)
-            .ok_or_else(|| OgcError::NotFound("no such parameter".into()))?;
-        let bytes = values
-            .get(k)
-            .ok_or_else(|| OgcError::BadRequest("missing values".into()))?;
-        let v = gather(grid, plan, p, bytes)?.keep_cycled(&mask);
-        params.push((p.name.clone(), parameter_object(p)));
-        ranges.push((
-            p.name.clone(),
-            NdArray {
-                kind: "NdArray",
-                data_type: v.data_type(),
-                axis_names: axis_names.clone(),
-                shape: shape.clone(),
-                values: v,
-            },
-        ));
-    }
-    let doc = Coverage {
-        kind: "Coverage",
-        domain: Domain {
-            kind: "Domain",
-            domain_type,
-            axes: Ordered(axes),
-            referencing: referencing(grid),
-        },
-        parameters: Ordered(params),
-        ranges: Ordered(ranges),
+    let domain = Domain {
+        kind: "Domain",
+        domain_type,
+        axes: Ordered(axes),
+        referencing: referencing(grid),
     };
-    serde_json::to_vec(&doc).map_err(|e| OgcError::BadRequest(e.to_string()))
+    let layout = Layout { axis_names, shape };
+    document(grid, plan, values, domain, &layout, |v| {
+        v.keep_cycled(&mask)
+    })
 }
 
 #[cfg(test)]

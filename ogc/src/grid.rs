@@ -9,12 +9,21 @@ use std::collections::BTreeMap;
 use cdm::cf::{self, Axis, TimeUnits};
 use cdm::{DataType, Dataset, Variable};
 
+use crate::OgcError;
+
 /// Smallest and largest of `values`.
 fn min_max(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     values.fold(None, |acc, v| match acc {
         None => Some((v, v)),
         Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
     })
+}
+
+/// The text attribute `name` of `var`, trimmed.
+fn text_attribute(var: &Variable, name: &str) -> Option<String> {
+    var.attribute(name)
+        .and_then(|a| a.value.as_text())
+        .map(|t| t.trim().to_owned())
 }
 
 /// One axis of a grid: the coordinate variable and its values.
@@ -42,13 +51,24 @@ impl GridAxis {
     /// Smallest and largest finite value.
     #[must_use]
     pub fn min_max(&self) -> Option<(f64, f64)> {
-        self.values
-            .iter()
-            .filter(|v| v.is_finite())
-            .fold(None, |acc, &v| match acc {
-                None => Some((v, v)),
-                Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
-            })
+        min_max(self.values.iter().copied().filter(|v| v.is_finite()))
+    }
+
+    /// The axis made of the coordinate variable at `path`, with its values from `coords`.
+    /// `None` when it is no CF axis or its values are missing.
+    fn of_variable(ds: &Dataset, path: &str, coords: &BTreeMap<String, Vec<f64>>) -> Option<Self> {
+        let var = ds.variable(path)?;
+        let axis = cf::axis_of(var)?;
+        Some(Self {
+            axis,
+            name: var.name.clone(),
+            path: path.to_owned(),
+            dtype: var.dtype.clone(),
+            values: coords.get(path)?.clone(),
+            units: cf::units(var),
+            positive: text_attribute(var, "positive"),
+            time: (axis == Axis::T).then(|| TimeUnits::of(var)).flatten(),
+        })
     }
 
     /// The value at `i` as an ISO 8601 date-time (time axes).
@@ -91,11 +111,7 @@ pub struct Parameter {
 
 impl Parameter {
     fn from_variable(var: &Variable, dim_axes: Vec<Axis>) -> Self {
-        let text = |n: &str| {
-            var.attribute(n)
-                .and_then(|a| a.value.as_text())
-                .map(|t| t.trim().to_owned())
-        };
+        let text = |n: &str| text_attribute(var, n);
         Self {
             name: var.name.clone(),
             path: var.path.clone(),
@@ -284,23 +300,7 @@ impl Grid {
         };
         let mut axes = Vec::new();
         for path in &wanted {
-            let var = ds.variable(path)?;
-            let axis = cf::axis_of(var)?;
-            let text = |n: &str| {
-                var.attribute(n)
-                    .and_then(|a| a.value.as_text())
-                    .map(|t| t.trim().to_owned())
-            };
-            axes.push(GridAxis {
-                axis,
-                name: var.name.clone(),
-                path: path.clone(),
-                dtype: var.dtype.clone(),
-                values: coords.get(path)?.clone(),
-                units: cf::units(var),
-                positive: text("positive"),
-                time: (axis == Axis::T).then(|| TimeUnits::of(var)).flatten(),
-            });
+            axes.push(GridAxis::of_variable(ds, path, coords)?);
         }
         axes.sort_by_key(|a| std::cmp::Reverse(a.axis));
         // A time axis whose units are not CF time units cannot be queried by date.
@@ -363,23 +363,7 @@ impl Grid {
         let set = curvilinear_set(ds)?;
         let mut axes = Vec::new();
         for path in &set.others {
-            let var = ds.variable(path)?;
-            let axis = cf::axis_of(var)?;
-            let text = |n: &str| {
-                var.attribute(n)
-                    .and_then(|a| a.value.as_text())
-                    .map(|t| t.trim().to_owned())
-            };
-            axes.push(GridAxis {
-                axis,
-                name: var.name.clone(),
-                path: path.clone(),
-                dtype: var.dtype.clone(),
-                values: coords.get(path)?.clone(),
-                units: cf::units(var),
-                positive: text("positive"),
-                time: (axis == Axis::T).then(|| TimeUnits::of(var)).flatten(),
-            });
+            axes.push(GridAxis::of_variable(ds, path, coords)?);
         }
         let lon_var = ds.variable(&set.lon)?;
         let shape = lon_var.shape();
@@ -431,6 +415,34 @@ impl Grid {
             parameters,
             Some(curvilinear),
         ))
+    }
+
+    /// Where the axis `axis` stands among the grid's axes, if the grid has it.
+    #[must_use]
+    pub fn axis_index(&self, axis: Axis) -> Option<usize> {
+        self.axes.iter().position(|a| a.axis == axis)
+    }
+
+    /// Parameter `p`, and for each of its dimensions where its grid axis stands among the
+    /// grid's axes.
+    ///
+    /// # Errors
+    /// [`OgcError::NotFound`] for no parameter `p`; [`OgcError::BadRequest`] for a dimension
+    /// on no axis of the grid (a plan made for another grid).
+    pub fn parameter_axes(&self, p: usize) -> Result<(&Parameter, Vec<usize>), OgcError> {
+        let param = self
+            .parameters
+            .get(p)
+            .ok_or_else(|| OgcError::NotFound("no such parameter".into()))?;
+        let axes = param
+            .dim_axes
+            .iter()
+            .map(|&axis| {
+                self.axis_index(axis)
+                    .ok_or_else(|| OgcError::BadRequest("axis not in grid".into()))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok((param, axes))
     }
 
     /// The axis `axis`, if the grid has it.

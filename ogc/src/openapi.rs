@@ -79,6 +79,37 @@ pub struct Route {
     pub error_media_type: &'static str,
 }
 
+impl Route {
+    /// The route at `path`, tagged `tag`, answering 200 with `media_types` (and with errors as
+    /// `error_media_type`), with no statuses of its own yet.
+    #[must_use]
+    pub fn new(
+        path: impl Into<String>,
+        summary: impl Into<String>,
+        tag: &'static str,
+        params: Vec<Param>,
+        media_types: Vec<&'static str>,
+        error_media_type: &'static str,
+    ) -> Self {
+        Self {
+            path: path.into(),
+            summary: summary.into(),
+            tag,
+            params,
+            media_types,
+            statuses: Vec::new(),
+            error_media_type,
+        }
+    }
+
+    /// This route, also answering with `status` for the reason `why`.
+    #[must_use]
+    pub fn with_status(mut self, status: u16, why: &'static str) -> Self {
+        self.statuses.push((status, why));
+        self
+    }
+}
+
 /// Statuses any route may answer with, and why.
 const COMMON_STATUSES: &[(u16, &str)] = &[
     (304, "not modified (conditional request)"),

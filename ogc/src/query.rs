@@ -106,33 +106,12 @@ impl Plan {
         self.picks.iter().map(Vec::len).product()
     }
 
-    /// The smallest hyperslab of parameter `p` holding every selected value, and for each of
-    /// the parameter's dimensions the grid axis index it stands for.
+    /// The smallest hyperslab of parameter `p` holding every selected value.
     ///
     /// # Errors
     /// When the plan does not fit the parameter (it was made for another grid).
     pub fn read_slab(&self, grid: &Grid, p: usize) -> Result<Hyperslab, OgcError> {
-        let param = grid
-            .parameters
-            .get(p)
-            .ok_or_else(|| OgcError::NotFound("no such parameter".into()))?;
-        let mut ranges = Vec::with_capacity(param.dim_axes.len());
-        for axis in &param.dim_axes {
-            let a = grid
-                .axes
-                .iter()
-                .position(|g| g.axis == *axis)
-                .ok_or_else(|| OgcError::BadRequest("axis not in grid".into()))?;
-            let picks = &self.picks[a];
-            let lo = picks.iter().copied().min().unwrap_or(0);
-            let hi = picks.iter().copied().max().unwrap_or(0);
-            ranges.push(Range {
-                start: lo,
-                count: if picks.is_empty() { 0 } else { hi - lo + 1 },
-                stride: 1,
-            });
-        }
-        Hyperslab::new(ranges, &param.shape).map_err(|e| OgcError::BadRequest(e.to_string()))
+        self.slab(grid, p, |picks| Ok(window(picks)))
     }
 
     /// The hyperslab of parameter `p` that holds exactly the selected cells, for a netCDF
@@ -158,27 +137,49 @@ rectangle); use cube with a bbox, or f=CoverageJSON for this polygon"
                     .to_owned(),
             ));
         }
-        let param = grid
-            .parameters
-            .get(p)
-            .ok_or_else(|| OgcError::NotFound("no such parameter".into()))?;
-        let mut ranges = Vec::with_capacity(param.dim_axes.len());
-        for axis in &param.dim_axes {
-            let a = grid
-                .axes
-                .iter()
-                .position(|g| g.axis == *axis)
-                .ok_or_else(|| OgcError::BadRequest("axis not in grid".into()))?;
-            ranges.push(regular_range(&self.picks[a]).ok_or_else(|| {
+        self.slab(grid, p, |picks| {
+            regular_range(picks).ok_or_else(|| {
                 bad(
                     "f=netCDF needs evenly spaced, ascending indices on every axis; this \
 selection (e.g. a box across the longitude seam, or an uneven list of z levels) is not: \
 ask for f=CoverageJSON, or split the query"
                         .to_owned(),
                 )
-            })?);
-        }
+            })
+        })
+    }
+
+    /// The hyperslab of parameter `p` whose range on each dimension `range` makes from the
+    /// picks of that dimension's axis.
+    fn slab(
+        &self,
+        grid: &Grid,
+        p: usize,
+        range: impl Fn(&[usize]) -> Result<Range, OgcError>,
+    ) -> Result<Hyperslab, OgcError> {
+        let (param, axes) = grid.parameter_axes(p)?;
+        let ranges = axes
+            .iter()
+            .map(|&a| {
+                let picks = self
+                    .picks
+                    .get(a)
+                    .ok_or_else(|| OgcError::BadRequest("axis not in plan".into()))?;
+                range(picks)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Hyperslab::new(ranges, &param.shape).map_err(|e| OgcError::BadRequest(e.to_string()))
+    }
+}
+
+/// The smallest run of indices holding every one of `picks` (empty for no picks).
+pub(crate) fn window(picks: &[usize]) -> Range {
+    let lo = picks.iter().copied().min().unwrap_or(0);
+    let hi = picks.iter().copied().max().unwrap_or(0);
+    Range {
+        start: lo,
+        count: if picks.is_empty() { 0 } else { hi - lo + 1 },
+        stride: 1,
     }
 }
 

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from cloud_servers import Nginx, Weed, fathom, get
+from cloud_servers import Nginx, Weed, fathom, get, wait_for
 from conftest import SAMPLES, fathom_bin, run
 
 BUCKET, PREFIX = "data", "samples"
