@@ -135,7 +135,9 @@ impl RemoteConfig {
                 .iter()
                 .map(|h| {
                     let s = RemoteSettings {
-                        timeout: h.timeout_secs.map_or(default.timeout, Duration::from_secs_f64),
+                        timeout: h
+                            .timeout_secs
+                            .map_or(default.timeout, Duration::from_secs_f64),
                         retries: h.retries.unwrap_or(default.retries),
                         ca_file: h.ca_file.clone().or_else(|| default.ca_file.clone()),
                     };
@@ -148,12 +150,11 @@ impl RemoteConfig {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        let timeouts = std::iter::once(("[remote]".to_owned(), Some(self.timeout_secs)))
-            .chain(
-                self.hosts
-                    .iter()
-                    .map(|h| (format!("[[remote.hosts]] {:?}", h.host), h.timeout_secs)),
-            );
+        let timeouts = std::iter::once(("[remote]".to_owned(), Some(self.timeout_secs))).chain(
+            self.hosts
+                .iter()
+                .map(|h| (format!("[[remote.hosts]] {:?}", h.host), h.timeout_secs)),
+        );
         for (place, t) in timeouts {
             if let Some(t) = t
                 && (!t.is_finite() || !(0.001..=1e9).contains(&t))

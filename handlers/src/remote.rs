@@ -67,7 +67,9 @@ impl Source for Tap {
 
 /// The policy remote NcML members are opened with: the operator's `[remote]` settings, and
 /// each member source tapped like a mount's, so that [`hold_back`] learns of its failures.
-pub(crate) fn member_policy(config: &crate::config::RemoteConfig) -> cdm::formats::dap::RemotePolicy {
+pub(crate) fn member_policy(
+    config: &crate::config::RemoteConfig,
+) -> cdm::formats::dap::RemotePolicy {
     let mut policy = config.policy();
     policy.tap = Some(cdm::formats::dap::SourceTap(Arc::new(|s| Arc::new(Tap(s)))));
     policy

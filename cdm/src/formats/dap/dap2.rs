@@ -602,7 +602,10 @@ pub(crate) fn to_dataset(
                 path: format!("{path}_t"),
                 fields,
             })),
-            dims: dims.iter().map(|(_, len)| VarDim::anonymous(*len)).collect(),
+            dims: dims
+                .iter()
+                .map(|(_, len)| VarDim::anonymous(*len))
+                .collect(),
             name,
             path,
             storage: Storage::default(),
@@ -761,7 +764,10 @@ mod tests {
             Some("a \"quoted\" word")
         );
         assert_eq!(ds.root.attribute("n").map(|a| a.value.len()), Some(2));
-        let omitted = ds.root.attribute("_fathom_omitted").and_then(|a| a.value.as_text());
+        let omitted = ds
+            .root
+            .attribute("_fathom_omitted")
+            .and_then(|a| a.value.as_text());
         assert!(omitted.is_none(), "{omitted:?}");
         let s = ds.variable("/s").expect("s");
         assert_eq!(s.shape(), vec![4]);
@@ -769,7 +775,9 @@ mod tests {
         assert!(remote.get("/s").is_some_and(|r| r.members.is_some()));
         let rows = ds.variable("/rows").expect("rows");
         assert!(rows.shape().is_empty());
-        assert!(matches!(&rows.dtype, DataType::VLen(v) if matches!(&v.base, DataType::Structure(r) if r.fields.len() == 1)));
+        assert!(
+            matches!(&rows.dtype, DataType::VLen(v) if matches!(&v.base, DataType::Structure(r) if r.fields.len() == 1))
+        );
         assert!(remote.get("/rows").is_some_and(|r| r.sequence));
         assert_eq!(remote.get("/SST").map(|r| r.base), Some(BaseType::Float32));
     }

@@ -408,11 +408,9 @@ impl Parser {
                             fields,
                         })),
                     })),
-                    (false, _, _) => DataType::Structure(Arc::new(StructureType {
-                        name,
-                        path,
-                        fields,
-                    })),
+                    (false, _, _) => {
+                        DataType::Structure(Arc::new(StructureType { name, path, fields }))
+                    }
                 };
                 self.place(var);
             }
@@ -688,8 +686,14 @@ mod tests {
         };
         assert_eq!(o.size, 5);
         assert!(ds.variable("/nothing").is_none());
-        let omitted = ds.root.attribute("_fathom_omitted").and_then(|a| a.value.as_text());
-        assert!(omitted.as_ref().is_some_and(|t| t.contains("/nothing")), "{omitted:?}");
+        let omitted = ds
+            .root
+            .attribute("_fathom_omitted")
+            .and_then(|a| a.value.as_text());
+        assert!(
+            omitted.as_ref().is_some_and(|t| t.contains("/nothing")),
+            "{omitted:?}"
+        );
         assert_eq!(
             ds.root
                 .attribute("comment")

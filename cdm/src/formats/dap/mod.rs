@@ -172,9 +172,9 @@ impl RemotePolicy {
     /// The settings for the dataset at `url`.
     #[must_use]
     pub fn settings_for(&self, url: &str) -> &RemoteSettings {
-        let host = url
-            .split_once("://")
-            .map_or("", |(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(""));
+        let host = url.split_once("://").map_or("", |(_, rest)| {
+            rest.split(['/', '?', '#']).next().unwrap_or("")
+        });
         let host = host.rsplit('@').next().unwrap_or(host);
         self.hosts
             .iter()
@@ -632,7 +632,8 @@ impl Output {
         };
         if end - start >= SHARE_BYTES {
             if !self.copied.is_empty() {
-                self.parts.push(Bytes::from(std::mem::take(&mut self.copied)));
+                self.parts
+                    .push(Bytes::from(std::mem::take(&mut self.copied)));
             }
             self.parts.push(block.slice(start..end));
         } else {
@@ -753,8 +754,14 @@ mod tests {
             hosts: vec![("Archive.example:8080".into(), slow.clone())],
             tap: None,
         };
-        assert_eq!(policy.settings_for("dap4://archive.example:8080/a/b.nc"), &slow);
-        assert_eq!(policy.settings_for("http://u@archive.example:8080/x"), &slow);
+        assert_eq!(
+            policy.settings_for("dap4://archive.example:8080/a/b.nc"),
+            &slow
+        );
+        assert_eq!(
+            policy.settings_for("http://u@archive.example:8080/x"),
+            &slow
+        );
         assert_eq!(
             policy.settings_for("http://archive.example/x"),
             &RemoteSettings::default()

@@ -204,7 +204,9 @@ fn dap4_element(
         }
         DataType::Enum(e) => dap4_element(data, pos, &e.base, little, out),
         fixed => {
-            let size = fixed.fixed_size().ok_or_else(|| corrupt("an unsized type"))?;
+            let size = fixed
+                .fixed_size()
+                .ok_or_else(|| corrupt("an unsized type"))?;
             let raw = data.get(pos..pos + size).ok_or_else(short)?;
             let start = out.len();
             out.extend_from_slice(raw);
@@ -556,10 +558,16 @@ mod tests {
         canonical.extend_from_slice(&0u64.to_le_bytes());
         let mut body = chunk(0, dmr);
         body.extend(chunk(1, &be));
-        assert_eq!(decode_dap(&body, "/t", &dtype, &[1]).expect("big"), canonical);
+        assert_eq!(
+            decode_dap(&body, "/t", &dtype, &[1]).expect("big"),
+            canonical
+        );
         let mut body = chunk(4, dmr);
         body.extend(chunk(5, &canonical));
-        assert_eq!(decode_dap(&body, "/t", &dtype, &[1]).expect("little"), canonical);
+        assert_eq!(
+            decode_dap(&body, "/t", &dtype, &[1]).expect("little"),
+            canonical
+        );
         // A row count beyond the data is cut short, not a huge allocation.
         let mut lie = u64::MAX.to_le_bytes().to_vec();
         lie.extend_from_slice(&canonical[8..]);
@@ -574,7 +582,9 @@ mod tests {
     #[test]
     fn dods_sequences_become_counted_rows() {
         let dds = "Dataset {\n    Sequence {\n        Float64 index;\n        String site;\n    } sequence;\n} obs%2Ecsv;\n";
-        let members = crate::formats::dap::dap2::parse_dds(dds).expect("dds").decls;
+        let members = crate::formats::dap::dap2::parse_dds(dds)
+            .expect("dds")
+            .decls;
         let crate::formats::dap::dap2::Decl::Sequence { members, .. } = &members[0] else {
             panic!("not a Sequence")
         };
@@ -587,8 +597,14 @@ mod tests {
             body.extend(std::iter::repeat_n(0u8, (4 - s.len() % 4) % 4));
         }
         body.extend_from_slice(&END_OF_SEQUENCE.to_be_bytes());
-        let v = decode_dods(&body, "sequence", BaseType::Byte, Some((members.as_slice(), true)), &[])
-            .expect("decodes");
+        let v = decode_dods(
+            &body,
+            "sequence",
+            BaseType::Byte,
+            Some((members.as_slice(), true)),
+            &[],
+        )
+        .expect("decodes");
         let mut want = 2u64.to_le_bytes().to_vec();
         want.extend_from_slice(&10.0f64.to_le_bytes());
         crate::encoding::push_string(&mut want, b"Diamond_St");
@@ -597,13 +613,40 @@ mod tests {
         assert_eq!(v, want);
         // Without its end mark, or with a stray mark, it is unusable.
         let cut = &body[..body.len() - 4];
-        assert!(decode_dods(cut, "sequence", BaseType::Byte, Some((members.as_slice(), true)), &[]).is_err());
+        assert!(
+            decode_dods(
+                cut,
+                "sequence",
+                BaseType::Byte,
+                Some((members.as_slice(), true)),
+                &[]
+            )
+            .is_err()
+        );
         let mut stray = body.clone();
         let at = dds.len() + "Data:\n".len();
         stray[at] = 0x11;
-        assert!(decode_dods(&stray, "sequence", BaseType::Byte, Some((members.as_slice(), true)), &[]).is_err());
+        assert!(
+            decode_dods(
+                &stray,
+                "sequence",
+                BaseType::Byte,
+                Some((members.as_slice(), true)),
+                &[]
+            )
+            .is_err()
+        );
         // Asked for as a Structure, it is not there.
-        assert!(decode_dods(&body, "sequence", BaseType::Byte, Some((members.as_slice(), false)), &[]).is_err());
+        assert!(
+            decode_dods(
+                &body,
+                "sequence",
+                BaseType::Byte,
+                Some((members.as_slice(), false)),
+                &[]
+            )
+            .is_err()
+        );
     }
 
     #[test]
