@@ -152,9 +152,12 @@ pub struct RemotePolicy {
     pub tap: Option<SourceTap>,
 }
 
+/// A function that wraps a source in another.
+pub type WrapSource = dyn Fn(Arc<dyn Source>) -> Arc<dyn Source> + Send + Sync;
+
 /// A function that wraps a source in another (see [`RemotePolicy::tap`]).
 #[derive(Clone)]
-pub struct SourceTap(pub Arc<dyn Fn(Arc<dyn Source>) -> Arc<dyn Source> + Send + Sync>);
+pub struct SourceTap(pub Arc<WrapSource>);
 
 impl fmt::Debug for SourceTap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -437,9 +440,8 @@ type FetchedBlock = (Vec<Range>, Bytes, Option<Vec<usize>>);
 struct Reader {
     url: Arc<str>,
     http: Http,
-    /// The DAP2 name and wire type (a Structure's or Sequence's members, and whether it is a
-    /// Sequence), or `None` for DAP4.
-    dap2: Option<(String, dap2::BaseType, Option<(Arc<Vec<dap2::Decl>>, bool)>)>,
+    /// What the DAP2 server calls the variable and sends it as, or `None` for DAP4.
+    dap2: Option<dap2::RemoteVar2>,
     path: Arc<str>,
     dtype: DataType,
     number: u32,
@@ -484,16 +486,16 @@ impl Reader {
                 let body = self.http.get(&url, max).await?;
                 wire::decode_dap(&body, &self.path, &self.dtype, &counts)?
             }
-            Some((name, base, members)) => {
-                let ce = utf8_percent_encode(name, CE_KEEP).to_string()
+            Some(v) => {
+                let ce = utf8_percent_encode(&v.name, CE_KEEP).to_string()
                     + &utf8_percent_encode(&subscripts(&extent), CE_KEEP).to_string();
                 let url = format!("{}.dods?{ce}", self.url);
                 let body = self.http.get(&url, max).await?;
                 wire::decode_dods(
                     &body,
-                    name,
-                    *base,
-                    members.as_ref().map(|(m, seq)| (m.as_slice(), *seq)),
+                    &v.name,
+                    v.base,
+                    v.members.as_ref().map(|m| (m.as_slice(), v.sequence)),
                     &counts,
                 )?
             }
@@ -680,11 +682,7 @@ impl Source for DapSource {
         let dap2 = match &self.wire {
             Wire::Dap4 => None,
             Wire::Dap2(vars) => match vars.get(path) {
-                Some(v) => Some((
-                    v.name.clone(),
-                    v.base,
-                    v.members.clone().map(|m| (m, v.sequence)),
-                )),
+                Some(v) => Some(v.clone()),
                 None => return error_stream(Error::NoSuchVariable(path.to_owned())),
             },
         };
