@@ -144,6 +144,15 @@ def setup(tmp_path_factory):
             dst.createDimension(name, len(dim))
         v = dst.createVariable("temperature", "f8", src["temperature"].dimensions)
         v[:] = 1.0
+    # compound.nc: a compound without array fields (netCDF4-python reads those over DAP4).
+    with netCDF4.Dataset(root / "compound.nc", "w") as d:
+        d.createDimension("obs", 5)
+        t = d.createCompoundType(np.dtype([("id", "<i4"), ("depth", "<f8"), ("flag", "i1")]), "obs_t")
+        v = d.createVariable("obs", t, ("obs",))
+        v[:] = np.array(
+            [(7, 1.5, -1), (-3, 2e10, 0), (2**31 - 1, -0.0, 127), (0, np.nan, -128), (42, 3.25, 5)],
+            dtype=t.dtype,
+        )
     # A CSV file, which pydap's server sends as a DAP2 Sequence.
     (root / "obs.csv").write_text(OBS_CSV)
     with ExitStack() as stack:
@@ -168,6 +177,8 @@ def setup(tmp_path_factory):
             ("/f2/groups", f"{upstream.url}/groups.nc", "dap2", 10, 2),
             ("/f4/groups", f"{upstream.url}/groups.nc", "dap4", 10, 2),
             ("/f/classic", f"{upstream.url}/classic.nc", "auto", 10, 2),
+            ("/f2/compound", f"{upstream.url}/compound.nc", "dap2", 10, 2),
+            ("/f4/compound", f"{upstream.url}/compound.nc", "dap4", 10, 2),
             ("/p/classic", f"{pydap_url}/classic.nc", "auto", 10, 2),
             ("/p/chunked", f"{pydap_url}/chunked.nc", "dap2", 10, 2),
             ("/p/obs", f"{pydap_url}/obs.csv", "dap2", 10, 2),
@@ -344,6 +355,35 @@ def test_ncdump_prints_the_same_dataset_through_a_dap4_mount(setup):
             sizes[parts[1]] = int(parts[0][7:-1])
     problems = compare_dumps(Dump(ncdump(str(local))), Dump(ncdump(f"{setup['gateway'].url}/f4/types#dap4")), sizes)
     assert not problems, "\n".join(problems)
+
+
+def test_netcdf4_python_reads_a_remote_compound_over_both_protocols(setup):
+    """A compound without array fields, through a DAP2-only and a DAP4-only mount of a second
+    fathom. Over DAP2 netCDF4-python reads every field of every element, and a slice, as the
+    file holds them (as netcdf-c's flattened `obs.field` variables).
+
+    CLIENT BUG (netcdf-c 4.10.1 in netCDF4-python, DAP4): a Structure whose fields need
+    alignment padding in C (int, double, byte) is decoded as if the packed DAP4 values were a
+    padded C struct, so every element after the first is wrong (the last ones read past the
+    buffer: not even repeatable) — from the upstream fathom directly as through the gateway.
+    So over DAP4 only the first element is compared, and the `.dap` values themselves are
+    decoded here and compared with the file."""
+    gw, up = setup["gateway"], setup["upstream"]
+    with netCDF4.Dataset(setup["root"] / "compound.nc") as local:
+        want = local["obs"][...]
+    with netCDF4.Dataset(f"{gw.url}/f2/compound") as via:
+        for field in want.dtype.names:
+            assert same(want[field], via[f"obs.{field}"][...]), field
+        assert same(want["id"][2:5], via["obs.id"][2:5])
+    with netCDF4.Dataset(f"{gw.url}/f4/compound#dap4") as via, netCDF4.Dataset(f"{up.url}/compound.nc#dap4") as direct:
+        got, direct_got = via["obs"][...], direct["obs"][...]
+        assert got.shape == want.shape == direct_got.shape
+        assert got[0] == want[0] == direct_got[0]
+    s, _, body = get(f"{gw.url}/f4/compound.dap?dap4.ce=/obs&dap4.checksum=false")
+    assert s == 200
+    got = decode_structures(dap4_data(body), want.dtype, want.size)
+    for field in want.dtype.names:
+        assert same(want[field], got[field]), field
 
 
 def test_a_dap2_mount_reads_structures_as_the_file_holds_them(setup):
