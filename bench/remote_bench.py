@@ -11,9 +11,16 @@ DAP4 mount:
   - warm: wrk with 8 connections for `--seconds`: req/s and p50 latency, gateway and direct,
     and the upstream requests sent during the warm run (0 when the chunk cache serves it all).
 Files come from `testdata bench` into bench/out/data (as bench/run.py makes them).
+
+    python3 bench/remote_bench.py --callgrind 200
+
+instead counts instructions per warm request with valgrind's callgrind (stable on a busy
+machine, unlike wall time): the gateway (under callgrind) in front of an upstream fathom, and
+the upstream itself (under callgrind) asked directly, for the same cases.
 """
 
 import argparse
+import os
 import re
 import socket
 import subprocess
@@ -25,7 +32,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "bench" / "out" / "data"
-FATHOM = REPO / "target" / "release" / "fathom"
+FATHOM = Path(os.environ.get("FATHOM_BIN", REPO / "target" / "release" / "fathom"))
 
 
 def free_port() -> int:
@@ -74,9 +81,48 @@ def wrk(url: str, seconds: int) -> tuple[float, str]:
     return rps, p50
 
 
+def instructions(serve_args: list[str], paths: list[str], requests: int) -> list[tuple[float, int]]:
+    """(instructions per request, response bytes) of each path, warm, for a fathom started
+    with `serve_args` under callgrind (the method of bench/callgrind.py)."""
+    sys.path.insert(0, str(REPO / "bench"))
+    from callgrind import Client, total_ir, wait_port
+
+    port = free_port()
+    outdir = Path(tempfile.mkdtemp(prefix="fathom-remote-callgrind-"))
+    tool = ["valgrind", "--tool=callgrind", "--collect-atstart=yes", f"--callgrind-out-file={outdir}/callgrind.out.%p"]
+    proc = subprocess.Popen(
+        tool + [str(FATHOM), "serve", *serve_args, "--bind", f"127.0.0.1:{port}"],
+        env={"FATHOM_LOG": "warn", "PATH": "/usr/bin:/bin"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    out = []
+    try:
+        wait_port(port)
+        client = Client(port)
+        for path in paths:
+            for _ in range(20):
+                status, length = client.get(path)
+            if status != 200:
+                raise RuntimeError(f"{path}: {status}")
+            seen = {f.name for f in outdir.glob("callgrind.out*")}
+            subprocess.run(["callgrind_control", "-z", str(proc.pid)], check=True, capture_output=True)
+            for _ in range(requests):
+                client.get(path)
+            subprocess.run(["callgrind_control", "-d", str(proc.pid)], check=True, capture_output=True)
+            ir, _ = total_ir(outdir, seen)
+            out.append((ir / requests, length))
+    finally:
+        proc.terminate()
+        proc.wait(60)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--callgrind", type=int, default=0, metavar="N",
+                    help="count instructions over N warm requests per case instead of timing")
     a = ap.parse_args()
     if not (DATA / "coads_like.nc").exists() or not (DATA / "x_wind.nc").exists():
         DATA.mkdir(parents=True, exist_ok=True)
@@ -97,6 +143,18 @@ def main():
         ("40 kB subset of x_wind", "xwind", "x_wind.nc", "x_wind[0:0][0:9][0][0:999]"),
     ]
     rows = []
+    if a.callgrind:
+        paths = [f"/{proto}/{mount}.dods?{ce}" for proto in ("dap2", "dap4") for _, mount, _, ce in cases]
+        via = instructions([str(tmp / "empty"), "--config", str(config)], paths, a.callgrind)
+        upstream.stop()
+        direct = instructions([str(DATA)], [f"/{file}.dods?{ce}" for _, _, file, ce in cases], a.callgrind)
+        print("| case | mount | gateway instructions / request | direct instructions / request | ratio | bytes |")
+        print("|---|---|---:|---:|---:|---:|")
+        for i, (g, length) in enumerate(via):
+            label = cases[i % 2][0]
+            d = direct[i % 2][0]
+            print(f"| {label} | {'dap2' if i < 2 else 'dap4'} | {g:,.0f} | {d:,.0f} | {g / d:.2f} | {length} |")
+        return 0
     for proto in ("dap2", "dap4"):
         for label, mount, file, ce in cases:
             direct = f"{upstream.url}/{file}.dods?{ce}"

@@ -272,6 +272,8 @@ pub struct Catalog {
     root: Option<Arc<PathBuf>>,
     /// Reader processes that run the C libraries, when files are opened in isolation.
     readers: Option<Arc<ReaderPool>>,
+    /// Timeouts, retries and certificates for remote NcML members.
+    remote: Arc<crate::formats::dap::RemotePolicy>,
 }
 
 impl fmt::Debug for Catalog {
@@ -293,7 +295,21 @@ impl Catalog {
             stats: Arc::new(CacheStats::default()),
             root: None,
             readers: None,
+            remote: Arc::default(),
         }
+    }
+
+    /// This catalog with the operator's settings for remote datasets named by NcML files.
+    #[must_use]
+    pub fn with_remote_policy(mut self, policy: crate::formats::dap::RemotePolicy) -> Self {
+        self.remote = Arc::new(policy);
+        self
+    }
+
+    /// The settings for remote datasets named by NcML files.
+    #[must_use]
+    pub fn remote_policy(&self) -> &crate::formats::dap::RemotePolicy {
+        &self.remote
     }
 
     /// This catalog with the canonical data root that NcML locations must stay under.

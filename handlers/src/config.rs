@@ -71,6 +71,124 @@ pub struct Config {
     /// Datasets on remote OPeNDAP servers, each served under its own URL path (TOML only:
     /// `[[mounts]]` tables).
     pub mounts: Vec<Mount>,
+    /// Timeouts, retries and trusted certificates for remote datasets that NcML files in the
+    /// data root name as members (TOML only: a `[remote]` table). Mounts have their own.
+    pub remote: RemoteConfig,
+}
+
+/// `[remote]`: the settings remote NcML members are opened with, by default and per host
+/// (`[[remote.hosts]]`). NcML files choose URLs, never these.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RemoteConfig {
+    /// Seconds one request to a remote server may take.
+    pub timeout_secs: f64,
+    /// Further attempts after a timeout, a refused connection or a 502/503/504.
+    pub retries: u32,
+    /// PEM certificates trusted for `https://` members besides the system's.
+    pub ca_file: Option<PathBuf>,
+    /// Settings for one host each; a key left out takes the value above.
+    pub hosts: Vec<RemoteHost>,
+}
+
+impl Default for RemoteConfig {
+    fn default() -> Self {
+        Self {
+            timeout_secs: default_mount_timeout(),
+            retries: default_mount_retries(),
+            ca_file: None,
+            hosts: Vec::new(),
+        }
+    }
+}
+
+/// `[[remote.hosts]]`: the settings for members on one server.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteHost {
+    /// `host` or `host:port`, as member URLs spell it.
+    pub host: String,
+    /// Seconds one request may take.
+    #[serde(default)]
+    pub timeout_secs: Option<f64>,
+    /// Further attempts.
+    #[serde(default)]
+    pub retries: Option<u32>,
+    /// PEM certificates trusted besides the system's.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+impl RemoteConfig {
+    /// The policy the catalog opens remote NcML members with.
+    #[must_use]
+    pub fn policy(&self) -> cdm::formats::dap::RemotePolicy {
+        use cdm::formats::dap::{RemotePolicy, RemoteSettings};
+        let default = RemoteSettings {
+            timeout: Duration::from_secs_f64(self.timeout_secs),
+            retries: self.retries,
+            ca_file: self.ca_file.clone(),
+        };
+        RemotePolicy {
+            hosts: self
+                .hosts
+                .iter()
+                .map(|h| {
+                    let s = RemoteSettings {
+                        timeout: h
+                            .timeout_secs
+                            .map_or(default.timeout, Duration::from_secs_f64),
+                        retries: h.retries.unwrap_or(default.retries),
+                        ca_file: h.ca_file.clone().or_else(|| default.ca_file.clone()),
+                    };
+                    (h.host.clone(), s)
+                })
+                .collect(),
+            default,
+            tap: None,
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let timeouts = std::iter::once(("[remote]".to_owned(), Some(self.timeout_secs))).chain(
+            self.hosts
+                .iter()
+                .map(|h| (format!("[[remote.hosts]] {:?}", h.host), h.timeout_secs)),
+        );
+        for (place, t) in timeouts {
+            if let Some(t) = t
+                && (!t.is_finite() || !(0.001..=1e9).contains(&t))
+            {
+                return Err(ConfigError::Parse(format!(
+                    "{place}: timeout_secs must be a positive number of seconds"
+                )));
+            }
+        }
+        let files = std::iter::once(("[remote]".to_owned(), &self.ca_file)).chain(
+            self.hosts
+                .iter()
+                .map(|h| (format!("[[remote.hosts]] {:?}", h.host), &h.ca_file)),
+        );
+        for (place, f) in files {
+            if let Some(f) = f
+                && !f.is_file()
+            {
+                return Err(ConfigError::Parse(format!(
+                    "{place}: ca_file {} is not a file",
+                    f.display()
+                )));
+            }
+        }
+        for h in &self.hosts {
+            if h.host.is_empty() || h.host.contains(['/', '?', '#', '@']) {
+                return Err(ConfigError::Parse(format!(
+                    "[[remote.hosts]] host {:?} must be a host or host:port",
+                    h.host
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Which protocol a remote mount speaks to its server.
@@ -211,6 +329,7 @@ impl Default for Config {
             reader_processes: 4,
             reader_timeout_secs: 120.0,
             mounts: Vec::new(),
+            remote: RemoteConfig::default(),
         }
     }
 }
@@ -412,6 +531,7 @@ impl Config {
                 )));
             }
         }
+        self.remote.validate()?;
         let mut seen = std::collections::HashSet::new();
         for m in &self.mounts {
             let p = &m.path;
@@ -541,6 +661,28 @@ mod tests {
             "[[mounts]]\npath = \"/a\"\nurl = \"https://h/x\"\nca_file = \"/nonexistent.pem\"",
             "[[mounts]]\npath = \"/a\"\nurl = \"http://h/x\"\ntimeout_secs = 0",
             "[[mounts]]\npath = \"/a\"\nurl = \"http://h/x\"\n[[mounts]]\npath = \"/a\"\nurl = \"http://h/y\"",
+        ] {
+            assert!(Config::from_toml(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn remote_member_settings_are_read_and_checked() {
+        let c = Config::from_toml(
+            "[remote]\ntimeout_secs = 2.5\nretries = 0\n[[remote.hosts]]\nhost = \"slow.example:8080\"\ntimeout_secs = 60\n",
+        )
+        .expect("valid");
+        let p = c.remote.policy();
+        assert_eq!(p.default.timeout, Duration::from_millis(2500));
+        let slow = p.settings_for("http://slow.example:8080/a.nc");
+        assert_eq!((slow.timeout, slow.retries), (Duration::from_secs(60), 0));
+        assert_eq!(Config::default().remote.policy().default.retries, 2);
+        for bad in [
+            "[remote]\ntimeout_secs = 0",
+            "[remote]\nca_file = \"/nonexistent.pem\"",
+            "[remote]\nurl = \"http://h/x\"",
+            "[[remote.hosts]]\nhost = \"h/x\"",
+            "[[remote.hosts]]\nhost = \"h\"\ntimeout_secs = -1",
         ] {
             assert!(Config::from_toml(bad).is_err(), "{bad}");
         }

@@ -117,7 +117,8 @@ impl AppState {
         }
         Ok(Self {
             catalog: Catalog::new(config.catalog_capacity, config.chunk_cache_bytes)
-                .with_root(&root),
+                .with_root(&root)
+                .with_remote_policy(remote::member_policy(&config.remote)),
             root,
             metrics: Metrics::default(),
             targets: moka::sync::Cache::builder()

@@ -26,7 +26,7 @@ use futures::StreamExt;
 use http::Response;
 use http_body_util::BodyExt;
 
-use crate::body::{Body, full, streaming};
+use crate::body::{Body, streaming};
 use crate::config::{Mount, MountProtocol};
 use crate::error::HandlerError;
 use crate::listing::{EntryKind, FolderEntry};
@@ -63,6 +63,16 @@ impl Source for Tap {
             }
         }))
     }
+}
+
+/// The policy remote NcML members are opened with: the operator's `[remote]` settings, and
+/// each member source tapped like a mount's, so that [`hold_back`] learns of its failures.
+pub(crate) fn member_policy(
+    config: &crate::config::RemoteConfig,
+) -> cdm::formats::dap::RemotePolicy {
+    let mut policy = config.policy();
+    policy.tap = Some(cdm::formats::dap::SourceTap(Arc::new(|s| Arc::new(Tap(s)))));
+    policy
 }
 
 /// Runs `respond` (which builds a response of a remote dataset) and, for data responses,
@@ -112,11 +122,12 @@ pub(crate) async fn hold_back(
                 return Err(HandlerError::BadGateway(message));
             }
             let body = if ended && size < HOLD_BACK_BYTES {
-                let mut all = Vec::with_capacity(size);
-                for b in held {
-                    all.extend_from_slice(&b);
+                // All of it is here: sent as it is, with its length, without joining the parts.
+                Held {
+                    parts: held.into(),
+                    left: size as u64,
                 }
-                full(all)
+                .boxed_unsync()
             } else {
                 let head =
                     futures::stream::iter(held.into_iter().map(Ok::<_, crate::body::BoxError>));
@@ -126,6 +137,36 @@ pub(crate) async fn hold_back(
             Ok(Response::from_parts(parts, body))
         })
         .await
+}
+
+/// A response body held back whole: its parts, and the bytes still to send.
+struct Held {
+    parts: std::collections::VecDeque<Bytes>,
+    left: u64,
+}
+
+impl http_body::Body for Held {
+    type Data = Bytes;
+    type Error = crate::body::BoxError;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        std::task::Poll::Ready(this.parts.pop_front().map(|b| {
+            this.left = this.left.saturating_sub(b.len() as u64);
+            Ok(http_body::Frame::data(b))
+        }))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.left)
+    }
 }
 
 /// The configured remote datasets, each opened on first use and re-opened after its refresh

@@ -9,6 +9,7 @@ and with the same aggregation of local copies.
 
 import subprocess
 import sys
+import time
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -80,6 +81,7 @@ def setup(tmp_path_factory, samples_dir):
             "wrap_pydap.ncml": f'<netcdf location="{pydap}/part1.nc"/>',
             "wrap_pydap_classic.ncml": f'<netcdf location="{pydap}/classic.nc"/>',
             "wrap_proxy.ncml": f'<netcdf location="dap2://{proxy.url.removeprefix("http://")}/classic.nc"/>',
+            "wrap_proxy4.ncml": f'<netcdf location="dap4://{proxy.url.removeprefix("http://")}/classic.nc"/>',
             "join_local.ncml": join("joinExisting", ["part1.nc", "part2.nc"]),
             "join_remote.ncml": join("joinExisting", [f"{up}/part1.nc", f"{pydap}/part2.nc"]),
             "joinnew_local.ncml": join("joinNew", ["part1.nc", "part2.nc"], '<variableAgg name="temperature"/>'),
@@ -92,7 +94,13 @@ def setup(tmp_path_factory, samples_dir):
         }
         for name, text in files.items():
             (gw_root / name).write_text(text)
-        gateway = Server(gw_root)
+        # Members behind the proxy get 1 s and no retry; every other host the defaults (20 s).
+        config = gw_root.parent / f"{gw_root.name}.toml"
+        config.write_text(
+            "[remote]\ntimeout_secs = 20\n"
+            f'[[remote.hosts]]\nhost = "{proxy.url.removeprefix("http://")}"\ntimeout_secs = 1\nretries = 0\n'
+        )
+        gateway = Server(gw_root, ["--config", str(config)])
         stack.callback(gateway.stop)
         yield {"gateway": gateway, "classic": classic, "gw_root": gw_root, "proxy": proxy, "up": upstream}
         assert gateway.alive(), "fathom died"
@@ -198,6 +206,39 @@ def test_a_union_of_a_remote_and_a_local_member(setup):
         elev = ",".join(str(x) for x in f["station_elevation"][:])
     assert f"extra=7,8,9;" in data, out
     assert f"station_elevation={elev};" in data, out
+
+
+@pytest.mark.parametrize(
+    "mode, path, status",
+    [
+        ("slow", "wrap_proxy4.ncml.dap?dap4.ce=/lat", 504),
+        ("slow", "wrap_proxy.ncml.dods?lon", 504),
+        ("error", "wrap_proxy4.ncml.dap?dap4.ce=/pressure", 502),
+        ("truncate", "wrap_proxy4.ncml.dap?dap4.ce=/station_elevation", 502),
+    ],
+)
+def test_a_member_failure_before_the_body_is_a_502_or_504(setup, mode, path, status):
+    """A member slower than the operator's timeout for its host (`[[remote.hosts]]`, 1 s and no
+    retry here; the proxy takes 3 s) gets 504, an erroring or truncated one 502, each with the
+    protocol's error body and no data, over DAP4 as over DAP2."""
+    gw, proxy = setup["gateway"], setup["proxy"]
+    assert get(f"{gw.url}/{path.split('?')[0].rsplit('.', 1)[0]}.dds")[0] == 200  # metadata first
+    proxy.mode = mode
+    try:
+        start = time.time()
+        s, headers, body = get(f"{gw.url}/{path}")
+        took = time.time() - start
+    finally:
+        proxy.mode = "pass"
+    text = body.decode(errors="replace")
+    assert s == status, (s, text[:300])
+    if ".dap" in path:
+        assert text.startswith("<?xml") and f'<Error httpcode="{status}">' in text, text
+    else:
+        assert text.startswith("Error {") and headers["Content-Description"] == "dods_error", text
+    if mode == "slow":
+        assert took < 2.9, f"the host's 1 s timeout applies, not the default 20 s ({took:.1f} s)"
+    assert get(f"{gw.url}/{path}")[0] == 200  # and the member reads again once it answers
 
 
 def test_repeated_reads_of_a_remote_member_come_from_the_cache(setup):

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 
 use crate::error::{Error, Result};
 use crate::model::{
-    AttrValue, Attribute, DataType, Dataset, Dimension, Format, Group, Storage, VarDim, Variable,
+    AttrValue, Attribute, DataType, Dataset, Dimension, Field, Format, Group, Storage,
+    StructureType, VarDim, Variable,
 };
 
 /// A DAP2 base type.
@@ -404,13 +405,51 @@ fn attr_value(dtype: &str, values: &[(String, bool)]) -> Option<AttrValue> {
 pub(crate) struct RemoteVar2 {
     /// The name as the remote DDS spells it (top level).
     pub(crate) name: String,
-    /// The wire type.
+    /// The wire type (of an atomic array; unused for a Structure).
     pub(crate) base: BaseType,
+    /// A Structure's or Sequence's members as the DDS declares them, `None` for an atomic
+    /// array.
+    pub(crate) members: Option<std::sync::Arc<Vec<Decl>>>,
+    /// Whether it is a Sequence (members set too).
+    pub(crate) sequence: bool,
+}
+
+/// The CDM fields of a DAP2 Structure's members, or `None` when one of them has no CDM form
+/// (a Grid or Sequence inside a Structure).
+fn fields_of(members: &[Decl]) -> Option<Vec<Field>> {
+    members
+        .iter()
+        .map(|m| match m {
+            Decl::Base { dtype, name, dims } => Some(Field {
+                name: name.clone(),
+                dtype: dtype.cdm(),
+                shape: dims.iter().map(|(_, l)| *l).collect(),
+            }),
+            Decl::Structure {
+                name,
+                members,
+                dims,
+            } => Some(Field {
+                name: name.clone(),
+                dtype: DataType::Structure(std::sync::Arc::new(StructureType {
+                    name: format!("{name}_t"),
+                    path: format!("/{name}_t"),
+                    fields: fields_of(members).filter(|f| !f.is_empty())?,
+                })),
+                shape: dims.iter().map(|(_, l)| *l).collect(),
+            }),
+            Decl::Grid { .. } | Decl::Sequence { .. } => None,
+        })
+        .collect()
 }
 
 /// Maps a DDS and DAS into the CDM model: top-level arrays become variables, a Grid becomes its
-/// array plus its maps as coordinate variables, named dimensions are shared. Structures and
-/// Sequences are left out and listed in the `_fathom_omitted` global attribute.
+/// array plus its maps as coordinate variables, named dimensions are shared. A Structure (or
+/// array of them) becomes a variable of a CDM Structure type whose fields are its members,
+/// with anonymous dimensions. A top-level Sequence (a table of rows, as pydap's server makes
+/// of a CSV file) becomes a scalar variable of a vlen of a Structure of its members — the form
+/// a DAP4 Sequence takes — read whole. Structures or Sequences holding a Grid or a Sequence are
+/// left out and listed in the `_fathom_omitted` global attribute.
 pub(crate) fn to_dataset(
     name: &str,
     dds: &Dds,
@@ -425,6 +464,8 @@ pub(crate) fn to_dataset(
     let mut omitted = Vec::new();
     let mut dim_sizes: HashMap<String, usize> = HashMap::new();
     let mut arrays: Vec<(BaseType, String, Vec<Dim>)> = Vec::new();
+    let mut structures = Vec::new();
+    let mut sequences = Vec::new();
     for d in &dds.decls {
         match d {
             Decl::Base { dtype, name, dims } => arrays.push((*dtype, name.clone(), dims.clone())),
@@ -437,8 +478,20 @@ pub(crate) fn to_dataset(
                     }
                 }
             }
-            Decl::Structure { name, .. } => omitted.push(format!("{name} (Structure)")),
-            Decl::Sequence { name, .. } => omitted.push(format!("{name} (Sequence)")),
+            Decl::Structure {
+                name,
+                members,
+                dims,
+            } => match fields_of(members).filter(|f| !f.is_empty()) {
+                Some(fields) => structures.push((name.clone(), members.clone(), fields, dims)),
+                None => omitted.push(format!("{name} (Structure holding a Grid or Sequence)")),
+            },
+            Decl::Sequence { name, members } => {
+                match fields_of(members).filter(|f| !f.is_empty()) {
+                    Some(fields) => sequences.push((name.clone(), members.clone(), fields)),
+                    None => omitted.push(format!("{name} (Sequence holding a Grid or Sequence)")),
+                }
+            }
         }
     }
     // A name used with two lengths cannot be one shared dimension: those uses stay anonymous.
@@ -518,6 +571,8 @@ pub(crate) fn to_dataset(
             RemoteVar2 {
                 name: name.clone(),
                 base,
+                members: None,
+                sequence: false,
             },
         );
         root.variables.push(Variable {
@@ -526,6 +581,62 @@ pub(crate) fn to_dataset(
             dtype,
             dims: vdims,
             attributes,
+            storage: Storage::default(),
+        });
+    }
+    for (name, members, fields, dims) in structures {
+        let path = Group::child_path("/", &name);
+        remote.insert(
+            path.clone(),
+            RemoteVar2 {
+                name: name.clone(),
+                base: BaseType::Byte,
+                members: Some(std::sync::Arc::new(members)),
+                sequence: false,
+            },
+        );
+        root.variables.push(Variable {
+            attributes: das_for(das, &name),
+            dtype: DataType::Structure(std::sync::Arc::new(StructureType {
+                name: format!("{name}_t"),
+                path: format!("{path}_t"),
+                fields,
+            })),
+            dims: dims
+                .iter()
+                .map(|(_, len)| VarDim::anonymous(*len))
+                .collect(),
+            name,
+            path,
+            storage: Storage::default(),
+        });
+    }
+    for (name, members, fields) in sequences {
+        let path = Group::child_path("/", &name);
+        remote.insert(
+            path.clone(),
+            RemoteVar2 {
+                name: name.clone(),
+                base: BaseType::Byte,
+                members: Some(std::sync::Arc::new(members)),
+                sequence: true,
+            },
+        );
+        let row = DataType::Structure(std::sync::Arc::new(StructureType {
+            name: format!("{name}_row"),
+            path: format!("{path}_row"),
+            fields,
+        }));
+        root.variables.push(Variable {
+            attributes: das_for(das, &name),
+            dtype: DataType::VLen(std::sync::Arc::new(crate::model::VLenType {
+                name: format!("{name}_t"),
+                path: format!("{path}_t"),
+                base: row,
+            })),
+            dims: Vec::new(),
+            name,
+            path,
             storage: Storage::default(),
         });
     }
@@ -623,7 +734,7 @@ fn fit_fill_value(attributes: &mut [Attribute], dtype: &DataType) {
 mod tests {
     use super::*;
 
-    const DDS: &str = "Dataset {\n    Float64 COADSX[COADSX = 180];\n    Grid {\n      Array:\n        Float32 SST[TIME = 12][COADSY = 90][COADSX = 180];\n      Maps:\n        Float64 TIME[TIME = 12];\n        Float64 COADSY[COADSY = 90];\n        Float64 COADSX[COADSX = 180];\n    } SST;\n    Structure { Int32 a; } s;\n    Byte b[n = 3];\n} coads.nc;\n";
+    const DDS: &str = "Dataset {\n    Float64 COADSX[COADSX = 180];\n    Grid {\n      Array:\n        Float32 SST[TIME = 12][COADSY = 90][COADSX = 180];\n      Maps:\n        Float64 TIME[TIME = 12];\n        Float64 COADSY[COADSY = 90];\n        Float64 COADSX[COADSX = 180];\n    } SST;\n    Structure { Int32 a; Structure { Float64 x[2]; } in; } s[s = 4];\n    Sequence { Int32 id; } rows;\n    Byte b[n = 3];\n} coads.nc;\n";
     const DAS: &str = "Attributes {\n    SST {\n        String units \"Deg C\";\n        Float32 _FillValue -1.0E34;\n    }\n    b {\n        String _Unsigned \"false\";\n        Int16 _FillValue -127;\n    }\n    NC_GLOBAL {\n        String history \"a \\\"quoted\\\" word\";\n        Int32 n 1, 2;\n    }\n    DODS_EXTRA {\n        String Unlimited_Dimension \"TIME\";\n    }\n}\n";
 
     #[test]
@@ -653,8 +764,21 @@ mod tests {
             Some("a \"quoted\" word")
         );
         assert_eq!(ds.root.attribute("n").map(|a| a.value.len()), Some(2));
-        assert!(ds.root.attribute("_fathom_omitted").is_some());
-        assert!(ds.variable("/s").is_none());
+        let omitted = ds
+            .root
+            .attribute("_fathom_omitted")
+            .and_then(|a| a.value.as_text());
+        assert!(omitted.is_none(), "{omitted:?}");
+        let s = ds.variable("/s").expect("s");
+        assert_eq!(s.shape(), vec![4]);
+        assert_eq!(s.dtype.fixed_size(), Some(4 + 16));
+        assert!(remote.get("/s").is_some_and(|r| r.members.is_some()));
+        let rows = ds.variable("/rows").expect("rows");
+        assert!(rows.shape().is_empty());
+        assert!(
+            matches!(&rows.dtype, DataType::VLen(v) if matches!(&v.base, DataType::Structure(r) if r.fields.len() == 1))
+        );
+        assert!(remote.get("/rows").is_some_and(|r| r.sequence));
         assert_eq!(remote.get("/SST").map(|r| r.base), Some(BaseType::Float32));
     }
 

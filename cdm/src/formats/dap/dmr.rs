@@ -1,7 +1,19 @@
 //! The DAP4 DMR as a client reads it (quick-xml): groups, shared dimensions, enumerations,
 //! atomic variables of every DAP4 type and their attributes (containers flattened to `a.b`),
-//! mapped into the CDM model. Structures, Sequences and Opaques are left out and listed in the
-//! `_fathom_omitted` global attribute.
+//! mapped into the CDM model.
+//!
+//! Constructed types map as the local formats model the same netCDF-4 types:
+//! - `<Structure>` → a [`DataType::Structure`] whose fields are the members (nested ones
+//!   nest; a member's `<Dim>`s become the field's shape);
+//! - `<Sequence>` → a [`DataType::VLen`]: of the single member's type when the Sequence carries
+//!   `_edu.ucar.isvlen` (a netCDF vlen, as netcdf-c, TDS and fathom write it), otherwise of a
+//!   Structure of the members (a table of rows, as Hyrax and pydap send one);
+//! - `<Opaque>` → a [`DataType::Opaque`] of `_edu.ucar.opaque.size` bytes (0 when the server
+//!   does not say: every element carries its own length on the wire anyway).
+//!
+//! What still cannot be mapped (a Structure without members) is left out and listed in the
+//! `_fathom_omitted` global attribute. A DMR++ (which [`parse_with_extensions`] reads) keeps
+//! leaving every constructed type out: its reader has no decoder for them.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,8 +23,8 @@ use quick_xml::events::{BytesStart, Event};
 
 use crate::error::{Error, Result};
 use crate::model::{
-    AttrValue, Attribute, DataType, Dataset, Dimension, EnumMember, EnumType, Format, Group,
-    Storage, VarDim, Variable,
+    AttrValue, Attribute, DataType, Dataset, Dimension, EnumMember, EnumType, Field, Format, Group,
+    OpaqueType, Storage, StructureType, VLenType, VarDim, Variable,
 };
 
 fn bad(what: impl std::fmt::Display) -> Error {
@@ -43,6 +55,14 @@ enum Frame {
     Var(Variable),
     /// A variable of a kind this client does not read; its children are skipped.
     Omitted,
+    /// A Structure or Sequence being read: the variable (its type filled in when it closes),
+    /// whether it is a Sequence, whether it is marked as a netCDF vlen, and its members so far.
+    Compound {
+        var: Variable,
+        sequence: bool,
+        vlen: bool,
+        fields: Vec<Field>,
+    },
     Attr {
         name: String,
         dtype: String,
@@ -91,6 +111,14 @@ struct Parser {
     name: String,
     /// Whether namespaced elements are collected (for DMR++) rather than skipped.
     extensions: Option<Extensions>,
+}
+
+/// The innermost variable being declared (an atomic one or a Structure / Sequence).
+fn current_var(stack: &mut [Frame]) -> Option<&mut Variable> {
+    match stack.last_mut() {
+        Some(Frame::Var(v) | Frame::Compound { var: v, .. }) => Some(v),
+        _ => None,
+    }
 }
 
 /// Every attribute of `e` with a namespace prefix, unescaped.
@@ -250,7 +278,7 @@ impl Parser {
                     ),
                     (None, None) => return Err(bad("a Dim without name or size")),
                 };
-                if let Some(Frame::Var(v)) = self.stack.last_mut() {
+                if let Some(v) = current_var(&mut self.stack) {
                     v.dims.push(vd);
                 }
                 Frame::Skip
@@ -271,6 +299,28 @@ impl Parser {
                 } else {
                     Frame::Value(String::new())
                 }
+            }
+            "Structure" | "Sequence" if self.extensions.is_none() => {
+                let name = name.ok_or_else(|| bad(format!("a {tag} without a name")))?;
+                Frame::Compound {
+                    var: self.variable(name, DataType::Int8),
+                    sequence: tag == "Sequence",
+                    vlen: attr(e, "_edu.ucar.isvlen")?.is_some(),
+                    fields: Vec::new(),
+                }
+            }
+            "Opaque" if self.extensions.is_none() => {
+                let name = name.ok_or_else(|| bad("an Opaque without a name"))?;
+                let size = attr(e, "_edu.ucar.opaque.size")?
+                    .and_then(|s| s.trim().parse().ok())
+                    .unwrap_or(0);
+                let path = Group::child_path(&self.group_path(), &name);
+                let t = OpaqueType {
+                    name: format!("{name}_t"),
+                    path: format!("{path}_t"),
+                    size,
+                };
+                Frame::Var(self.variable(name, DataType::Opaque(Arc::new(t))))
             }
             "Structure" | "Sequence" | "Opaque" => {
                 self.omitted.push(format!(
@@ -327,9 +377,42 @@ impl Parser {
             },
             Frame::Var(mut v) => {
                 enum_fill(&mut v);
-                if let Some(Frame::Group(g)) = self.stack.last_mut() {
-                    g.variables.push(v);
+                self.place(v);
+            }
+            Frame::Compound {
+                mut var,
+                sequence,
+                vlen,
+                fields,
+            } => {
+                if fields.is_empty() {
+                    self.omitted.push(format!("{} (empty Structure)", var.path));
+                    return Ok(());
                 }
+                let name = format!("{}_t", var.name);
+                let path = format!("{}_t", var.path);
+                var.dtype = match (sequence, vlen, fields.as_slice()) {
+                    (true, true, [only]) if only.shape.is_empty() => {
+                        DataType::VLen(Arc::new(VLenType {
+                            name,
+                            path,
+                            base: only.dtype.clone(),
+                        }))
+                    }
+                    (true, _, _) => DataType::VLen(Arc::new(VLenType {
+                        name: name.clone(),
+                        path: path.clone(),
+                        base: DataType::Structure(Arc::new(StructureType {
+                            name: format!("{name}_row"),
+                            path: format!("{path}_row"),
+                            fields,
+                        })),
+                    })),
+                    (false, _, _) => {
+                        DataType::Structure(Arc::new(StructureType { name, path, fields }))
+                    }
+                };
+                self.place(var);
             }
             Frame::Enum(t) => {
                 let t = Arc::new(t);
@@ -364,7 +447,9 @@ impl Parser {
                 };
                 match self.stack.last_mut() {
                     Some(Frame::Attr { children, .. }) => children.extend(made),
-                    Some(Frame::Var(v)) => v.attributes.extend(made),
+                    Some(Frame::Var(v) | Frame::Compound { var: v, .. }) => {
+                        v.attributes.extend(made);
+                    }
                     Some(Frame::Group(g)) => g.attributes.extend(made),
                     _ => {}
                 }
@@ -377,6 +462,22 @@ impl Parser {
             Frame::Omitted | Frame::Skip => {}
         }
         Ok(())
+    }
+}
+
+impl Parser {
+    /// A finished variable goes into its group, or becomes a field of the Structure or
+    /// Sequence it is declared in (its dimensions the field's shape).
+    fn place(&mut self, v: Variable) {
+        match self.stack.last_mut() {
+            Some(Frame::Group(g)) => g.variables.push(v),
+            Some(Frame::Compound { fields, .. }) => fields.push(Field {
+                shape: v.shape(),
+                name: v.name,
+                dtype: v.dtype,
+            }),
+            _ => {}
+        }
     }
 }
 
@@ -526,7 +627,11 @@ mod tests {
   <Enumeration name="cloud" basetype="UInt8"><EnumConst name="clear" value="0"/><EnumConst name="rain" value="2"/></Enumeration>
   <Int64 name="big"><Dim name="/time"/><Attribute name="units" type="String"><Value>m &amp; s</Value></Attribute></Int64>
   <Enum name="sky" enum="/cloud"><Dim name="/time"/><Attribute name="_FillValue" type="String"><Value>rain</Value></Attribute></Enum>
-  <Structure name="s"><Int32 name="a"/></Structure>
+  <Structure name="s"><Int32 name="a"/><Structure name="in"><Float32 name="b"><Dim size="2"/></Float32></Structure><Dim name="/time"/></Structure>
+  <Sequence name="ragged" _edu.ucar.isvlen="1"><Int16 name="ragged"/><Dim name="/time"/></Sequence>
+  <Sequence name="table"><Int32 name="id"/><String name="label"/></Sequence>
+  <Opaque name="blob" _edu.ucar.opaque.size="5"/>
+  <Structure name="nothing"></Structure>
   <Attribute name="title" type="String"><Value>T</Value></Attribute>
   <Attribute name="comment" type="String" value="it&apos;s short"/>
   <Attribute name="NC_GLOBAL" type="Container"><Attribute name="n" type="Int16"><Value>1</Value><Value>2</Value></Attribute></Attribute>
@@ -556,7 +661,39 @@ mod tests {
         let sky = ds.variable("/sky").expect("sky");
         assert!(matches!(sky.dtype, DataType::Enum(_)));
         assert_eq!(sky.fill_bytes(), Some(vec![2]));
-        assert!(ds.variable("/s").is_none());
+        let s = ds.variable("/s").expect("s");
+        assert_eq!(s.shape(), vec![3]);
+        let DataType::Structure(st) = &s.dtype else {
+            panic!("{:?}", s.dtype)
+        };
+        assert_eq!(st.fields.len(), 2);
+        assert_eq!(st.fields[0].dtype, DataType::Int32);
+        let DataType::Structure(inner) = &st.fields[1].dtype else {
+            panic!("{:?}", st.fields[1])
+        };
+        assert_eq!(inner.fields[0].shape, vec![2]);
+        assert_eq!(s.dtype.fixed_size(), Some(12));
+        let DataType::VLen(r) = &ds.variable("/ragged").expect("ragged").dtype else {
+            panic!("ragged")
+        };
+        assert_eq!(r.base, DataType::Int16);
+        let DataType::VLen(t) = &ds.variable("/table").expect("table").dtype else {
+            panic!("table")
+        };
+        assert!(matches!(&t.base, DataType::Structure(row) if row.fields.len() == 2));
+        let DataType::Opaque(o) = &ds.variable("/blob").expect("blob").dtype else {
+            panic!("blob")
+        };
+        assert_eq!(o.size, 5);
+        assert!(ds.variable("/nothing").is_none());
+        let omitted = ds
+            .root
+            .attribute("_fathom_omitted")
+            .and_then(|a| a.value.as_text());
+        assert!(
+            omitted.as_ref().is_some_and(|t| t.contains("/nothing")),
+            "{omitted:?}"
+        );
         assert_eq!(
             ds.root
                 .attribute("comment")
@@ -564,7 +701,6 @@ mod tests {
                 .as_deref(),
             Some("it's short")
         );
-        assert!(ds.root.attribute("_fathom_omitted").is_some());
         assert_eq!(
             ds.root.attribute("NC_GLOBAL.n").map(|a| a.value.clone()),
             Some(AttrValue::Int16(vec![1, 2]))

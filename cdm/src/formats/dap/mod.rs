@@ -8,10 +8,17 @@
 //!   `dap4://…` or `dap2://…` forces the protocol (as netcdf-c and TDS do); `https://` goes
 //!   through rustls ([`http`]).
 //! - [`catalog`]: remote THREDDS `catalog.xml` files, for catalog mounts.
+//! - Types: atomic ones, enums, groups and shared dimensions as the DMR / DDS declares them;
+//!   Structures, Sequences and Opaques as the CDM compound, vlen and opaque types ([`dmr`],
+//!   [`dap2`] say how); what has no CDM form is left out and named in `_fathom_omitted`.
 //! - Reads: each variable is cut into a grid of blocks of about [`BLOCK_BYTES`] (whole trailing
 //!   dimensions first); a read fetches only the blocks its hyperslab touches, each with one
 //!   constrained request, and keeps them in the shared chunk cache, so repeated and overlapping
-//!   reads do not go upstream again.
+//!   reads do not go upstream again. A warm read hands out slices of the cached blocks for
+//!   runs of [`SHARE_BYTES`] or more (a whole block, a row of a large variable) and copies only
+//!   short runs, so it costs about what a local read of decoded chunks does.
+//! - Settings: a mount passes its own [`RemoteOptions`]; NcML members get theirs from the
+//!   operator's [`RemotePolicy`] for the URL's host.
 //! - Faults: timeouts, refused connections and 502/503/504 answers are retried a bounded number
 //!   of times with backoff ([`http`]); every response is checked against what was asked
 //!   (`wire`), and DAP4 checksums are verified when the server sends them.
@@ -62,7 +69,7 @@ pub(crate) fn decode_bodies(body: &[u8], dtype: &DataType, counts: &[usize]) -> 
         DataType::String => dap2::BaseType::String,
         _ => dap2::BaseType::Int32,
     };
-    let dods = wire::decode_dods(body, "v", base, counts).is_ok();
+    let dods = wire::decode_dods(body, "v", base, None, counts).is_ok();
     (dap, dods)
 }
 
@@ -103,6 +110,91 @@ impl Default for RemoteOptions {
             retries: 2,
             cache: None,
             ca_file: None,
+        }
+    }
+}
+
+/// How long to wait for, how often to retry, and which certificates to trust from one remote
+/// server.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RemoteSettings {
+    /// Time allowed for one request, body included.
+    pub timeout: Duration,
+    /// Further attempts after a failure worth retrying.
+    pub retries: u32,
+    /// PEM certificates trusted for `https://` besides the system's.
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+impl Default for RemoteSettings {
+    fn default() -> Self {
+        let o = RemoteOptions::default();
+        Self {
+            timeout: o.timeout,
+            retries: o.retries,
+            ca_file: o.ca_file,
+        }
+    }
+}
+
+/// The operator's settings for remote datasets that NcML files in the data root name as
+/// members: a default and overrides by host (`host` or `host:port`, as the URL spells it). An
+/// NcML file can choose a URL but none of these settings, so it cannot wait longer, retry more
+/// or trust more certificates than the operator allowed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RemotePolicy {
+    /// For hosts without an entry of their own.
+    pub default: RemoteSettings,
+    /// `(host, settings)`: the first entry whose host equals the URL's (case-insensitive).
+    pub hosts: Vec<(String, RemoteSettings)>,
+    /// Wraps every remote member source once opened (the server uses it to learn of read
+    /// failures while it can still choose the response status).
+    pub tap: Option<SourceTap>,
+}
+
+/// A function that wraps a source in another.
+pub type WrapSource = dyn Fn(Arc<dyn Source>) -> Arc<dyn Source> + Send + Sync;
+
+/// A function that wraps a source in another (see [`RemotePolicy::tap`]).
+#[derive(Clone)]
+pub struct SourceTap(pub Arc<WrapSource>);
+
+impl fmt::Debug for SourceTap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SourceTap")
+    }
+}
+
+impl PartialEq for SourceTap {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl RemotePolicy {
+    /// The settings for the dataset at `url`.
+    #[must_use]
+    pub fn settings_for(&self, url: &str) -> &RemoteSettings {
+        let host = url.split_once("://").map_or("", |(_, rest)| {
+            rest.split(['/', '?', '#']).next().unwrap_or("")
+        });
+        let host = host.rsplit('@').next().unwrap_or(host);
+        self.hosts
+            .iter()
+            .find(|(h, _)| h.eq_ignore_ascii_case(host))
+            .map_or(&self.default, |(_, s)| s)
+    }
+
+    /// Options to open the dataset at `url` with, reading through `cache`.
+    #[must_use]
+    pub fn options_for(&self, url: &str, cache: Option<ChunkCache>) -> RemoteOptions {
+        let s = self.settings_for(url);
+        RemoteOptions {
+            protocol: DapProtocol::Auto,
+            timeout: s.timeout,
+            retries: s.retries,
+            cache,
+            ca_file: s.ca_file.clone(),
         }
     }
 }
@@ -348,8 +440,8 @@ type FetchedBlock = (Vec<Range>, Bytes, Option<Vec<usize>>);
 struct Reader {
     url: Arc<str>,
     http: Http,
-    /// The DAP2 name and wire type, or `None` for DAP4.
-    dap2: Option<(String, dap2::BaseType)>,
+    /// What the DAP2 server calls the variable and sends it as, or `None` for DAP4.
+    dap2: Option<dap2::RemoteVar2>,
     path: Arc<str>,
     dtype: DataType,
     number: u32,
@@ -380,7 +472,8 @@ impl Reader {
         let counts: Vec<usize> = extent.iter().map(|r| r.count).collect();
         let n: usize = counts.iter().product();
         let max = match self.dtype.fixed_size() {
-            Some(s) => n.saturating_mul(s).saturating_mul(2) + (1 << 20),
+            // XDR takes up to 4 bytes for a 1-byte value (a Byte or Int8 field of a Structure).
+            Some(s) => n.saturating_mul(s).saturating_mul(4) + (1 << 20),
             None => MAX_STRING_BLOCK_BYTES,
         };
         let values = match &self.dap2 {
@@ -393,19 +486,26 @@ impl Reader {
                 let body = self.http.get(&url, max).await?;
                 wire::decode_dap(&body, &self.path, &self.dtype, &counts)?
             }
-            Some((name, base)) => {
-                let ce = utf8_percent_encode(name, CE_KEEP).to_string()
+            Some(v) => {
+                let ce = utf8_percent_encode(&v.name, CE_KEEP).to_string()
                     + &utf8_percent_encode(&subscripts(&extent), CE_KEEP).to_string();
                 let url = format!("{}.dods?{ce}", self.url);
                 let body = self.http.get(&url, max).await?;
-                wire::decode_dods(&body, name, *base, &counts)?
+                wire::decode_dods(
+                    &body,
+                    &v.name,
+                    v.base,
+                    v.members.as_ref().map(|m| (m.as_slice(), v.sequence)),
+                    &counts,
+                )?
             }
         };
         Ok(Bytes::from(values))
     }
 
-    /// The values of `piece`, cut from the blocks it touches.
-    async fn piece(&self, piece: Hyperslab) -> Result<Bytes> {
+    /// The values of `piece`, cut from the blocks it touches: long runs are slices of the
+    /// cached blocks, short ones are copied.
+    async fn piece(&self, piece: Hyperslab) -> Result<Vec<Bytes>> {
         let g = &self.grid;
         let rank = g.shape.len();
         // The block range each dimension of the piece touches.
@@ -447,7 +547,7 @@ impl Reader {
             blocks.insert(g.number(&b), (g.extent(&b), bytes, offsets));
         }
         let size = self.dtype.fixed_size();
-        let mut out = Vec::with_capacity(piece.len() * size.unwrap_or(STRING_GUESS));
+        let mut out = Output::default();
         let mut idx: Vec<usize> = vec![0; rank];
         let mut coords = vec![0usize; rank];
         let mut bc = vec![0usize; rank];
@@ -466,7 +566,7 @@ impl Reader {
             for d in 0..rank {
                 off = off * extent[d].count + (coords[d] - extent[d].start);
             }
-            // Fixed-size values with unit stride along the last dimension are copied a run at a
+            // Fixed-size values with unit stride along the last dimension are taken a run at a
             // time: to the end of the piece's row or of the block's, whichever comes first.
             let run = match (size, rank.checked_sub(1)) {
                 (Some(_), Some(last)) if piece.ranges()[last].stride == 1 => {
@@ -476,16 +576,14 @@ impl Reader {
                 }
                 _ => 1,
             };
-            let elem = match (size, offsets) {
-                (Some(s), _) => bytes.get(off * s..(off + run) * s),
-                (None, Some(o)) => o
-                    .get(off)
-                    .zip(o.get(off + 1))
-                    .and_then(|(a, z)| bytes.get(*a..*z)),
+            let span = match (size, offsets) {
+                (Some(s), _) => Some((off * s, (off + run) * s)),
+                (None, Some(o)) => o.get(off).copied().zip(o.get(off + 1).copied()),
                 (None, None) => None,
             }
+            .filter(|(a, z)| a <= z && *z <= bytes.len())
             .ok_or_else(|| Error::Upstream("a block holds fewer values than asked".into()))?;
-            out.extend_from_slice(elem);
+            out.take(bytes, span);
             done += run;
             if let Some(last) = rank.checked_sub(1) {
                 idx[last] += run;
@@ -497,7 +595,60 @@ impl Reader {
                 }
             }
         }
-        Ok(Bytes::from(out))
+        Ok(out.finish())
+    }
+}
+
+/// Below this many bytes, a run of values is copied into the output; at or above it, the
+/// output refers to the cached block itself (a slice, no copy).
+const SHARE_BYTES: usize = 16 * 1024;
+
+/// The buffers of one piece of a read, in order: slices of cached blocks for long runs of
+/// consecutive values, copies for short ones.
+#[derive(Default)]
+struct Output {
+    parts: Vec<Bytes>,
+    /// Short runs copied since the last slice.
+    copied: Vec<u8>,
+    /// The run being extended: a block and a byte range of it.
+    open: Option<(Bytes, usize, usize)>,
+}
+
+impl Output {
+    /// Appends bytes `span` of `block`, extending the open run when they follow it.
+    fn take(&mut self, block: &Bytes, span: (usize, usize)) {
+        if let Some((b, _, end)) = &mut self.open
+            && b.as_ptr() == block.as_ptr()
+            && *end == span.0
+        {
+            *end = span.1;
+            return;
+        }
+        self.close();
+        self.open = Some((block.clone(), span.0, span.1));
+    }
+
+    fn close(&mut self) {
+        let Some((block, start, end)) = self.open.take() else {
+            return;
+        };
+        if end - start >= SHARE_BYTES {
+            if !self.copied.is_empty() {
+                self.parts
+                    .push(Bytes::from(std::mem::take(&mut self.copied)));
+            }
+            self.parts.push(block.slice(start..end));
+        } else {
+            self.copied.extend_from_slice(&block[start..end]);
+        }
+    }
+
+    fn finish(mut self) -> Vec<Bytes> {
+        self.close();
+        if !self.copied.is_empty() {
+            self.parts.push(Bytes::from(self.copied));
+        }
+        self.parts
     }
 }
 
@@ -531,7 +682,7 @@ impl Source for DapSource {
         let dap2 = match &self.wire {
             Wire::Dap4 => None,
             Wire::Dap2(vars) => match vars.get(path) {
-                Some(v) => Some((v.name.clone(), v.base)),
+                Some(v) => Some(v.clone()),
                 None => return error_stream(Error::NoSuchVariable(path.to_owned())),
             },
         };
@@ -553,6 +704,12 @@ impl Source for DapSource {
                 .then(move |p| {
                     let reader = reader.clone();
                     async move { reader.piece(p).await }
+                })
+                .flat_map(|parts| {
+                    futures::stream::iter(match parts {
+                        Ok(parts) => parts.into_iter().map(Ok).collect::<Vec<_>>(),
+                        Err(e) => vec![Err(e)],
+                    })
                 })
                 .scan(false, |failed, item| {
                     // Stop after the first error: the consumer sees it once.
@@ -581,6 +738,34 @@ mod tests {
         assert_eq!(g.blocks, vec![4, 8]);
         assert_eq!(g.number(&[1, 2]), 10);
         assert_eq!(g.extent(&[3, 7])[1].count, 1_000_000 - 7 * 131_072);
+    }
+
+    #[test]
+    fn member_settings_follow_the_host() {
+        let slow = RemoteSettings {
+            timeout: Duration::from_secs(90),
+            retries: 0,
+            ca_file: None,
+        };
+        let policy = RemotePolicy {
+            default: RemoteSettings::default(),
+            hosts: vec![("Archive.example:8080".into(), slow.clone())],
+            tap: None,
+        };
+        assert_eq!(
+            policy.settings_for("dap4://archive.example:8080/a/b.nc"),
+            &slow
+        );
+        assert_eq!(
+            policy.settings_for("http://u@archive.example:8080/x"),
+            &slow
+        );
+        assert_eq!(
+            policy.settings_for("http://archive.example/x"),
+            &RemoteSettings::default()
+        );
+        let o = policy.options_for("http://archive.example:8080/x", None);
+        assert_eq!((o.timeout, o.retries), (Duration::from_secs(90), 0));
     }
 
     #[test]

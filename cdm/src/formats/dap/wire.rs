@@ -123,7 +123,10 @@ pub(crate) fn decode_dap(
 /// `n` values of `dtype` from DAP4 data in the given byte order, canonically encoded, and the
 /// number of wire bytes they took.
 fn dap4_values(data: &[u8], dtype: &DataType, n: usize, little: bool) -> Result<(Vec<u8>, usize)> {
-    if let Some(size) = dtype.fixed_size() {
+    // Fixed-size values are copied at once (a big-endian Structure's fields turn one by one).
+    if let Some(size) = dtype.fixed_size()
+        && (little || !matches!(dtype, DataType::Structure(_)))
+    {
         let len = n
             .checked_mul(size)
             .ok_or_else(|| corrupt("too many values"))?;
@@ -138,30 +141,81 @@ fn dap4_values(data: &[u8], dtype: &DataType, n: usize, little: bool) -> Result<
         }
         return Ok((out, len));
     }
-    if *dtype != DataType::String {
-        return Err(Error::Unsupported(format!("reading remote {dtype} values")));
-    }
     let mut out = Vec::new();
     let mut pos = 0usize;
     for _ in 0..n {
+        pos = dap4_element(data, pos, dtype, little, &mut out)?;
+    }
+    Ok((out, pos))
+}
+
+/// Reads one element of `dtype` at `pos` of DAP4 data into `out`, canonically encoded;
+/// returns where the next element starts. Strings and opaques are an 8-byte length and the
+/// bytes; a Structure its fields in order; a Sequence (a CDM vlen) an 8-byte count and that many
+/// elements of its base type.
+fn dap4_element(
+    data: &[u8],
+    mut pos: usize,
+    dtype: &DataType,
+    little: bool,
+    out: &mut Vec<u8>,
+) -> Result<usize> {
+    let short = || corrupt("the data is cut short");
+    let count = |pos: usize| -> Result<usize> {
         let c: [u8; 8] = data
             .get(pos..pos + 8)
             .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| corrupt("the data is cut short"))?;
-        let len = if little {
+            .ok_or_else(short)?;
+        let n = if little {
             u64::from_le_bytes(c)
         } else {
             u64::from_be_bytes(c)
         };
-        let len = usize::try_from(len).map_err(|_| corrupt("a string length is too large"))?;
-        pos += 8;
-        let s = data
-            .get(pos..pos.saturating_add(len))
-            .ok_or_else(|| corrupt("the data is cut short"))?;
-        crate::encoding::push_string(&mut out, s);
-        pos += len;
+        usize::try_from(n).map_err(|_| corrupt("a length is too large"))
+    };
+    match dtype {
+        DataType::String | DataType::Opaque(_) => {
+            let len = count(pos)?;
+            pos += 8;
+            let s = data.get(pos..pos.saturating_add(len)).ok_or_else(short)?;
+            crate::encoding::push_string(out, s);
+            Ok(pos + len)
+        }
+        DataType::Structure(st) => {
+            for f in &st.fields {
+                for _ in 0..f.shape.iter().product::<usize>() {
+                    pos = dap4_element(data, pos, &f.dtype, little, out)?;
+                }
+            }
+            Ok(pos)
+        }
+        DataType::VLen(v) => {
+            let n = count(pos)?;
+            pos += 8;
+            // Each element takes at least one byte: a count beyond the data is a lie.
+            if n > data.len().saturating_sub(pos) && v.base.fixed_size() != Some(0) {
+                return Err(short());
+            }
+            out.extend_from_slice(&(n as u64).to_le_bytes());
+            for _ in 0..n {
+                pos = dap4_element(data, pos, &v.base, little, out)?;
+            }
+            Ok(pos)
+        }
+        DataType::Enum(e) => dap4_element(data, pos, &e.base, little, out),
+        fixed => {
+            let size = fixed
+                .fixed_size()
+                .ok_or_else(|| corrupt("an unsized type"))?;
+            let raw = data.get(pos..pos + size).ok_or_else(short)?;
+            let start = out.len();
+            out.extend_from_slice(raw);
+            if !little {
+                out[start..].reverse();
+            }
+            Ok(pos + size)
+        }
     }
-    Ok((out, pos))
 }
 
 /// The values of the top-level array (or Grid) `name` of DAP2 type `base` and shape `counts`
@@ -174,6 +228,7 @@ pub(crate) fn decode_dods(
     body: &[u8],
     name: &str,
     base: BaseType,
+    members: Option<(&[Decl], bool)>,
     counts: &[usize],
 ) -> Result<Vec<u8>> {
     let head = &body[..body.len().min(16)];
@@ -191,8 +246,15 @@ pub(crate) fn decode_dods(
         pos: 0,
     };
     let mut found = None;
+    let want = Want {
+        name,
+        base,
+        members: members.map(|(m, _)| m),
+        sequence: members.is_some_and(|(_, s)| s),
+        counts,
+    };
     for d in &dds.decls {
-        walk(d, &mut xdr, name, base, counts, &mut found)?;
+        walk(d, &mut xdr, Some(&want), &mut found)?;
     }
     if xdr.pos != xdr.buf.len() {
         return Err(corrupt("bytes after the values the DDS describes"));
@@ -248,12 +310,21 @@ impl Xdr<'_> {
     }
 }
 
+/// The variable a `.dods` response was asked for.
+struct Want<'a> {
+    name: &'a str,
+    base: BaseType,
+    members: Option<&'a [Decl]>,
+    sequence: bool,
+    counts: &'a [usize],
+}
+
+/// Reads the values of `d` (all of them, to stay in step with the XDR), keeping them in
+/// `found` when `d` is the variable wanted.
 fn walk(
     d: &Decl,
     xdr: &mut Xdr<'_>,
-    name: &str,
-    base: BaseType,
-    counts: &[usize],
+    want: Option<&Want<'_>>,
     found: &mut Option<Vec<u8>>,
 ) -> Result<()> {
     match d {
@@ -264,28 +335,114 @@ fn walk(
         } => {
             let shape: Vec<usize> = dims.iter().map(|(_, l)| *l).collect();
             let values = xdr_values(xdr, *dtype, &shape)?;
-            if found.is_none() && n == name && *dtype == base && shape == counts {
+            if let Some(w) = want
+                && found.is_none()
+                && w.members.is_none()
+                && n == w.name
+                && *dtype == w.base
+                && shape == w.counts
+            {
                 *found = Some(values);
             }
             Ok(())
         }
-        Decl::Structure { members, dims, .. } if dims.is_empty() => {
-            for m in members {
-                walk(m, xdr, "", base, counts, &mut None)?;
+        Decl::Structure {
+            name: n,
+            members,
+            dims,
+        } => {
+            let shape: Vec<usize> = dims.iter().map(|(_, l)| *l).collect();
+            let values = xdr_structures(xdr, members, &shape)?;
+            if let Some(w) = want
+                && found.is_none()
+                && !w.sequence
+                && w.members == Some(members.as_slice())
+                && n == w.name
+                && shape == w.counts
+            {
+                *found = Some(values);
             }
             Ok(())
         }
         Decl::Grid { array, maps, .. } => {
-            walk(array, xdr, name, base, counts, found)?;
+            walk(array, xdr, want, found)?;
             for m in maps {
-                walk(m, xdr, "", base, counts, &mut None)?;
+                walk(m, xdr, None, &mut None)?;
             }
             Ok(())
         }
-        _ => Err(Error::Unsupported(
-            "remote DAP2 Sequences and arrays of Structures".into(),
-        )),
+        Decl::Sequence { name: n, members } => {
+            let values = xdr_sequence(xdr, members)?;
+            if let Some(w) = want
+                && found.is_none()
+                && w.sequence
+                && w.members == Some(members.as_slice())
+                && n == w.name
+                && w.counts.is_empty()
+            {
+                *found = Some(values);
+            }
+            Ok(())
+        }
     }
+}
+
+/// XDR's mark before each row of a Sequence, and after its last.
+const START_OF_INSTANCE: u32 = 0x5A00_0000;
+const END_OF_SEQUENCE: u32 = 0xA500_0000;
+
+/// Reads a Sequence (each row after a start-of-instance mark, then the end-of-sequence mark)
+/// into the canonical encoding of a vlen of rows: the row count, then each row's fields.
+fn xdr_sequence(xdr: &mut Xdr<'_>, members: &[Decl]) -> Result<Vec<u8>> {
+    let mut rows = Vec::new();
+    let mut count = 0u64;
+    loop {
+        match xdr.u32()? {
+            START_OF_INSTANCE => {
+                rows.extend(xdr_structures(xdr, members, &[])?);
+                count += 1;
+            }
+            END_OF_SEQUENCE => break,
+            other => {
+                return Err(corrupt(format!(
+                    "a Sequence row mark of {other:08x} (neither start nor end)"
+                )));
+            }
+        }
+    }
+    let mut out = count.to_le_bytes().to_vec();
+    out.extend(rows);
+    Ok(out)
+}
+
+/// Reads a Structure (or an array of them: one count, then each element's members in order)
+/// into the canonical encoding: each element's fields in order.
+fn xdr_structures(xdr: &mut Xdr<'_>, members: &[Decl], shape: &[usize]) -> Result<Vec<u8>> {
+    let n: usize = shape.iter().product();
+    if !shape.is_empty() {
+        xdr.count(n)?;
+    }
+    let mut out = Vec::new();
+    for _ in 0..n {
+        for m in members {
+            match m {
+                Decl::Base { dtype, dims, .. } => {
+                    let shape: Vec<usize> = dims.iter().map(|(_, l)| *l).collect();
+                    out.extend(xdr_values(xdr, *dtype, &shape)?);
+                }
+                Decl::Structure { members, dims, .. } => {
+                    let shape: Vec<usize> = dims.iter().map(|(_, l)| *l).collect();
+                    out.extend(xdr_structures(xdr, members, &shape)?);
+                }
+                Decl::Grid { .. } | Decl::Sequence { .. } => {
+                    return Err(Error::Unsupported(
+                        "a Grid or Sequence inside a remote DAP2 Structure".into(),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Reads one base-typed array (or scalar, for an empty `shape`) and returns its values in the
@@ -381,6 +538,118 @@ mod tests {
     }
 
     #[test]
+    fn structures_sequences_and_opaques_decode_in_either_byte_order() {
+        let dmr = b"<Dataset name=\"x\"><Sequence name=\"t\"><Int16 name=\"a\"/><Opaque name=\"o\"/><Dim size=\"1\"/></Sequence></Dataset>";
+        let ds = crate::formats::dap::dmr::parse(std::str::from_utf8(dmr).expect("utf-8"), false)
+            .expect("dmr");
+        let dtype = ds.variable("/t").expect("t").dtype.clone();
+        // Two rows: (a=1, o=[9]) and (a=-2, o=[]), big-endian on the wire.
+        let mut be = 2u64.to_be_bytes().to_vec();
+        be.extend_from_slice(&1i16.to_be_bytes());
+        be.extend_from_slice(&1u64.to_be_bytes());
+        be.push(9);
+        be.extend_from_slice(&(-2i16).to_be_bytes());
+        be.extend_from_slice(&0u64.to_be_bytes());
+        let mut canonical = 2u64.to_le_bytes().to_vec();
+        canonical.extend_from_slice(&1i16.to_le_bytes());
+        canonical.extend_from_slice(&1u64.to_le_bytes());
+        canonical.push(9);
+        canonical.extend_from_slice(&(-2i16).to_le_bytes());
+        canonical.extend_from_slice(&0u64.to_le_bytes());
+        let mut body = chunk(0, dmr);
+        body.extend(chunk(1, &be));
+        assert_eq!(
+            decode_dap(&body, "/t", &dtype, &[1]).expect("big"),
+            canonical
+        );
+        let mut body = chunk(4, dmr);
+        body.extend(chunk(5, &canonical));
+        assert_eq!(
+            decode_dap(&body, "/t", &dtype, &[1]).expect("little"),
+            canonical
+        );
+        // A row count beyond the data is cut short, not a huge allocation.
+        let mut lie = u64::MAX.to_le_bytes().to_vec();
+        lie.extend_from_slice(&canonical[8..]);
+        let mut body = chunk(4, dmr);
+        body.extend(chunk(5, &lie));
+        assert!(decode_dap(&body, "/t", &dtype, &[1]).is_err());
+        let mut body = chunk(4, dmr);
+        body.extend(chunk(5, &canonical[..canonical.len() - 3]));
+        assert!(decode_dap(&body, "/t", &dtype, &[1]).is_err());
+    }
+
+    #[test]
+    fn dods_sequences_become_counted_rows() {
+        let dds = "Dataset {\n    Sequence {\n        Float64 index;\n        String site;\n    } sequence;\n} obs%2Ecsv;\n";
+        let members = crate::formats::dap::dap2::parse_dds(dds)
+            .expect("dds")
+            .decls;
+        let crate::formats::dap::dap2::Decl::Sequence { members, .. } = &members[0] else {
+            panic!("not a Sequence")
+        };
+        let mut body = format!("{dds}Data:\n").into_bytes();
+        for (x, s) in [(10.0f64, "Diamond_St"), (11.5, "Kodiak")] {
+            body.extend_from_slice(&START_OF_INSTANCE.to_be_bytes());
+            body.extend_from_slice(&x.to_be_bytes());
+            body.extend_from_slice(&(s.len() as u32).to_be_bytes());
+            body.extend_from_slice(s.as_bytes());
+            body.extend(std::iter::repeat_n(0u8, (4 - s.len() % 4) % 4));
+        }
+        body.extend_from_slice(&END_OF_SEQUENCE.to_be_bytes());
+        let v = decode_dods(
+            &body,
+            "sequence",
+            BaseType::Byte,
+            Some((members.as_slice(), true)),
+            &[],
+        )
+        .expect("decodes");
+        let mut want = 2u64.to_le_bytes().to_vec();
+        want.extend_from_slice(&10.0f64.to_le_bytes());
+        crate::encoding::push_string(&mut want, b"Diamond_St");
+        want.extend_from_slice(&11.5f64.to_le_bytes());
+        crate::encoding::push_string(&mut want, b"Kodiak");
+        assert_eq!(v, want);
+        // Without its end mark, or with a stray mark, it is unusable.
+        let cut = &body[..body.len() - 4];
+        assert!(
+            decode_dods(
+                cut,
+                "sequence",
+                BaseType::Byte,
+                Some((members.as_slice(), true)),
+                &[]
+            )
+            .is_err()
+        );
+        let mut stray = body.clone();
+        let at = dds.len() + "Data:\n".len();
+        stray[at] = 0x11;
+        assert!(
+            decode_dods(
+                &stray,
+                "sequence",
+                BaseType::Byte,
+                Some((members.as_slice(), true)),
+                &[]
+            )
+            .is_err()
+        );
+        // Asked for as a Structure, it is not there.
+        assert!(
+            decode_dods(
+                &body,
+                "sequence",
+                BaseType::Byte,
+                Some((members.as_slice(), false)),
+                &[]
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
     fn dods_values_come_out_of_grids() {
         let mut body = b"Dataset {\n    Grid {\n      Array:\n        Int16 v[x = 2];\n      Maps:\n        Float64 x[x = 2];\n    } v;\n} d;\nData:\n".to_vec();
         for w in [2u32, 2, 0xFFFF_FFFF, 7, 2, 2] {
@@ -388,15 +657,15 @@ mod tests {
         }
         body.extend_from_slice(&1.0f64.to_be_bytes());
         body.extend_from_slice(&2.0f64.to_be_bytes());
-        let v = decode_dods(&body, "v", BaseType::Int16, &[2]).expect("decodes");
+        let v = decode_dods(&body, "v", BaseType::Int16, None, &[2]).expect("decodes");
         assert_eq!(v, [0xFF, 0xFF, 7, 0]);
-        assert!(decode_dods(&body[..body.len() - 1], "v", BaseType::Int16, &[2]).is_err());
+        assert!(decode_dods(&body[..body.len() - 1], "v", BaseType::Int16, None, &[2]).is_err());
         let mut long = body.clone();
         long.push(0);
-        assert!(decode_dods(&long, "v", BaseType::Int16, &[2]).is_err());
-        assert!(decode_dods(&body, "v", BaseType::Int32, &[2]).is_err());
+        assert!(decode_dods(&long, "v", BaseType::Int16, None, &[2]).is_err());
+        assert!(decode_dods(&body, "v", BaseType::Int32, None, &[2]).is_err());
         let err = b"Error {\n    code = 500;\n    message = \"boom\";\n};\n";
-        let e = decode_dods(err, "v", BaseType::Int16, &[2]).expect_err("error body");
+        let e = decode_dods(err, "v", BaseType::Int16, None, &[2]).expect_err("error body");
         assert!(e.to_string().contains("boom"), "{e}");
     }
 }

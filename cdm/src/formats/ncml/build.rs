@@ -17,7 +17,7 @@ use super::source::{Joined, Member, Origin, Piece, VirtualSource};
 use super::values::{self, Values};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
-use crate::formats::dap::{self, RemoteOptions};
+use crate::formats::dap;
 use crate::hyperslab::Hyperslab;
 use crate::model::{
     AttrValue, Attribute, DataType, Dataset, Dimension, Format, Group, Storage, VarDim, Variable,
@@ -134,10 +134,11 @@ impl Context<'_> {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remote = true;
-        let options = RemoteOptions {
-            cache: Some(self.catalog.chunk_cache().clone()),
-            ..RemoteOptions::default()
-        };
+        // The operator's settings for the URL's host: nothing in the NcML file changes them.
+        let options = self
+            .catalog
+            .remote_policy()
+            .options_for(location, Some(self.catalog.chunk_cache().clone()));
         // Upstream failures stay upstream failures (a 502 / 504 to the client), named by file.
         dap::open_remote(location, options)
             .await
@@ -149,6 +150,10 @@ impl Context<'_> {
                     Error::UpstreamTimeout(format!("{}: member {location}: {m}", self.label))
                 }
                 other => self.err(format!("cannot open the remote member {location}: {other}")),
+            })
+            .map(|source| match &self.catalog.remote_policy().tap {
+                Some(tap) => (tap.0)(source),
+                None => source,
             })
     }
 

@@ -18,7 +18,7 @@
 //! | NcML | model |
 //! |---|---|
 //! | `<netcdf location>` | the file's dataset, edits applied |
-//! | `<netcdf location="http://…">` (`https://`, `dap2://`, `dap4://`) | the remote dataset ([`crate::formats::dap::open_remote`]), edits applied; also as an aggregation member; rebuilt after 5 minutes |
+//! | `<netcdf location="http://…">` (`https://`, `dap2://`, `dap4://`) | the remote dataset ([`crate::formats::dap::open_remote`]), edits applied; also as an aggregation member; rebuilt after 5 minutes; timeout, retries and certificates from the catalog's [`crate::formats::dap::RemotePolicy`] for the URL's host (the operator's, never the NcML file's) |
 //! | `<netcdf>` without location | an empty dataset the edits fill (purely virtual) |
 //! | `union` | the first member's dimension, variable or global attribute of each name |
 //! | `joinExisting dimName=d` | variables whose first dimension is `d` laid end to end; `d`'s coordinate from `coordValue`, else the members' own values; other variables from the first member |
