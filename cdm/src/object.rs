@@ -742,6 +742,16 @@ fn open_object(
         std::fs::write(spool, &bytes)?;
         true
     } else if is_hdf5 {
+        match open_ranged(catalog, &storage) {
+            Ok(source) => return Ok(source),
+            // The store failed: a whole copy would meet the same store.
+            Err(crate::formats::hdf5::vfd::RangedError::Storage(e)) => return Err(Error::Io(e)),
+            Err(e) => tracing::info!(
+                object = %storage.location.as_ref(),
+                reason = %e,
+                "not opened by ranges: reading its metadata from a whole local copy"
+            ),
+        }
         if size > max_image {
             return Err(Error::Unsupported(format!(
                 "a netCDF-4 / HDF5 object of {size} bytes is over this server's limit of \
@@ -781,6 +791,31 @@ fn open_object(
         header_only,
         _spool: spool_file,
     }))
+}
+
+/// Opens the netCDF-4 / HDF5 object behind `storage` with HDF5 reading its metadata and chunk
+/// index by ranges (see [`crate::formats::hdf5::vfd`]), in this process.
+fn open_ranged(
+    catalog: &Catalog,
+    storage: &Arc<ObjectStorage>,
+) -> std::result::Result<Arc<dyn Source>, crate::formats::hdf5::vfd::RangedError> {
+    let started = Instant::now();
+    let name = storage.location.filename().unwrap_or("object").to_owned();
+    let (source, pages) = crate::formats::hdf5::Hdf5Source::open_ranged(
+        Arc::clone(storage) as Arc<dyn Storage>,
+        storage.size(),
+        &name,
+        catalog.chunk_cache(),
+    )?;
+    let (reads, bytes) = pages.counts();
+    tracing::debug!(
+        object = %storage.location.as_ref(),
+        reads,
+        bytes,
+        ms = started.elapsed().as_millis(),
+        "opened by ranges"
+    );
+    Ok(Arc::new(source))
 }
 
 /// A local copy of an object's metadata bytes, removed when the dataset is closed.
