@@ -553,6 +553,9 @@ pub(crate) fn open(
     name: &str,
 ) -> Result<(hdf5::File, Arc<PageCache>), RangedError> {
     let driver = driver_id()?;
+    // A failed open is reported by its error, not printed by the library (as the hdf5 crate
+    // does for its own calls).
+    hdf5::silence_errors(true);
     let cache = Arc::new(
         PageCache::new(storage, size, page_bytes(), PREFETCH_BYTES)
             .map_err(RangedError::Storage)?,
