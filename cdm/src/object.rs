@@ -12,11 +12,18 @@
 //! Opening: one ranged read sniffs the magic bytes. A netCDF-3 object's header is read by ranges
 //! (grown until the nom header parser is satisfied) and only those bytes are kept locally for the
 //! library to read the metadata from; the engine reads every variable's data from the store. A
-//! netCDF-4 / HDF5 object is fetched whole (up to [`ObjectOptions::max_image_bytes`]) into a
-//! local copy for the library to read the metadata and chunk index; the engine still reads the
-//! data bytes of every chunked or contiguous variable from the store, through the shared chunk
-//! cache. Every open pins the object's ETag: a read that finds another version fails (412 from
-//! the store) rather than mixing bytes of two versions.
+//! netCDF-4 / HDF5 object is opened by HDF5 through the ranged driver
+//! ([`crate::formats::hdf5::vfd`]: the first megabyte, then 64 KiB pages, read through this
+//! object's [`ObjectStorage`]) and modelled by the HDF5 walk, which shows netCDF-4 content as
+//! netCDF-C does; this runs in the server process (not in a reader process: the driver's
+//! storage lives here), under the library lock, its reads waiting on [`io_runtime`]. Chosen by
+//! measurement over HDF5's `ros3` driver and the whole copy (BENCHMARKS.md). A store error
+//! fails the open; any other failure of the ranged open (bytes HDF5 cannot open, a netCDF-4
+//! object the walk cannot show as netCDF-C does, another HDF5 version) falls back to fetching the
+//! object whole (up to [`ObjectOptions::max_image_bytes`]) into a local copy for the libraries.
+//! Either way the engine reads the data bytes of every chunked or contiguous variable from the
+//! store, through the shared chunk cache. Every open pins the object's ETag: a read that finds
+//! another version fails (412 from the store) rather than mixing bytes of two versions.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -110,8 +117,8 @@ pub struct ObjectOptions {
     pub timeout: Option<Duration>,
     /// Retries of a failed request, with exponential backoff (default 3).
     pub retries: Option<usize>,
-    /// The largest netCDF-4 / HDF5 object whose metadata is read from a local copy (default
-    /// 1 GiB).
+    /// The largest netCDF-4 / HDF5 object whose metadata is read from a whole local copy, when
+    /// the ranged open cannot be used (default 1 GiB).
     pub max_image_bytes: Option<u64>,
 }
 
@@ -742,6 +749,16 @@ fn open_object(
         std::fs::write(spool, &bytes)?;
         true
     } else if is_hdf5 {
+        match open_ranged(catalog, &storage) {
+            Ok(source) => return Ok(source),
+            // The store failed: a whole copy would meet the same store.
+            Err(crate::formats::hdf5::vfd::RangedError::Storage(e)) => return Err(Error::Io(e)),
+            Err(e) => tracing::info!(
+                object = %storage.location.as_ref(),
+                reason = %e,
+                "not opened by ranges: reading its metadata from a whole local copy"
+            ),
+        }
         if size > max_image {
             return Err(Error::Unsupported(format!(
                 "a netCDF-4 / HDF5 object of {size} bytes is over this server's limit of \
@@ -781,6 +798,31 @@ fn open_object(
         header_only,
         _spool: spool_file,
     }))
+}
+
+/// Opens the netCDF-4 / HDF5 object behind `storage` with HDF5 reading its metadata and chunk
+/// index by ranges (see [`crate::formats::hdf5::vfd`]), in this process.
+fn open_ranged(
+    catalog: &Catalog,
+    storage: &Arc<ObjectStorage>,
+) -> std::result::Result<Arc<dyn Source>, crate::formats::hdf5::vfd::RangedError> {
+    let started = Instant::now();
+    let name = storage.location.filename().unwrap_or("object").to_owned();
+    let (source, pages) = crate::formats::hdf5::Hdf5Source::open_ranged(
+        Arc::clone(storage) as Arc<dyn Storage>,
+        storage.size(),
+        &name,
+        catalog.chunk_cache(),
+    )?;
+    let (reads, bytes) = pages.counts();
+    tracing::debug!(
+        object = %storage.location.as_ref(),
+        reads,
+        bytes,
+        ms = started.elapsed().as_millis(),
+        "opened by ranges"
+    );
+    Ok(Arc::new(source))
 }
 
 /// A local copy of an object's metadata bytes, removed when the dataset is closed.

@@ -87,6 +87,7 @@
 //! netCDF-C's), and the file is opened once per process through [`super::shared`].
 
 mod types;
+pub mod vfd;
 mod walk;
 
 use std::collections::HashMap;
@@ -148,13 +149,19 @@ const NETCDF_DIM_ONLY: &str = "This is a netCDF dimension but not a netCDF varia
 pub fn is_netcdf4(path: &Path) -> Result<bool> {
     let _lock = hdf5_sys::LOCK.lock();
     let file = open_unlocked(path).map_err(|_| Error::Open("HDF5 cannot open it".into()))?;
-    let root: &hdf5::Group = &file;
+    Ok(netcdf4_by_content(&file))
+}
+
+/// Whether the open `file` is netCDF-4 by content (see the module docs). Call with the library
+/// lock held.
+fn netcdf4_by_content(file: &hdf5::File) -> bool {
+    let root: &hdf5::Group = file;
     let names = root.attr_names().unwrap_or_default();
     if names
         .iter()
         .any(|n| n == "_NCProperties" || n == "_nc3_strict")
     {
-        return Ok(true);
+        return true;
     }
     /// Objects looked at before deciding.
     const BUDGET: usize = 10_000;
@@ -171,7 +178,7 @@ pub fn is_netcdf4(path: &Path) -> Result<bool> {
         };
         for name in members {
             if budget == 0 {
-                return Ok(netcdf_orders);
+                return netcdf_orders;
             }
             budget -= 1;
             if let Ok(ds) = group.dataset(&name) {
@@ -180,14 +187,14 @@ pub fn is_netcdf4(path: &Path) -> Result<bool> {
                     .iter()
                     .any(|a| a == "_Netcdf4Dimid" || a == "_Netcdf4Coordinates")
                 {
-                    return Ok(true);
+                    return true;
                 }
                 if attrs.iter().any(|a| a == "NAME")
                     && let Ok(attr) = ds.attr("NAME")
                     && let Ok(text) = attr.read_scalar::<hdf5::types::FixedAscii<128>>()
                     && text.as_str().starts_with(NETCDF_DIM_ONLY)
                 {
-                    return Ok(true);
+                    return true;
                 }
                 netcdf_orders = netcdf_orders && dataset_tracks_attribute_order(&ds);
             } else if let Ok(g) = group.group(&name)
@@ -198,7 +205,7 @@ pub fn is_netcdf4(path: &Path) -> Result<bool> {
             }
         }
     }
-    Ok(netcdf_orders)
+    netcdf_orders
 }
 
 /// Whether `group` tracks and indexes both link and attribute creation order, as netCDF-C
@@ -282,7 +289,29 @@ impl Hdf5File {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let walked = walk::walk(&file, name);
+        let walked = walk::walk(&file, name, false);
+        Ok(Self {
+            vars: walked.vars,
+            dataset: Arc::new(walked.dataset),
+            _file: file,
+        })
+    }
+
+    /// Builds the model of a file opened some other way (through the ranged driver), named
+    /// `name`. Call with the library lock held.
+    ///
+    /// A netCDF-4 file (by content) is walked with netCDF-C's view of it: `_FillValue` only
+    /// where the file has that attribute. A netCDF-4 variable shorter than a dimension it
+    /// uses (records not yet written along an unlimited dimension, which netCDF-C shows as
+    /// fill values) cannot be shown as netCDF-C does: `None` then, naming it.
+    fn from_file(file: hdf5::File, name: String) -> std::result::Result<Self, String> {
+        let netcdf4 = netcdf4_by_content(&file);
+        let walked = walk::walk(&file, name, netcdf4);
+        if let Some(gap) = walked.netcdf_gaps.first() {
+            return Err(format!(
+                "netCDF-4 variable {gap} is shorter than its dimension, which only netCDF-C shows"
+            ));
+        }
         Ok(Self {
             vars: walked.vars,
             dataset: Arc::new(walked.dataset),
@@ -496,6 +525,40 @@ impl Hdf5Source {
             file,
             engine,
         })
+    }
+
+    /// Opens the `size` bytes of `storage` (an object in a store) as HDF5 through the ranged
+    /// driver ([`vfd`]): the library reads the metadata and chunk index by ranges through a
+    /// page cache, the engine reads the data from `storage` through `cache`. Whatever the
+    /// object holds is read as HDF5, netCDF-4 included. The file is not in the one-open
+    /// registry (it has no path) and is never opened in a reader process. Blocking.
+    ///
+    /// # Errors
+    /// [`vfd::RangedError`]: the store's error, an object HDF5 cannot open, or no driver.
+    pub fn open_ranged(
+        storage: Arc<dyn engine::storage::Storage>,
+        size: u64,
+        name: &str,
+        cache: &ChunkCache,
+    ) -> std::result::Result<(Self, Arc<vfd::PageCache>), vfd::RangedError> {
+        let file = {
+            let _lock = hdf5_sys::LOCK.lock();
+            let (file, pages) = vfd::open(Arc::clone(&storage), size, name)?;
+            let file = Hdf5File::from_file(file, name.to_owned())
+                .map_err(vfd::RangedError::NotFaithful)?;
+            (file, pages)
+        };
+        let (file, pages) = (Arc::new(file.0), file.1);
+        let engine =
+            EngineReader::from_storage(storage, cache, engine_layouts(&file)).map(Arc::new);
+        Ok((
+            Self {
+                dataset: Arc::clone(&file.dataset),
+                file,
+                engine,
+            },
+            pages,
+        ))
     }
 
     /// Whether the read engine (rather than the library) reads the variable at `path`.

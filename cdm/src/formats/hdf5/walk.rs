@@ -37,11 +37,18 @@ struct Scale {
 pub(super) struct Walked {
     pub(super) dataset: Dataset,
     pub(super) vars: HashMap<String, VarHandle>,
+    /// In a netCDF-4 file, the datasets with a scale attached whose length differs from
+    /// theirs (netCDF-C shows them at the scale's length).
+    pub(super) netcdf_gaps: Vec<String>,
 }
 
-/// Builds the model of `file`, named `name`.
-pub(super) fn walk(file: &hdf5::File, name: String) -> Walked {
-    let mut w = Walker::default();
+/// Builds the model of `file`, named `name`; `netcdf4` when the file is netCDF-4 by content,
+/// to show it as netCDF-C does.
+pub(super) fn walk(file: &hdf5::File, name: String, netcdf4: bool) -> Walked {
+    let mut w = Walker {
+        netcdf4,
+        ..Walker::default()
+    };
     let root: &hdf5::Group = file;
     w.find_scales(root, "/", 0, &mut Vec::new());
     w.phony.next = w.scales.len();
@@ -56,6 +63,7 @@ pub(super) fn walk(file: &hdf5::File, name: String) -> Walked {
             root: root_group,
         },
         vars: w.vars,
+        netcdf_gaps: w.netcdf_gaps,
     }
 }
 
@@ -75,6 +83,10 @@ struct Walker {
     /// the model is built because netCDF-C numbers them in an order of its own.
     phony: PhonyDims,
     vars: HashMap<String, VarHandle>,
+    /// Show the file as netCDF-C shows a netCDF-4 file.
+    netcdf4: bool,
+    /// See [`Walked::netcdf_gaps`].
+    netcdf_gaps: Vec<String>,
 }
 
 /// The hard links of `group` to objects of each kind, in creation order where the group tracks
@@ -307,7 +319,10 @@ impl Walker {
         let mut attributes = self.attributes(ds, group_path, name, omitted);
         let storage = storage_of(ds);
         let fill = fill_value(ds, &mapped);
-        if let Some(value) = fill.as_ref().and_then(|f| f.user_value.clone())
+        // netCDF-C sets a fill value on every dataset and writes `_FillValue` itself when
+        // the user gives one.
+        if !self.netcdf4
+            && let Some(value) = fill.as_ref().and_then(|f| f.user_value.clone())
             && !attributes.iter().any(|a| a.name == "_FillValue")
         {
             attributes.push(Attribute::new("_FillValue", value));
@@ -426,6 +441,18 @@ impl Walker {
                         .cloned(),
                 })
                 .collect();
+            if self.netcdf4 {
+                let declared = lens.iter().enumerate().any(|(i, &(len, _))| {
+                    let scale = match &scale_dim {
+                        Some(d) if i == 0 => Some(d),
+                        _ => attached.get(i).and_then(Option::as_ref),
+                    };
+                    scale.is_some_and(|d| d.len != len)
+                });
+                if declared {
+                    self.netcdf_gaps.push(child.clone());
+                }
+            }
             let planned = PlannedDataset {
                 group_path: path.to_owned(),
                 path: child,
