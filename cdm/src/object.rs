@@ -315,6 +315,108 @@ pub struct Listed {
     pub version: Option<String>,
 }
 
+/// What a folder name is escaped of in the URL of its index page.
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'?')
+    .add(b'<')
+    .add(b'>');
+
+/// The largest index page of an HTTP folder that is read.
+const MAX_LISTING_PAGE: u64 = 16 << 20;
+
+/// The entries of an index page as nginx's `autoindex` writes it: `autoindex_format json`
+/// (`[{"name", "type", "mtime", "size"}]`), or the default HTML, one
+/// `<a href="NAME">…</a> DD-Mon-YYYY HH:MM SIZE` line per entry. `None` when it is neither.
+fn parse_autoindex(page: &str) -> Option<Vec<Listed>> {
+    #[derive(serde::Deserialize)]
+    struct JsonEntry {
+        name: String,
+        #[serde(rename = "type")]
+        kind: String,
+        mtime: Option<String>,
+        size: Option<u64>,
+    }
+    if page.trim_start().starts_with('[') {
+        let entries: Vec<JsonEntry> = serde_json::from_str(page).ok()?;
+        return Some(
+            entries
+                .into_iter()
+                .map(|e| Listed {
+                    folder: e.kind == "directory",
+                    name: e.name,
+                    size: e.size.unwrap_or(0),
+                    modified: e
+                        .mtime
+                        .as_deref()
+                        .and_then(|m| httpdate::parse_http_date(m).ok()),
+                    version: None,
+                })
+                .collect(),
+        );
+    }
+    static LINE: LazyLock<Option<regex::Regex>> = LazyLock::new(|| {
+        regex::Regex::new(
+            r#"<a href="([^"?#]+)">[^<]*</a>\s+(\d{2})-([A-Z][a-z]{2})-(\d{4}) (\d{2}):(\d{2})\s+(\d+|-)"#,
+        )
+        .ok()
+    });
+    let line = LINE.as_ref()?;
+    if !page.contains("<title>Index of ") {
+        return None;
+    }
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    Some(
+        line.captures_iter(page)
+            .filter_map(|c| {
+                let href = percent_encoding::percent_decode_str(&c[1])
+                    .decode_utf8()
+                    .ok()?
+                    .into_owned();
+                let folder = href.ends_with('/');
+                let name = href.trim_end_matches('/').to_owned();
+                if name.is_empty() || name.contains('/') || name == ".." {
+                    return None;
+                }
+                let month = months.iter().position(|m| *m == &c[3])?;
+                let num = |i: usize| c[i].parse::<i64>().ok();
+                let modified = civil_time(
+                    num(4)?,
+                    i64::try_from(month).ok()? + 1,
+                    num(2)?,
+                    num(5)?,
+                    num(6)?,
+                );
+                Some(Listed {
+                    name,
+                    folder,
+                    size: c[7].parse().unwrap_or(0),
+                    modified,
+                    version: None,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// The UTC time `y-m-d hh:mm` (days from the civil date as in H. Hinnant's algorithm).
+fn civil_time(y: i64, m: i64, d: i64, hh: i64, mm: i64) -> Option<SystemTime> {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = u64::try_from(days * 86_400 + hh * 3600 + mm * 60).ok()?;
+    Some(std::time::UNIX_EPOCH + Duration::from_secs(secs))
+}
+
 /// The version of an object as a listing or a HEAD reports it: its ETag, or its size and
 /// modification time when the store gives no ETag.
 fn version_of(etag: Option<&str>, size: u64, modified: SystemTime) -> String {
@@ -374,6 +476,8 @@ pub struct ObjectRoot {
     /// The key prefix (no leading or trailing slash; empty for the whole bucket).
     prefix: String,
     url: String,
+    /// The client that reads the index pages of an HTTP folder.
+    http: Option<Arc<crate::formats::dap::http::Http>>,
     /// The bucket of an `s3://` root, to resolve `s3://` hrefs of DMR++ files.
     bucket: Option<String>,
     /// The S3 endpoint, to resolve path-style URL hrefs of DMR++ files.
@@ -479,6 +583,15 @@ impl ObjectRoot {
             store,
             prefix,
             url: url.to_owned(),
+            http: if files {
+                Some(Arc::new(crate::formats::dap::http::Http::new(
+                    options.timeout.unwrap_or(Duration::from_secs(30)),
+                    u32::try_from(options.retries.unwrap_or(3)).unwrap_or(3),
+                    None,
+                )?))
+            } else {
+                None
+            },
             bucket: bucket_name,
             endpoint: endpoint_url,
             spool,
@@ -523,10 +636,7 @@ impl ObjectRoot {
     /// [`Error::Io`] `NotFound` when nothing lies under it; the store's error.
     pub async fn list(&self, parts: &[String]) -> Result<Arc<Vec<Listed>>> {
         if self.files {
-            return Err(Error::Io(io::Error::new(
-                io::ErrorKind::NotFound,
-                "an HTTP folder of plain files has no listing: ask for a dataset by its name",
-            )));
+            return self.list_http_folder(parts).await;
         }
         let location = if parts.is_empty() && self.prefix.is_empty() {
             None
@@ -579,6 +689,58 @@ impl ObjectRoot {
                 "no such folder",
             )));
         }
+        out.sort_by(|a, b| b.folder.cmp(&a.folder).then_with(|| a.name.cmp(&b.name)));
+        let out = Arc::new(out);
+        self.listings.insert(key, Arc::clone(&out));
+        Ok(out)
+    }
+
+    /// The listing of an HTTP folder of plain files: its index page as nginx's `autoindex`
+    /// writes it (HTML, the default, or `autoindex_format json`), reused for [`LIST_TTL`].
+    async fn list_http_folder(&self, parts: &[String]) -> Result<Arc<Vec<Listed>>> {
+        let not_listed = |why: &str| {
+            Error::Io(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no such folder ({why})"),
+            ))
+        };
+        let key = if parts.is_empty() {
+            String::new()
+        } else {
+            self.location(parts)?.to_string()
+        };
+        if let Some(hit) = self.listings.get(&key) {
+            return Ok(hit);
+        }
+        let Some(http) = self.http.clone() else {
+            return Err(not_listed("not an HTTP folder"));
+        };
+        // With its trailing slash: a file asked for as a folder is a 404, never downloaded.
+        let mut url = self.url.trim_end_matches('/').to_owned();
+        for p in parts {
+            url.push('/');
+            url.extend(percent_encoding::utf8_percent_encode(p, PATH_SEGMENT));
+        }
+        url.push('/');
+        let page = io_runtime()
+            .spawn(async move {
+                STATS.metadata_requests.fetch_add(1, Ordering::Relaxed);
+                http.get(
+                    &url,
+                    usize::try_from(MAX_LISTING_PAGE).unwrap_or(usize::MAX),
+                )
+                .await
+            })
+            .await
+            .map_err(|_| Error::Interrupted)?
+            .map_err(|e| match e {
+                Error::Upstream(m) if m.contains("answered 404") => not_listed("not found"),
+                other => other,
+            })?;
+        let text = String::from_utf8_lossy(&page);
+        let mut out = parse_autoindex(&text)
+            .ok_or_else(|| not_listed("the server sent no autoindex page for it"))?;
+        out.retain(|l| !l.name.starts_with('.'));
         out.sort_by(|a, b| b.folder.cmp(&a.folder).then_with(|| a.name.cmp(&b.name)));
         let out = Arc::new(out);
         self.listings.insert(key, Arc::clone(&out));

@@ -48,7 +48,9 @@ def object_counts(srv) -> tuple[int, int]:
 def names(url) -> dict:
     s, _, b = get(url)
     assert s == 200, (url, s, b)
-    return {e["name"]: e["kind"] for e in json.loads(b)["entries"]}
+    doc = json.loads(b)
+    assert isinstance(doc, dict), (url, b[:300])
+    return {e["name"]: e["kind"] for e in doc["entries"]}
 
 
 @pytest.fixture(scope="module")
@@ -269,3 +271,36 @@ def test_xarray_open_zarr_on_an_object_reads_the_local_values(objs, name):
     assert requests.get(f"{srv.url}/cloud/{name}.zarr/no/such/key", timeout=30).status_code == 404
     assert requests.get(f"{srv.url}/cloud/nothing.nc.zarr/.zmetadata",
                         timeout=30).status_code == 404
+
+
+# --- 5. the listing of an HTTP folder (nginx autoindex) -------------------------------------
+
+
+def test_an_http_folder_is_listed_from_its_autoindex_page(objs):
+    srv, local = objs["server"], objs["local"]
+    (local / "sub dir").mkdir(exist_ok=True)
+    shutil.copy(local / "classic.nc", local / "sub dir" / "inner file.nc")
+    listed = names(f"{srv.url}/web/?format=json")
+    for f in ["chunked.nc", "classic.nc", "cf_grid.nc", "d_int.h5"]:
+        assert listed.get(f) == "dataset", (f, listed)
+    assert listed.get("sub dir") == "folder", listed
+    # A DMR++ beside its file is hidden there too.
+    assert "chunked.nc.dmrpp" not in listed
+    s, _, b = get(f"{srv.url}/web/?format=json")
+    sizes = {e["name"]: e.get("size") for e in json.loads(b)["entries"]}
+    assert sizes["classic.nc"] == (local / "classic.nc").stat().st_size
+    inner = names(f"{srv.url}/web/sub%20dir/?format=json")
+    assert inner == {"inner file.nc": "dataset"}, inner
+    s, _, xml = get(f"{srv.url}/web/sub%20dir/catalog.xml")
+    assert s == 200 and b"inner file.nc" in xml
+    s, _, page = get(f"{srv.url}/web/")
+    assert s == 200 and b"cf_grid.nc" in page
+    # The listed dataset opens, and a folder that is not there is a 404.
+    with netCDF4.Dataset(f"{srv.url}/web/sub%20dir/inner%20file.nc") as rf, \
+            netCDF4.Dataset(local / "classic.nc") as lf:
+        for name, v in lf.variables.items():
+            np.testing.assert_array_equal(np.asarray(rf[name][...]), v[...])
+    assert get(f"{srv.url}/web/no-such-folder/")[0] == 404
+    # Asking for a file as a folder reads no more than its first bytes, and is a 404.
+    assert get(f"{srv.url}/web/classic.nc/")[0] == 404
+
