@@ -12,7 +12,7 @@ TEST_DEBS := python3 python3-venv python3-pip
 # The tools the interoperability tests drive over DAP2 and DAP4 (tests/clients/test_interop_tools.py).
 # nginx: the plain HTTP range server and the load balancer of the object-storage tests
 # (tests/clients/test_cloud.py).
-TOOL_DEBS := nco cdo gdal-bin grads nginx
+TOOL_DEBS := nco cdo gdal-bin grads nginx curl
 # The browser test: Debian's Chromium, driven by playwright-core (npm) under Node.js >= 20.
 BROWSER_DEBS := chromium curl
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)

@@ -318,16 +318,163 @@ pub struct Listed {
     pub size: u64,
     /// Object last modification.
     pub modified: Option<SystemTime>,
+    /// The object's version as the store names it (its ETag, else size and modification).
+    pub version: Option<String>,
+}
+
+/// What a folder name is escaped of in the URL of its index page.
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'?')
+    .add(b'<')
+    .add(b'>');
+
+/// The largest index page of an HTTP folder that is read.
+const MAX_LISTING_PAGE: u64 = 16 << 20;
+
+/// The entries of an index page as nginx's `autoindex` writes it: `autoindex_format json`
+/// (`[{"name", "type", "mtime", "size"}]`), or the default HTML, one
+/// `<a href="NAME">…</a> DD-Mon-YYYY HH:MM SIZE` line per entry. `None` when it is neither.
+fn parse_autoindex(page: &str) -> Option<Vec<Listed>> {
+    #[derive(serde::Deserialize)]
+    struct JsonEntry {
+        name: String,
+        #[serde(rename = "type")]
+        kind: String,
+        mtime: Option<String>,
+        size: Option<u64>,
+    }
+    if page.trim_start().starts_with('[') {
+        let entries: Vec<JsonEntry> = serde_json::from_str(page).ok()?;
+        return Some(
+            entries
+                .into_iter()
+                .map(|e| Listed {
+                    folder: e.kind == "directory",
+                    name: e.name,
+                    size: e.size.unwrap_or(0),
+                    modified: e
+                        .mtime
+                        .as_deref()
+                        .and_then(|m| httpdate::parse_http_date(m).ok()),
+                    version: None,
+                })
+                .collect(),
+        );
+    }
+    static LINE: LazyLock<Option<regex::Regex>> = LazyLock::new(|| {
+        regex::Regex::new(
+            r#"<a href="([^"?#]+)">[^<]*</a>\s+(\d{2})-([A-Z][a-z]{2})-(\d{4}) (\d{2}):(\d{2})\s+(\d+|-)"#,
+        )
+        .ok()
+    });
+    let line = LINE.as_ref()?;
+    if !page.contains("<title>Index of ") {
+        return None;
+    }
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    Some(
+        line.captures_iter(page)
+            .filter_map(|c| {
+                let href = percent_encoding::percent_decode_str(&c[1])
+                    .decode_utf8()
+                    .ok()?
+                    .into_owned();
+                let folder = href.ends_with('/');
+                let name = href.trim_end_matches('/').to_owned();
+                if name.is_empty() || name.contains('/') || name == ".." {
+                    return None;
+                }
+                let month = months.iter().position(|m| *m == &c[3])?;
+                let num = |i: usize| c[i].parse::<i64>().ok();
+                let modified = civil_time(
+                    num(4)?,
+                    i64::try_from(month).ok()? + 1,
+                    num(2)?,
+                    num(5)?,
+                    num(6)?,
+                );
+                Some(Listed {
+                    name,
+                    folder,
+                    size: c[7].parse().unwrap_or(0),
+                    modified,
+                    version: None,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// The UTC time `y-m-d hh:mm` (days from the civil date as in H. Hinnant's algorithm).
+fn civil_time(y: i64, m: i64, d: i64, hh: i64, mm: i64) -> Option<SystemTime> {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = u64::try_from(days * 86_400 + hh * 3600 + mm * 60).ok()?;
+    Some(std::time::UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+/// The version of an object as a listing or a HEAD reports it: its ETag, or its size and
+/// modification time when the store gives no ETag.
+fn version_of(etag: Option<&str>, size: u64, modified: SystemTime) -> String {
+    // Listings and HEADs may quote it differently.
+    let etag = etag.map(|e| e.trim_start_matches("W/").trim_matches('"'));
+    etag.map_or_else(
+        || {
+            let t = modified
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            format!("{size}-{t}")
+        },
+        str::to_owned,
+    )
+}
+
+/// The version of an object as a HEAD reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectVersion {
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its ETag, when the store gives one.
+    pub etag: Option<String>,
+    /// Its last modification.
+    pub modified: SystemTime,
 }
 
 /// An opened object and the version it was opened at.
 #[derive(Debug)]
 struct Opened {
     entry: Arc<CatalogEntry>,
+    /// The object whose bytes are read: the key itself, or the data object a DMR++ alone names.
+    data: ObjectPath,
     etag: Option<String>,
     size: u64,
     modified: SystemTime,
+    /// The version of the DMR++ it was opened through (`None`: there was none), so that a
+    /// replaced, added or removed `X.dmrpp` alone reopens the dataset.
+    sidecar: Option<String>,
     checked: std::sync::Mutex<Instant>,
+}
+
+/// What is known of the DMR++ `X.dmrpp` of an object `X` before opening it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum SidecarState {
+    /// A fresh listing (or a HEAD) says there is none: no request for it.
+    Absent,
+    /// It exists at this version.
+    Present(String),
+    /// Not known: ask the store.
+    Unknown,
 }
 
 /// A bucket prefix (or HTTP folder) served as a tree of datasets.
@@ -336,6 +483,12 @@ pub struct ObjectRoot {
     /// The key prefix (no leading or trailing slash; empty for the whole bucket).
     prefix: String,
     url: String,
+    /// The client that reads the index pages of an HTTP folder.
+    http: Option<Arc<crate::formats::dap::http::Http>>,
+    /// The bucket of an `s3://` root, to resolve `s3://` hrefs of DMR++ files.
+    bucket: Option<String>,
+    /// The S3 endpoint, to resolve path-style URL hrefs of DMR++ files.
+    endpoint: Option<String>,
     spool: PathBuf,
     /// A folder of plain files on an HTTP server: no listing.
     files: bool,
@@ -377,6 +530,7 @@ impl ObjectRoot {
             .with_connect_timeout(Duration::from_secs(5))
             .with_allow_http(allow_http || files && url.starts_with("http://"));
         let bad = |m: String| Error::Open(format!("{url}: {m}"));
+        let (mut bucket_name, mut endpoint_url) = (None, None);
         let (store, prefix): (Arc<dyn ObjectStore>, String) =
             if let Some(rest) = url.strip_prefix("s3://") {
                 let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
@@ -395,8 +549,10 @@ impl ObjectRoot {
                     .or_else(|| std::env::var("AWS_ENDPOINT_URL_S3").ok())
                     .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
                 if let Some(e) = endpoint {
+                    endpoint_url = Some(e.clone());
                     b = b.with_endpoint(e);
                 }
+                bucket_name = Some(bucket.to_owned());
                 let region = options
                     .region
                     .clone()
@@ -434,6 +590,17 @@ impl ObjectRoot {
             store,
             prefix,
             url: url.to_owned(),
+            http: if files {
+                Some(Arc::new(crate::formats::dap::http::Http::new(
+                    options.timeout.unwrap_or(Duration::from_secs(30)),
+                    u32::try_from(options.retries.unwrap_or(3)).unwrap_or(3),
+                    None,
+                )?))
+            } else {
+                None
+            },
+            bucket: bucket_name,
+            endpoint: endpoint_url,
             spool,
             files,
             max_image_bytes: options.max_image_bytes.unwrap_or(1 << 30),
@@ -476,10 +643,7 @@ impl ObjectRoot {
     /// [`Error::Io`] `NotFound` when nothing lies under it; the store's error.
     pub async fn list(&self, parts: &[String]) -> Result<Arc<Vec<Listed>>> {
         if self.files {
-            return Err(Error::Io(io::Error::new(
-                io::ErrorKind::NotFound,
-                "an HTTP folder of plain files has no listing: ask for a dataset by its name",
-            )));
+            return self.list_http_folder(parts).await;
         }
         let location = if parts.is_empty() && self.prefix.is_empty() {
             None
@@ -509,6 +673,7 @@ impl ObjectRoot {
                 folder: true,
                 size: 0,
                 modified: None,
+                version: None,
             })
             .chain(listed.objects.iter().filter_map(|o| {
                 Some(Listed {
@@ -516,6 +681,11 @@ impl ObjectRoot {
                     folder: false,
                     size: o.size,
                     modified: Some(SystemTime::from(o.last_modified)),
+                    version: Some(version_of(
+                        o.e_tag.as_deref(),
+                        o.size,
+                        SystemTime::from(o.last_modified),
+                    )),
                 })
             }))
             .filter(|l| !l.name.starts_with('.'))
@@ -532,36 +702,115 @@ impl ObjectRoot {
         Ok(out)
     }
 
-    /// The whole object at `parts` as it is stored: its size and its bytes, streamed from one
-    /// GET (pinned to the version its HEAD found).
+    /// The listing of an HTTP folder of plain files: its index page as nginx's `autoindex`
+    /// writes it (HTML, the default, or `autoindex_format json`), reused for [`LIST_TTL`].
+    async fn list_http_folder(&self, parts: &[String]) -> Result<Arc<Vec<Listed>>> {
+        let not_listed = |why: &str| {
+            Error::Io(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no such folder ({why})"),
+            ))
+        };
+        let key = if parts.is_empty() {
+            String::new()
+        } else {
+            self.location(parts)?.to_string()
+        };
+        if let Some(hit) = self.listings.get(&key) {
+            return Ok(hit);
+        }
+        let Some(http) = self.http.clone() else {
+            return Err(not_listed("not an HTTP folder"));
+        };
+        // With its trailing slash: a file asked for as a folder is a 404, never downloaded.
+        let mut url = self.url.trim_end_matches('/').to_owned();
+        for p in parts {
+            url.push('/');
+            url.extend(percent_encoding::utf8_percent_encode(p, PATH_SEGMENT));
+        }
+        url.push('/');
+        let page = io_runtime()
+            .spawn(async move {
+                STATS.metadata_requests.fetch_add(1, Ordering::Relaxed);
+                http.get(
+                    &url,
+                    usize::try_from(MAX_LISTING_PAGE).unwrap_or(usize::MAX),
+                )
+                .await
+            })
+            .await
+            .map_err(|_| Error::Interrupted)?
+            .map_err(|e| match e {
+                Error::Upstream(m) if m.contains("answered 404") => not_listed("not found"),
+                other => other,
+            })?;
+        let text = String::from_utf8_lossy(&page);
+        let mut out = parse_autoindex(&text)
+            .ok_or_else(|| not_listed("the server sent no autoindex page for it"))?;
+        out.retain(|l| !l.name.starts_with('.'));
+        out.sort_by(|a, b| b.folder.cmp(&a.folder).then_with(|| a.name.cmp(&b.name)));
+        let out = Arc::new(out);
+        self.listings.insert(key, Arc::clone(&out));
+        Ok(out)
+    }
+
+    /// The version of the object at `parts` (one HEAD): what a raw download is pinned to.
     ///
     /// # Errors
     /// A missing object ([`Error::Io`] `NotFound`) or the store's error.
+    pub async fn stat(&self, parts: &[String]) -> Result<ObjectVersion> {
+        let location = self.location(parts)?;
+        let meta = self.head(&location).await?;
+        Ok(ObjectVersion {
+            size: meta.size,
+            etag: meta.e_tag,
+            modified: SystemTime::from(meta.last_modified),
+        })
+    }
+
+    /// The bytes of the object at `parts` as they are stored, all of them or the byte `range`,
+    /// streamed from one GET pinned to `version` (a replaced object fails rather than mixing
+    /// versions).
+    ///
+    /// # Errors
+    /// A missing object ([`Error::Io`] `NotFound`), a replaced one ([`Error::Upstream`]) or
+    /// the store's error.
     pub async fn download(
         &self,
         parts: &[String],
-    ) -> Result<(u64, futures::stream::BoxStream<'static, Result<Bytes>>)> {
+        version: &ObjectVersion,
+        range: Option<std::ops::Range<u64>>,
+    ) -> Result<futures::stream::BoxStream<'static, Result<Bytes>>> {
         let location = self.location(parts)?;
         let store = Arc::clone(&self.store);
         let what = location.to_string();
+        let options = GetOptions {
+            if_match: version.etag.clone(),
+            range: range.map(GetRange::Bounded),
+            ..GetOptions::default()
+        };
         let got = io_runtime()
             .spawn(async move {
                 STATS.metadata_requests.fetch_add(1, Ordering::Relaxed);
-                store.get(&location).await
+                store.get_opts(&location, options).await
             })
             .await
             .map_err(|_| Error::Interrupted)?
             .map_err(|e| store_error(e, &what))?;
-        let size = got.meta.size;
-        let stream = got
+        Ok(got
             .into_stream()
             .map(move |r| r.map_err(|e| store_error(e, &what)))
-            .boxed();
-        Ok((size, stream))
+            .boxed())
     }
 
     /// The dataset in the object at `parts` under this root, opened with `catalog`'s chunk
-    /// cache and reader processes, and reopened when the object's ETag or size changes.
+    /// cache and reader processes, and reopened when the object's version (ETag, size) or the
+    /// version of its DMR++ `X.dmrpp` changes. A DMR++ `X.dmrpp` with no object `X` beside it
+    /// is the dataset `X`, its values read from the object its `dmrpp:href` names under this
+    /// root.
+    ///
+    /// Whether `X.dmrpp` exists is taken from a fresh listing of the folder when there is one
+    /// (no request), else asked of the store.
     ///
     /// # Errors
     /// A missing object ([`Error::Io`] `NotFound`), refused credentials ([`Error::Upstream`]),
@@ -569,7 +818,8 @@ impl ObjectRoot {
     pub async fn open(&self, parts: &[String], catalog: &Catalog) -> Result<Arc<CatalogEntry>> {
         let location = self.location(parts)?;
         let key = location.to_string();
-        if let Some(hit) = self.opened.get(&key) {
+        let hit = self.opened.get(&key);
+        if let Some(hit) = &hit {
             let fresh = hit
                 .checked
                 .lock()
@@ -579,46 +829,60 @@ impl ObjectRoot {
                 return Ok(Arc::clone(&hit.entry));
             }
         }
-        let store = Arc::clone(&self.store);
-        let head_location = location.clone();
-        let meta = io_runtime()
-            .spawn(async move {
-                STATS.metadata_requests.fetch_add(1, Ordering::Relaxed);
-                store.head(&head_location).await
-            })
-            .await
-            .map_err(|_| Error::Interrupted)?
-            .map_err(|e| store_error(e, location.as_ref()))?;
-        if let Some(hit) = self.opened.get(&key)
+        let side = sidecar_path(&location)?;
+        let meta = match self.head(&location).await {
+            Ok(m) => Some(m),
+            Err(Error::Io(e)) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        let mut state = self.listed_sidecar(&location);
+        // A revalidation without a fresh listing asks whether the DMR++ changed (a HEAD); a
+        // first open learns it from the GET of the DMR++ itself.
+        if state == SidecarState::Unknown && hit.is_some() {
+            state = self.sidecar_state(&side).await?;
+        }
+        let Some(meta) = meta else {
+            return self.open_alone(&location, &side, state, hit, catalog).await;
+        };
+        let modified = SystemTime::from(meta.last_modified);
+        if let Some(hit) = &hit
+            && hit.data == location
             && hit.etag == meta.e_tag
             && hit.size == meta.size
-            && hit.modified == SystemTime::from(meta.last_modified)
+            && hit.modified == modified
+            && state.is(hit.sidecar.as_deref())
         {
-            if let Ok(mut t) = hit.checked.lock() {
-                *t = Instant::now();
-            }
+            hit.touch();
             return Ok(Arc::clone(&hit.entry));
         }
+        let sidecar = match state {
+            SidecarState::Absent => None,
+            _ => self.get_sidecar(&side).await?,
+        };
+        let sidecar_version = sidecar.as_ref().map(|(_, v)| v.clone());
         let storage = Arc::new(ObjectStorage {
             store: Arc::clone(&self.store),
             location: location.clone(),
             etag: meta.e_tag.clone(),
             size: meta.size,
         });
-        let modified = SystemTime::from(meta.last_modified);
-        // In a folder of its own, so the local copy has the object's name (the dataset's name).
-        let folder = self.spool.join(crate::engine::next_file_id().to_string());
-        std::fs::create_dir_all(&folder)?;
-        let spool = folder.join(location.filename().unwrap_or("object"));
+        let spool = self.spool_for(&location)?;
+        let name = location.filename().unwrap_or_default().to_owned();
         let max_image = self.max_image_bytes;
         let catalog = catalog.clone();
-        let sidecar = self.sidecar(&location).await?;
         let opened = tokio::task::spawn_blocking(move || {
-            if let Some(xml) = sidecar
-                && let Some(source) =
-                    open_indexed(&xml, &catalog, Arc::clone(&storage), &spool, max_image)?
-            {
-                return Ok(source);
+            if let Some((xml, _)) = sidecar {
+                let index = crate::formats::dmrpp::parse(&xml)?;
+                if let Some(source) = open_indexed(
+                    index,
+                    &catalog,
+                    Arc::clone(&storage),
+                    &spool,
+                    max_image,
+                    &name,
+                )? {
+                    return Ok(source);
+                }
             }
             let result = open_object(&catalog, storage, &spool, max_image);
             if result.is_err() {
@@ -633,28 +897,237 @@ impl ObjectRoot {
             key,
             Arc::new(Opened {
                 entry: Arc::clone(&entry),
+                data: location,
                 etag: meta.e_tag,
                 size: meta.size,
                 modified,
+                sidecar: sidecar_version,
                 checked: std::sync::Mutex::new(Instant::now()),
             }),
         );
         Ok(entry)
     }
-}
 
-impl ObjectRoot {
-    /// The DMR++ `X.dmrpp` beside the object `X` at `location`, when there is one (one GET).
-    async fn sidecar(&self, location: &ObjectPath) -> Result<Option<Bytes>> {
-        let side = ObjectPath::parse(format!("{location}.dmrpp"))
-            .map_err(|e| Error::Io(io::Error::new(io::ErrorKind::NotFound, e.to_string())))?;
-        let what = side.to_string();
+    /// The dataset `X` of a DMR++ `X.dmrpp` with no object `X` beside it: its values are read
+    /// from the object its `dmrpp:href` names under this root ([`Self::resolve_href`]).
+    async fn open_alone(
+        &self,
+        location: &ObjectPath,
+        side: &ObjectPath,
+        state: SidecarState,
+        hit: Option<Arc<Opened>>,
+        catalog: &Catalog,
+    ) -> Result<Arc<CatalogEntry>> {
+        let not_found = || {
+            Error::Io(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{location}: no such object"),
+            ))
+        };
+        if state == SidecarState::Absent {
+            return Err(not_found());
+        }
+        if let Some(hit) = &hit
+            && hit.data != *location
+            && state.is(hit.sidecar.as_deref())
+        {
+            let m = self.head(&hit.data).await?;
+            if hit.etag == m.e_tag
+                && hit.size == m.size
+                && hit.modified == SystemTime::from(m.last_modified)
+            {
+                hit.touch();
+                return Ok(Arc::clone(&hit.entry));
+            }
+        }
+        let Some((xml, version)) = self.get_sidecar(side).await? else {
+            return Err(not_found());
+        };
+        let index = tokio::task::spawn_blocking(move || crate::formats::dmrpp::parse(&xml))
+            .await
+            .map_err(|_| Error::Interrupted)??;
+        let href = index.href.clone().ok_or_else(|| {
+            Error::Unsupported(format!("{side}: the DMR++ does not name its data object"))
+        })?;
+        let data = self.resolve_href(side, &href)?;
+        let meta = self.head(&data).await.map_err(|e| match e {
+            Error::Io(io) if io.kind() == io::ErrorKind::NotFound => Error::Io(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{location}: the data object {data} its DMR++ names does not exist"),
+            )),
+            other => other,
+        })?;
+        let modified = SystemTime::from(meta.last_modified);
+        let storage = Arc::new(ObjectStorage {
+            store: Arc::clone(&self.store),
+            location: data.clone(),
+            etag: meta.e_tag.clone(),
+            size: meta.size,
+        });
+        let spool = self.spool_for(&data)?;
+        let name = location.filename().unwrap_or_default().to_owned();
+        let max_image = self.max_image_bytes;
+        let catalog = catalog.clone();
+        let opened = tokio::task::spawn_blocking(move || {
+            match open_indexed(
+                index,
+                &catalog,
+                Arc::clone(&storage),
+                &spool,
+                max_image,
+                &name,
+            )? {
+                Some(source) => Ok(source),
+                None => Err(Error::Corrupt(format!(
+                    "the DMR++ was written from a data object of another size than {}",
+                    storage.location
+                ))),
+            }
+        })
+        .await
+        .map_err(|_| Error::Interrupted)??;
+        let entry = Arc::new(CatalogEntry::from_source(opened, modified, meta.size));
+        self.opened.insert(
+            location.to_string(),
+            Arc::new(Opened {
+                entry: Arc::clone(&entry),
+                data,
+                etag: meta.e_tag,
+                size: meta.size,
+                modified,
+                sidecar: Some(version),
+                checked: std::sync::Mutex::new(Instant::now()),
+            }),
+        );
+        Ok(entry)
+    }
+
+    /// A fresh folder of the spool for a local copy named as the object (the dataset's name).
+    fn spool_for(&self, location: &ObjectPath) -> Result<PathBuf> {
+        let folder = self.spool.join(crate::engine::next_file_id().to_string());
+        std::fs::create_dir_all(&folder)?;
+        Ok(folder.join(location.filename().unwrap_or("object")))
+    }
+
+    /// The object a DMR++ at `side` names as its data (`dmrpp:href`), when it lies under this
+    /// root: a path relative to the DMR++'s folder, `s3://bucket/key` of this root's bucket,
+    /// or a path-style URL of this root's endpoint. Anything else is refused: a DMR++ never
+    /// makes the server read what it chooses.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] naming the href.
+    fn resolve_href(&self, side: &ObjectPath, href: &str) -> Result<ObjectPath> {
+        let refuse = || {
+            Error::Unsupported(format!(
+                "the DMR++ {side} names its data as {href:?}, which is not an object under {}",
+                self.url
+            ))
+        };
+        let key = if let Some(rest) = href.strip_prefix("s3://") {
+            let (bucket, key) = rest.split_once('/').ok_or_else(refuse)?;
+            if Some(bucket) != self.bucket.as_deref() {
+                return Err(refuse());
+            }
+            key.to_owned()
+        } else if href.contains("://") {
+            let (Some(endpoint), Some(bucket)) = (self.endpoint.as_deref(), self.bucket.as_deref())
+            else {
+                return Err(refuse());
+            };
+            href.strip_prefix(endpoint.trim_end_matches('/'))
+                .and_then(|r| r.strip_prefix('/'))
+                .and_then(|r| r.strip_prefix(bucket))
+                .and_then(|r| r.strip_prefix('/'))
+                .ok_or_else(refuse)?
+                .to_owned()
+        } else if href.starts_with('/') {
+            return Err(refuse());
+        } else {
+            let mut segments: Vec<&str> = side.as_ref().split('/').collect();
+            segments.pop();
+            for p in href.split('/') {
+                match p {
+                    "" | "." => {}
+                    ".." => {
+                        segments.pop().ok_or_else(refuse)?;
+                    }
+                    p => segments.push(p),
+                }
+            }
+            segments.join("/")
+        };
+        let inside = self.prefix.is_empty()
+            || key
+                .strip_prefix(&self.prefix)
+                .is_some_and(|r| r.starts_with('/'));
+        if !inside || key.split('/').any(|s| s.is_empty() || s == "..") {
+            return Err(refuse());
+        }
+        ObjectPath::parse(&key).map_err(|_| refuse())
+    }
+
+    /// One HEAD of the object at `location`.
+    async fn head(&self, location: &ObjectPath) -> Result<object_store::ObjectMeta> {
         let store = Arc::clone(&self.store);
+        let at = location.clone();
         io_runtime()
             .spawn(async move {
                 STATS.metadata_requests.fetch_add(1, Ordering::Relaxed);
-                match store.get(&side).await {
-                    Ok(got) => got.bytes().await.map(Some),
+                store.head(&at).await
+            })
+            .await
+            .map_err(|_| Error::Interrupted)?
+            .map_err(|e| store_error(e, location.as_ref()))
+    }
+
+    /// What a listing of its folder, while fresh, says of the DMR++ of the object at
+    /// `location`.
+    fn listed_sidecar(&self, location: &ObjectPath) -> SidecarState {
+        let folder = location.as_ref().rsplit_once('/').map_or("", |(f, _)| f);
+        let Some(listed) = self.listings.get(folder) else {
+            return SidecarState::Unknown;
+        };
+        let name = format!(
+            "{}.{}",
+            location.filename().unwrap_or_default(),
+            crate::formats::dmrpp::EXTENSION
+        );
+        match listed.iter().find(|l| !l.folder && l.name == name) {
+            Some(l) => SidecarState::Present(l.version.clone().unwrap_or_default()),
+            None => SidecarState::Absent,
+        }
+    }
+
+    /// Whether the DMR++ at `side` exists, and its version (one HEAD).
+    async fn sidecar_state(&self, side: &ObjectPath) -> Result<SidecarState> {
+        match self.head(side).await {
+            Ok(m) => Ok(SidecarState::Present(version_of(
+                m.e_tag.as_deref(),
+                m.size,
+                SystemTime::from(m.last_modified),
+            ))),
+            Err(Error::Io(e)) if e.kind() == io::ErrorKind::NotFound => Ok(SidecarState::Absent),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The DMR++ at `side` and its version, when there is one (one GET).
+    async fn get_sidecar(&self, side: &ObjectPath) -> Result<Option<(Bytes, String)>> {
+        let what = side.to_string();
+        let store = Arc::clone(&self.store);
+        let at = side.clone();
+        io_runtime()
+            .spawn(async move {
+                STATS.metadata_requests.fetch_add(1, Ordering::Relaxed);
+                match store.get(&at).await {
+                    Ok(got) => {
+                        let version = version_of(
+                            got.meta.e_tag.as_deref(),
+                            got.meta.size,
+                            SystemTime::from(got.meta.last_modified),
+                        );
+                        got.bytes().await.map(|b| Some((b, version)))
+                    }
                     Err(object_store::Error::NotFound { .. }) => Ok(None),
                     Err(e) => Err(e),
                 }
@@ -665,7 +1138,33 @@ impl ObjectRoot {
     }
 }
 
-/// Opens the object behind `storage` through its DMR++ `xml`: no byte of the object is read
+/// The key of the DMR++ `X.dmrpp` of the object `X` at `location`.
+fn sidecar_path(location: &ObjectPath) -> Result<ObjectPath> {
+    ObjectPath::parse(format!("{location}.{}", crate::formats::dmrpp::EXTENSION))
+        .map_err(|e| Error::Io(io::Error::new(io::ErrorKind::NotFound, e.to_string())))
+}
+
+impl Opened {
+    /// Marks the version as checked now.
+    fn touch(&self) {
+        if let Ok(mut t) = self.checked.lock() {
+            *t = Instant::now();
+        }
+    }
+}
+
+impl SidecarState {
+    /// Whether this is the state an open recorded as `version` (`None`: no DMR++).
+    fn is(&self, version: Option<&str>) -> bool {
+        match (self, version) {
+            (Self::Absent, None) => true,
+            (Self::Present(now), Some(then)) => now == then,
+            _ => false,
+        }
+    }
+}
+
+/// Opens the object behind `storage` through its DMR++ `index` as the dataset `name`: no byte of the object is read
 /// until values are asked for. Variables the DMR++ does not locate are read by opening the
 /// object itself ([`open_object`]), only when one of them is asked for.
 ///
@@ -675,13 +1174,13 @@ impl ObjectRoot {
 /// # Errors
 /// [`Error::Corrupt`] when the DMR++ is not one.
 fn open_indexed(
-    xml: &[u8],
+    index: crate::formats::dmrpp::Index,
     catalog: &Catalog,
     storage: Arc<ObjectStorage>,
     spool: &Path,
     max_image: u64,
+    name: &str,
 ) -> Result<Option<Arc<dyn Source>>> {
-    let index = crate::formats::dmrpp::parse(xml)?;
     if let Some((size, _)) = index.source_version
         && size != storage.size()
     {
@@ -691,7 +1190,6 @@ fn open_indexed(
         );
         return Ok(None);
     }
-    let name = storage.location.filename().unwrap_or_default().to_owned();
     let refuse = |href: &str| -> Result<Arc<dyn Storage>> {
         Err(Error::Unsupported(format!(
             "values in another object ({href}) are not read from object storage"
@@ -701,7 +1199,7 @@ fn open_indexed(
     let source = crate::formats::dmrpp::DmrppSource::new(
         index,
         data,
-        &name,
+        name,
         Some(catalog.chunk_cache()),
         &refuse,
     );

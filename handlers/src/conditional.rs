@@ -41,6 +41,23 @@ impl Validators {
         }
     }
 
+    /// Strong validators of an object's bytes: the store's ETag (quoted), else its size and
+    /// modification time as for a file.
+    pub(crate) fn of_object(etag: Option<&str>, modified: SystemTime, size: u64) -> Self {
+        let Some(tag) = etag
+            .map(|e| e.trim_start_matches("W/").trim_matches('"'))
+            .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic() && b != b'"'))
+        else {
+            return Self::of_file(modified, size);
+        };
+        Self {
+            etag: HeaderValue::from_str(&format!("\"{tag}\""))
+                .unwrap_or(HeaderValue::from_static("\"0\"")),
+            modified: Some(modified),
+            last_modified: date_value(modified),
+        }
+    }
+
     /// Weak validators of a response made from a file version: the same file version, response
     /// and query always give the same content, though compression may change its bytes.
     pub(crate) fn of_rendering(modified: SystemTime, size: u64, what: &[&str]) -> Self {

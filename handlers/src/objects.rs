@@ -5,6 +5,8 @@
 
 use std::sync::Arc;
 
+use futures::StreamExt;
+
 use cdm::object::{ObjectOptions, ObjectRoot};
 use http::Request;
 
@@ -64,25 +66,54 @@ impl ObjectMounts {
     }
 }
 
+/// The entries of a listing as a folder page shows them: a DMR++ `X.dmrpp` beside its object
+/// `X` is that dataset's index and is not shown (as Hyrax does); a DMR++ alone is the dataset
+/// `X` it describes.
 pub(crate) fn entries(listed: &[cdm::object::Listed]) -> Vec<FolderEntry> {
-    listed
+    let objects: std::collections::HashSet<&str> = listed
         .iter()
-        .map(|l| FolderEntry {
-            name: l.name.clone(),
-            kind: if l.folder {
+        .filter(|l| !l.folder)
+        .map(|l| l.name.as_str())
+        .collect();
+    let mut out: Vec<FolderEntry> = listed
+        .iter()
+        .filter_map(|l| {
+            let alone = match dmrpp_stem(&l.name) {
+                Some(stem) if objects.contains(stem) => return None,
+                Some(stem) if !l.folder => Some(stem),
+                _ => None,
+            };
+            let kind = if l.folder {
                 EntryKind::Folder
-            } else if DATASET_SUFFIXES
-                .iter()
-                .any(|s| l.name.to_ascii_lowercase().ends_with(s))
+            } else if alone.is_some()
+                || DATASET_SUFFIXES
+                    .iter()
+                    .any(|s| l.name.to_ascii_lowercase().ends_with(s))
             {
                 EntryKind::Dataset
             } else {
                 EntryKind::File
-            },
-            size: l.size,
-            modified: l.modified,
+            };
+            Some(FolderEntry {
+                name: alone.unwrap_or(&l.name).to_owned(),
+                kind,
+                size: l.size,
+                modified: l.modified,
+            })
         })
-        .collect()
+        .collect();
+    out.sort_by(|a, b| {
+        (a.kind == EntryKind::Folder)
+            .cmp(&(b.kind == EntryKind::Folder))
+            .reverse()
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    out
+}
+
+/// `X` for a DMR++ named `X.dmrpp`.
+fn dmrpp_stem(name: &str) -> Option<&str> {
+    name.strip_suffix(".dmrpp").filter(|s| !s.is_empty())
 }
 
 pub(crate) fn store_error(e: cdm::Error) -> HandlerError {
@@ -172,6 +203,22 @@ pub(crate) async fn respond<B>(state: &AppState, req: &Request<B>) -> Option<Rou
                 .map_err(|e| (e, Protocol::Plain, kind)),
         );
     }
+    // `X.zarr/KEY`: the dataset `X` as a Zarr store; with no dataset `X`, the objects of a
+    // Zarr store kept in the bucket, as they are stored.
+    if let Some((dataset, key)) = crate::zarr::split_store(&parts) {
+        match root.open(&dataset, &state.catalog).await {
+            Ok(entry) => {
+                return Some(
+                    crate::zarr::answer(&entry, &key, headers)
+                        .await
+                        .map(|r| (r, Kind::Zarr))
+                        .map_err(|e| (e, Protocol::Plain, Kind::Zarr)),
+                );
+            }
+            Err(cdm::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Some(Err((store_error(e), Protocol::Plain, Kind::Zarr))),
+        }
+    }
     let Some((stem, kind)) = route::split_suffix(last) else {
         // A sub-folder named without its trailing slash, or an object to download as it is.
         if let Ok(listed) = root.list(&parts).await
@@ -183,21 +230,22 @@ pub(crate) async fn respond<B>(state: &AppState, req: &Request<B>) -> Option<Rou
             )));
         }
         return Some(
-            download(root, &parts)
+            download(root, &parts, headers)
                 .await
                 .map_err(|e| (e, Protocol::Plain, Kind::File)),
         );
     };
     let label = Kind::Dataset(kind);
     let mut key = folder.to_vec();
-    key.push(stem.to_owned());
+    // `X.dmrpp.dds` is the dataset of the DMR++, as `X.dds` is.
+    key.push(dmrpp_stem(stem).unwrap_or(stem).to_owned());
     let url_path = format!("/{}", full_parts(&key).join("/"));
     let entry = match root.open(&key, &state.catalog).await {
         Ok(e) => e,
         // `X.nc` names both the file-out of a dataset `X` and the object `X.nc` itself: with
         // no dataset `X`, the object as it is stored.
         Err(cdm::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Some(match download(root, &parts).await {
+            return Some(match download(root, &parts, headers).await {
                 Ok(r) => Ok(r),
                 Err(_) => Err((store_error(cdm::Error::Io(e)), Protocol::from(kind), label)),
             });
@@ -212,17 +260,64 @@ pub(crate) async fn respond<B>(state: &AppState, req: &Request<B>) -> Option<Rou
     )
 }
 
-/// The object at `parts`, sent as it is stored (no `Range`: ask the store itself for ranges).
+/// The object at `parts`, sent as it is stored: 304 when the client holds its version, the one
+/// `Range` asked for (206, by a ranged GET to the store; 416 when unsatisfiable), or all of
+/// it. The GET is pinned to the version its HEAD found.
 async fn download(
     root: &ObjectRoot,
     parts: &[String],
+    headers: &http::HeaderMap,
 ) -> Result<(http::Response<crate::Body>, Kind), HandlerError> {
-    let (size, stream) = root.download(parts).await.map_err(store_error)?;
-    let mut r = http::Response::builder()
-        .header(http::header::CONTENT_TYPE, "application/octet-stream")
-        .header(http::header::CONTENT_LENGTH, size)
+    use crate::conditional::{RangeRequest, Validators, parse_range};
+    use http::{StatusCode, header};
+    let version = root.stat(parts).await.map_err(store_error)?;
+    let len = version.size;
+    let validators = Validators::of_object(version.etag.as_deref(), version.modified, len);
+    if validators.not_modified(headers) {
+        return Ok((validators.not_modified_response(), Kind::File));
+    }
+    let range = if validators.if_range_holds(headers) {
+        parse_range(headers.get(header::RANGE), len)
+    } else {
+        RangeRequest::Whole
+    };
+    let mut builder = http::Response::builder()
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .header(header::ACCEPT_RANGES, "bytes");
+    let wanted = match range {
+        RangeRequest::Whole => None,
+        RangeRequest::Part { start, end } => {
+            builder = builder.status(StatusCode::PARTIAL_CONTENT).header(
+                header::CONTENT_RANGE,
+                format!("bytes {start}-{}/{len}", end - 1),
+            );
+            Some(start..end)
+        }
+        RangeRequest::Unsatisfiable => {
+            let mut r = builder
+                .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                .header(header::CONTENT_RANGE, format!("bytes */{len}"))
+                .header(header::CONTENT_LENGTH, 0)
+                .body(crate::body::full(bytes::Bytes::new()))
+                .map_err(|e| HandlerError::Internal(e.to_string()))?;
+            validators.apply(r.headers_mut());
+            return Ok((r, Kind::File));
+        }
+    };
+    let sent = wanted.as_ref().map_or(len, |r| r.end - r.start);
+    // An empty object has no byte to ask the store for.
+    let stream = if sent == 0 {
+        futures::stream::empty().boxed()
+    } else {
+        root.download(parts, &version, wanted)
+            .await
+            .map_err(store_error)?
+    };
+    let mut r = builder
+        .header(header::CONTENT_LENGTH, sent)
         .body(crate::body::streaming(stream))
         .map_err(|e| HandlerError::Internal(e.to_string()))?;
+    validators.apply(r.headers_mut());
     r.extensions_mut().insert(crate::service::NoCompression);
     Ok((r, Kind::File))
 }

@@ -413,20 +413,26 @@ async fn object_folder<'a>(
     let listed = root.list(key).await?;
     let mut folders = Vec::new();
     let mut found = Vec::new();
-    for (l, e) in listed.iter().zip(objects::entries(&listed)) {
-        match e.kind {
-            EntryKind::Folder => folders.push(e.name),
-            EntryKind::Dataset => {
+    // An entry is named after its object, or after the dataset a DMR++ alone describes.
+    let by_name: std::collections::HashMap<&str, &cdm::object::Listed> =
+        listed.iter().map(|l| (l.name.as_str(), l)).collect();
+    for e in objects::entries(&listed) {
+        let l = by_name
+            .get(e.name.as_str())
+            .or_else(|| by_name.get(format!("{}.dmrpp", e.name).as_str()));
+        match (e.kind, l) {
+            (EntryKind::Folder, _) => folders.push(e.name),
+            (EntryKind::Dataset, Some(l)) => {
                 let mut k = key.to_vec();
                 k.push(e.name);
                 found.push(FoundObject {
                     parts: [mount, &k[..]].concat(),
                     root,
                     key: k,
-                    listed: l.clone(),
+                    listed: (*l).clone(),
                 });
             }
-            EntryKind::File => {}
+            _ => {}
         }
     }
     Ok((folders, found))

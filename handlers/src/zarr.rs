@@ -35,18 +35,11 @@ pub(crate) struct ZarrTarget {
 /// The dataset and key named by URL components `a/b/X.zarr/k/e/y`, when `X` is a file under
 /// `root`.
 pub(crate) fn target(root: &Path, parts: &[String]) -> Option<ZarrTarget> {
-    parts.iter().enumerate().find_map(|(i, part)| {
-        let stem = part.strip_suffix(SUFFIX).filter(|s| !s.is_empty())?;
-        let mut dataset = parts[..i].to_vec();
-        dataset.push(stem.to_owned());
-        let file = paths::resolve(root, &dataset)
-            .ok()
-            .filter(|p| p.is_file())?;
-        Some(ZarrTarget {
-            file,
-            key: parts[i + 1..].join("/"),
-        })
-    })
+    let (dataset, key) = split_store(parts)?;
+    let file = paths::resolve(root, &dataset)
+        .ok()
+        .filter(|p| p.is_file())?;
+    Some(ZarrTarget { file, key })
 }
 
 /// Answers one key of the store of the dataset `entry`.
@@ -60,8 +53,30 @@ pub(crate) async fn respond(
     headers: &HeaderMap,
 ) -> Result<Response<Body>, HandlerError> {
     let entry = state.catalog.open(&target.file).await?;
-    let key = target.key.as_str();
-    let store = entry.extension(|| build_store(&entry));
+    answer(&entry, &target.key, headers).await
+}
+
+/// The components of a URL path `a/b/X.zarr/k/e/y` split at the store: (`a/b/X`, `k/e/y`),
+/// when one of them names a store.
+pub(crate) fn split_store(parts: &[String]) -> Option<(Vec<String>, String)> {
+    parts.iter().enumerate().find_map(|(i, part)| {
+        let stem = part.strip_suffix(SUFFIX).filter(|s| !s.is_empty())?;
+        let mut dataset = parts[..i].to_vec();
+        dataset.push(stem.to_owned());
+        Some((dataset, parts[i + 1..].join("/")))
+    })
+}
+
+/// Answers the key `key` of the store of the dataset `entry`, wherever it was opened from.
+///
+/// # Errors
+/// As [`respond`].
+pub(crate) async fn answer(
+    entry: &std::sync::Arc<CatalogEntry>,
+    key: &str,
+    headers: &HeaderMap,
+) -> Result<Response<Body>, HandlerError> {
+    let store = entry.extension(|| build_store(entry));
     let Some(resolved) = store.resolve(key) else {
         return Err(HandlerError::NotFound(format!(
             "no key {key:?} in this Zarr store"

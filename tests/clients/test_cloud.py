@@ -236,7 +236,7 @@ def test_new_and_replaced_objects_are_seen_without_restart(cloud):
         ("/cloud/notes.nc.dds", 404, "not a netCDF or HDF5 object"),
         ("/cloud/missing.nc.dmr", 404, "no such object"),
         ("/web/missing.nc.das", 404, "no such object"),
-        ("/web/", 404, "has no listing"),
+        ("/web/no-such-folder/", 404, "no such folder"),
         ("/cloud/%2E%2E/classic.nc.dds", 400, "invalid path"),
         ("/cloud/sub/..%2Fclassic.nc.dds", 400, "invalid path"),
     ],

@@ -26,7 +26,7 @@
 pub mod catalog;
 mod dap2;
 pub(crate) mod dmr;
-mod http;
+pub(crate) mod http;
 mod wire;
 
 use std::collections::HashMap;
