@@ -7,7 +7,9 @@
 //! - `north/south/east/west` select the cells whose coordinate lies inside the box, bounds
 //!   included; the output keeps the file's order (descending latitudes stay descending);
 //!   longitudes are compared in any convention (a −30…30 box on a 0–360 axis); a box that
-//!   crosses the axis' seam (two runs of indices) is refused with 400 for now;
+//!   crosses the axis' seam (west 350, east 10 on a 0–360 axis) reads the two runs of indices
+//!   and writes them as one longitude axis from the west edge eastward, its values rising past
+//!   the seam without a jump (350, 0→360, 10→370), as TDS writes them;
 //! - `horizStride` / `timeStride` take every n-th index of the selection;
 //! - `time` selects the nearest time, `time_start`/`time_end` every time inside (CF units and
 //!   calendars through [`cdm::cf`]), `temporal=all` or no time parameter every time;
@@ -17,9 +19,10 @@
 use std::fmt::Write as _;
 
 use cdm::cf::{self, Axis, DateTime, TimeUnits};
-use cdm::{Dataset, Hyperslab, Range, Source, Variable};
+use cdm::subset::Join;
+use cdm::{DataType, Dataset, Hyperslab, Range, Source, Variable};
 
-use crate::{Error, Selection};
+use crate::{Error, Selection, SubsetPlan};
 
 /// The file format asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -220,16 +223,63 @@ fn parse_time(units: &TimeUnits, name: &str, text: &str, times: &[f64]) -> Resul
         .map_err(|e| bad(format!("{name}: {e}; {}", valid())))
 }
 
-/// The selections an NCSS query makes of `ds`: one per variable asked for, with its
-/// coordinate variables brought along by [`crate::plan`].
+/// What an NCSS query selects of a dataset.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Subset {
+    /// One selection per variable asked for (coordinate variables come along when planned).
+    pub selections: Vec<Selection>,
+    /// Longitude dimensions read in two runs: a box across the axis' seam.
+    pub joins: Vec<Join>,
+    /// The written values of joined longitude coordinates: from the box's west edge eastward,
+    /// past the seam without a jump (350, 360, 370 on a 0–360 axis), as TDS writes them.
+    pub longitudes: Vec<(String, Vec<f64>)>,
+}
+
+impl Subset {
+    /// The file this subset is written as.
+    ///
+    /// # Errors
+    /// A selection that does not fit the dataset.
+    pub fn plan(&self, ds: &Dataset) -> Result<SubsetPlan, Error> {
+        let mut plan = cdm::subset::plan_joined(ds, &self.selections, &self.joins)?;
+        for (path, lons) in &self.longitudes {
+            if let Some(v) = plan.variables.iter_mut().find(|v| &v.path == path) {
+                v.values = encode(&v.dtype, lons);
+            }
+        }
+        Ok(plan)
+    }
+}
+
+/// `values` in `dtype`'s canonical (little-endian) encoding; `None` for a type longitudes are
+/// not kept in.
+fn encode(dtype: &DataType, values: &[f64]) -> Option<Vec<u8>> {
+    #[allow(clippy::cast_possible_truncation)]
+    let bytes = match dtype {
+        DataType::Float32 => values
+            .iter()
+            .flat_map(|&v| (v as f32).to_le_bytes())
+            .collect(),
+        DataType::Float64 => values.iter().flat_map(|&v| v.to_le_bytes()).collect(),
+        DataType::Int16 => values
+            .iter()
+            .flat_map(|&v| (v.round() as i16).to_le_bytes())
+            .collect(),
+        DataType::Int32 => values
+            .iter()
+            .flat_map(|&v| (v.round() as i32).to_le_bytes())
+            .collect(),
+        _ => return None,
+    };
+    Some(bytes)
+}
+
+/// What an NCSS query selects of `ds`: one selection per variable asked for (coordinate
+/// variables are brought along by [`Subset::plan`]).
 ///
 /// # Errors
 /// [`Error::Query`] (400) for an unknown variable, a box outside the grid, a bad time.
-pub async fn selections(
-    source: &dyn Source,
-    ds: &Dataset,
-    q: &NcssQuery,
-) -> Result<Vec<Selection>, Error> {
+pub async fn subset(source: &dyn Source, ds: &Dataset, q: &NcssQuery) -> Result<Subset, Error> {
     let all = grids(ds);
     let valid_names = || {
         all.iter()
@@ -255,6 +305,8 @@ pub async fn selections(
         chosen.push(v);
     }
     let mut out = Vec::with_capacity(chosen.len());
+    let mut joins: Vec<Join> = Vec::new();
+    let mut longitudes: Vec<(String, Vec<f64>)> = Vec::new();
     let mut cache: std::collections::HashMap<String, Vec<f64>> = std::collections::HashMap::new();
     for var in chosen {
         if out.iter().any(|s: &Selection| s.path == var.path) {
@@ -287,12 +339,31 @@ of {}; its longitudes run from {lo} to {hi}",
                                     )));
                                 }
                                 [one] => *one,
-                                _ => {
-                                    return Err(bad(format!(
-                                        "the box (west {west}, east {east}) crosses the seam of \
-{}'s longitude axis, which this server does not join yet; ask for the two sides separately",
-                                        grid_name(var)
-                                    )));
+                                [first, rest @ ..] => {
+                                    // Across the seam: the runs one after another, west to
+                                    // east, each strided on its own (as TDS does).
+                                    let runs: Vec<Range> = std::iter::once(first)
+                                        .chain(rest)
+                                        .map(|&(a, b)| strided(a, b, q.horiz_stride))
+                                        .collect();
+                                    if let Some(dim) = var.dims[i].path.clone()
+                                        && !joins.iter().any(|j: &Join| j.dimension == dim)
+                                    {
+                                        let start = coords[first.0];
+                                        let lons: Vec<f64> = runs
+                                            .iter()
+                                            .flat_map(Range::indices)
+                                            .map(|k| cf::longitude_from(coords[k], start))
+                                            .collect();
+                                        if dim == axis.path {
+                                            longitudes.push((dim.clone(), lons));
+                                        }
+                                        joins.push(Join {
+                                            dimension: dim,
+                                            runs,
+                                        });
+                                    }
+                                    *first
                                 }
                             }
                         }
@@ -362,7 +433,11 @@ its times run from {} to {}",
             slab,
         });
     }
-    Ok(out)
+    Ok(Subset {
+        selections: out,
+        joins,
+        longitudes,
+    })
 }
 
 fn xml_escape(s: &str) -> String {

@@ -125,8 +125,8 @@ pub(crate) async fn ncss(
             .map_err(|e| HandlerError::Internal(e.to_string()));
     }
     let q = fileout::ncss::NcssQuery::parse(query)?;
-    let selections =
-        fileout::ncss::selections(entry.source().as_ref(), entry.dataset(), &q).await?;
+    let subset = fileout::ncss::subset(entry.source().as_ref(), entry.dataset(), &q).await?;
+    let plan = subset.plan(entry.dataset())?;
     let netcdf4 = q.accept == fileout::ncss::Accept::Netcdf4;
     let req = DatasetRequest {
         kind: if netcdf4 {
@@ -139,7 +139,7 @@ pub(crate) async fn ncss(
         url_path,
         max_response_bytes: state.config.max_response_bytes,
     };
-    respond_with(&req, &selections, netcdf4, state.config.nc4_max_bytes).await
+    respond_plan(&req, &plan, netcdf4, state.config.nc4_max_bytes).await
 }
 
 /// The file of `selections` of the request's dataset.
@@ -150,13 +150,23 @@ pub(crate) async fn respond_with(
     nc4_max_bytes: u64,
 ) -> Result<Response<Body>, HandlerError> {
     let plan = fileout::plan(req.entry.dataset(), selections)?;
+    respond_plan(req, &plan, netcdf4, nc4_max_bytes).await
+}
+
+/// The file of a planned subset of the request's dataset.
+pub(crate) async fn respond_plan(
+    req: &DatasetRequest,
+    plan: &fileout::SubsetPlan,
+    netcdf4: bool,
+    nc4_max_bytes: u64,
+) -> Result<Response<Body>, HandlerError> {
     let values = plan.value_bytes();
     if req.max_response_bytes > 0 && values > req.max_response_bytes {
         return Err(crate::too_large(req, values, req.max_response_bytes));
     }
     let source = Arc::clone(req.entry.source());
     if !netcdf4 {
-        let file = fileout::Netcdf3::prepare(&plan)?;
+        let file = fileout::Netcdf3::prepare(plan)?;
         let length = file.content_length();
         if req.max_response_bytes > 0 && length > req.max_response_bytes {
             return Err(crate::too_large(req, length, req.max_response_bytes));
@@ -187,7 +197,7 @@ limit of {nc4_max_bytes} bytes for netCDF-4 files; ask for less, or for .nc (str
         .tempfile()
         .map_err(|e| HandlerError::Internal(format!("cannot create a temporary file: {e}")))?;
     // On any error `temp` is dropped, which removes the file.
-    let length = fileout::netcdf4(source, &plan, temp.path(), nc4_max_bytes).await?;
+    let length = fileout::netcdf4(source, plan, temp.path(), nc4_max_bytes).await?;
     let reader = temp
         .reopen()
         .map_err(|e| HandlerError::Internal(format!("cannot reopen the written file: {e}")))?;

@@ -128,12 +128,76 @@ def test_360_day_calendar_time_range(serve, lon360):
         np.testing.assert_array_equal(got["sst"][:], np.arange(2 * 180, 3 * 180, dtype="f4").reshape(1, 5, 36))
 
 
-def test_seam_crossing_box_is_refused_clearly(serve, lon360):
+@pytest.fixture(scope="module")
+def lon180(tmp_path_factory):
+    """A −180..180 longitude grid (int16 values, float64 longitudes)."""
+    path = tmp_path_factory.mktemp("lon180") / "lon180.nc"
+    with netCDF4.Dataset(path, "w") as ds:
+        ds.createDimension("lat", 4)
+        ds.createDimension("lon", 36)
+        la = ds.createVariable("lat", "f8", ("lat",))
+        la.units = "degrees_north"
+        la[:] = [30, 10, -10, -30]  # descending
+        lo = ds.createVariable("lon", "f8", ("lon",))
+        lo.units = "degrees_east"
+        lo[:] = np.arange(-180, 180, 10)
+        v = ds.createVariable("h", "i2", ("lat", "lon"))
+        v[:] = np.arange(4 * 36, dtype="i2").reshape(4, 36)
+    return path
+
+
+def across_seam(local, var, west, east):
+    """xarray's selection of a box across the seam: the run from `west` to the axis' end, then
+    the run from its start to `east`, longitudes rising past the seam as TDS writes them."""
+    west_part = local[var].sel(lon=slice(west, None))
+    east_part = local[var].sel(lon=slice(None, east))
+    east_part = east_part.assign_coords(lon=east_part["lon"] + 360)
+    return xr.concat([west_part, east_part], dim="lon")
+
+
+@pytest.mark.parametrize("accept", ["netcdf4", "netcdf"])
+def test_seam_crossing_box_on_a_0_360_axis(serve, lon360, accept):
     server = serve([lon360])
-    code, body = get_error(
-        f"{server.url}/ncss/grid/lon360.nc?var=sst&north=20&south=-20&east=30&west=-30"
+    ncss = ncss_of(server, "lon360.nc")
+    q = ncss.query().variables("sst").lonlat_box(340, 20, -20, 20).all_times().accept(accept)
+    got = as_xarray(ncss.get_data(q))
+    with xr.open_dataset(lon360, use_cftime=True) as local:
+        want = across_seam(local.sel(lat=slice(-20, 20)), "sst", 340, 20)
+        assert want.shape == (3, 3, 5)
+        assert list(got["lon"].values) == [340, 350, 360, 370, 380]
+        np.testing.assert_array_equal(got["sst"].values, want.values)
+        np.testing.assert_array_equal(got["lon"].values, want["lon"].values)
+        assert got["sst"].dims == ("time", "lat", "lon")
+        assert got["lon"].dtype == np.float32
+
+
+@pytest.mark.parametrize("accept", ["netcdf4", "netcdf"])
+def test_seam_crossing_box_on_a_180_axis_with_descending_latitudes(serve, lon180, accept):
+    server = serve([lon180])
+    ncss = ncss_of(server, "lon180.nc")
+    q = ncss.query().variables("h").lonlat_box(150, -160, -15, 35).accept(accept)
+    got = as_xarray(ncss.get_data(q))
+    with xr.open_dataset(lon180) as local:
+        want = across_seam(local.sel(lat=slice(35, -15)), "h", 150, -160)
+        assert want.shape == (3, 6)
+        assert list(got["lon"].values) == [150, 160, 170, 180, 190, 200]
+        assert list(got["lat"].values) == [30, 10, -10]
+        np.testing.assert_array_equal(got["h"].values, want.values)
+        assert got["h"].dtype == np.int16
+
+
+def test_seam_crossing_box_with_stride(serve, lon180):
+    server = serve([lon180])
+    url = (
+        f"{server.url}/ncss/grid/lon180.nc?var=h&north=30&south=30&west=140&east=-150"
+        "&horizStride=2&accept=netcdf"
     )
-    assert code == 400 and "seam" in body
+    with urllib.request.urlopen(url, timeout=60) as r:
+        body = r.read()
+    with netCDF4.Dataset("mem.nc", memory=body) as got:
+        # Each run strided on its own: 140, 160 | -180, -160 (as 180, 200).
+        assert list(got["lon"][:]) == [140, 160, 180, 200]
+        assert list(got["h"][0, :]) == [32, 34, 0, 2]
 
 
 @pytest.mark.parametrize(
