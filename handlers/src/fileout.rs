@@ -103,6 +103,16 @@ pub(crate) async fn ncss(
         Some(p) => (p, true),
         None => (rest, false),
     };
+    // `PATH/datasetBoundaries[.xml|.wkt|.json]`: the lat/lon outline.
+    let boundaries = ["", ".xml", ".wkt", ".json"].iter().find_map(|ext| {
+        dataset_path
+            .strip_suffix(&format!("/datasetBoundaries{ext}"))
+            .map(|p| (p, ext.trim_start_matches('.')))
+    });
+    let (dataset_path, boundaries) = match boundaries {
+        Some((p, ext)) => (p, Some(ext)),
+        None => (dataset_path, None),
+    };
     let parts = crate::paths::components(&format!("/{dataset_path}"))
         .map_err(|e| HandlerError::BadRequest(e.to_string()))?;
     let file = crate::paths::resolve(&state.root, &parts)
@@ -114,6 +124,17 @@ pub(crate) async fn ncss(
         other => HandlerError::from(other),
     })?;
     let url_path = format!("/{}", parts.join("/"));
+    if let Some(ext) = boundaries {
+        let format =
+            fileout::ncss::BoundaryFormat::choose(Some(ext).filter(|e| !e.is_empty()), query)?;
+        let ring = fileout::ncss::boundary(entry.source().as_ref(), entry.dataset()).await?;
+        let (text, mime) = fileout::ncss::boundary_document(&ring, format);
+        return Response::builder()
+            .header(header::CONTENT_TYPE, mime)
+            .header(header::CONTENT_LENGTH, text.len())
+            .body(crate::body::full(Bytes::from(text)))
+            .map_err(|e| HandlerError::Internal(e.to_string()));
+    }
     if metadata {
         let location = format!("/ncss/grid{url_path}");
         let xml =
@@ -126,6 +147,31 @@ pub(crate) async fn ncss(
     }
     let q = fileout::ncss::NcssQuery::parse(query)?;
     let subset = fileout::ncss::subset(entry.source().as_ref(), entry.dataset(), &q).await?;
+    if matches!(
+        q.accept,
+        fileout::ncss::Accept::Csv | fileout::ncss::Accept::Xml
+    ) {
+        let location = format!("/ncss/grid{url_path}");
+        let text = fileout::ncss::point_table(
+            entry.source().as_ref(),
+            entry.dataset(),
+            &subset,
+            q.accept,
+            &location,
+        )
+        .await?;
+        // TDS answers csv as text/plain (what siphon parses as CSV) and xml as application/xml.
+        let mime = if q.accept == fileout::ncss::Accept::Csv {
+            "text/plain; charset=utf-8"
+        } else {
+            "application/xml"
+        };
+        return Response::builder()
+            .header(header::CONTENT_TYPE, mime)
+            .header(header::CONTENT_LENGTH, text.len())
+            .body(crate::body::full(Bytes::from(text)))
+            .map_err(|e| HandlerError::Internal(e.to_string()));
+    }
     let plan = subset.plan(entry.dataset())?;
     let netcdf4 = q.accept == fileout::ncss::Accept::Netcdf4;
     let req = DatasetRequest {
