@@ -22,7 +22,9 @@
 //! - `accept` is `netcdf` / `netcdf3` (the default), `netcdf4` / `netcdf4-classic`, or
 //!   `csv` / `xml` for a point.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
 
 use cdm::cf::{self, Axis, DateTime, TimeUnits};
 use cdm::subset::Join;
@@ -234,12 +236,41 @@ fn grid_name(v: &Variable) -> &str {
     v.path.trim_start_matches('/')
 }
 
-async fn values(source: &dyn Source, ds: &Dataset, path: &str) -> Result<Vec<f64>, Error> {
-    let var = ds
-        .variable(path)
-        .ok_or_else(|| Error::Source(cdm::Error::NoSuchVariable(path.to_owned())))?;
-    let bytes = cdm::read_all(source, path, &Hyperslab::full(&var.shape())).await?;
-    cf::numbers(&var.dtype, &bytes).map_err(|e| bad(e.to_string()))
+/// The coordinate values NCSS has read of one file version, by variable path: kept with the
+/// catalog entry (`CatalogEntry::extension`) so that each query reads only data.
+#[derive(Debug, Default)]
+pub struct Coordinates(Mutex<HashMap<String, Arc<Vec<f64>>>>);
+
+impl Coordinates {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Vec<f64>>>> {
+        // A panic while holding the lock cannot leave the map inconsistent.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The values of variable `path` of `ds`, read from `source` the first time.
+    ///
+    /// # Errors
+    /// An unknown or non-numeric variable, or a failed read.
+    pub async fn values(
+        &self,
+        source: &dyn Source,
+        ds: &Dataset,
+        path: &str,
+    ) -> Result<Arc<Vec<f64>>, Error> {
+        if let Some(v) = self.lock().get(path) {
+            return Ok(Arc::clone(v));
+        }
+        let var = ds
+            .variable(path)
+            .ok_or_else(|| Error::Source(cdm::Error::NoSuchVariable(path.to_owned())))?;
+        let bytes = cdm::read_all(source, path, &Hyperslab::full(&var.shape())).await?;
+        let values = Arc::new(cf::numbers(&var.dtype, &bytes).map_err(|e| bad(e.to_string()))?);
+        // Read outside the lock: two first queries may both read, and the values are the same.
+        self.lock().insert(path.to_owned(), Arc::clone(&values));
+        Ok(values)
+    }
 }
 
 /// The index of the longitude nearest `lon` round the circle (any convention).
@@ -344,7 +375,12 @@ fn encode(dtype: &DataType, values: &[f64]) -> Option<Vec<u8>> {
 ///
 /// # Errors
 /// [`Error::Query`] (400) for an unknown variable, a box outside the grid, a bad time.
-pub async fn subset(source: &dyn Source, ds: &Dataset, q: &NcssQuery) -> Result<Subset, Error> {
+pub async fn subset(
+    source: &dyn Source,
+    ds: &Dataset,
+    coordinates: &Coordinates,
+    q: &NcssQuery,
+) -> Result<Subset, Error> {
     let all = grids(ds);
     let valid_names = || {
         all.iter()
@@ -372,7 +408,6 @@ pub async fn subset(source: &dyn Source, ds: &Dataset, q: &NcssQuery) -> Result<
     let mut out = Vec::with_capacity(chosen.len());
     let mut joins: Vec<Join> = Vec::new();
     let mut longitudes: Vec<(String, Vec<f64>)> = Vec::new();
-    let mut cache: std::collections::HashMap<String, Vec<f64>> = std::collections::HashMap::new();
     for var in chosen {
         if out.iter().any(|s: &Selection| s.path == var.path) {
             continue;
@@ -380,11 +415,7 @@ pub async fn subset(source: &dyn Source, ds: &Dataset, q: &NcssQuery) -> Result<
         let mut ranges: Vec<Range> = var.dims.iter().map(|d| Range::full(d.len)).collect();
         for axis in cf::axes_of(ds, var) {
             let i = axis.dim_index;
-            if !cache.contains_key(&axis.path) {
-                let v = values(source, ds, &axis.path).await?;
-                cache.insert(axis.path.clone(), v);
-            }
-            let coords = &cache[&axis.path];
+            let coords = &*coordinates.values(source, ds, &axis.path).await?;
             if coords.is_empty() {
                 continue;
             }
@@ -533,6 +564,7 @@ fn xml_escape(s: &str) -> String {
 pub async fn dataset_xml(
     source: &dyn Source,
     ds: &Dataset,
+    coordinates: &Coordinates,
     location: &str,
 ) -> Result<String, Error> {
     let mut x = String::new();
@@ -565,7 +597,7 @@ pub async fn dataset_xml(
         );
         let _ = writeln!(x, "  </gridSet>");
         for a in axes {
-            let coords = values(source, ds, &a.path).await?;
+            let coords = coordinates.values(source, ds, &a.path).await?;
             let (lo, hi) = span(&coords);
             match a.axis {
                 Axis::Y => lat = (lat.0.min(lo), lat.1.max(hi)),
@@ -924,7 +956,11 @@ fn edges(centres: &[f64]) -> Vec<f64> {
 ///
 /// # Errors
 /// A dataset without a grid of 1-D latitude and longitude axes, or a failed read.
-pub async fn boundary(source: &dyn Source, ds: &Dataset) -> Result<Vec<(f64, f64)>, Error> {
+pub async fn boundary(
+    source: &dyn Source,
+    ds: &Dataset,
+    coordinates: &Coordinates,
+) -> Result<Vec<(f64, f64)>, Error> {
     let grid = grids(ds)
         .into_iter()
         .next()
@@ -936,8 +972,8 @@ pub async fn boundary(source: &dyn Source, ds: &Dataset) -> Result<Vec<(f64, f64
             .map(|x| x.path.clone())
             .ok_or_else(|| bad("this dataset's grid has no 1-D latitude and longitude axes"))
     };
-    let xs = edges(&values(source, ds, &path(Axis::X)?).await?);
-    let ys = edges(&values(source, ds, &path(Axis::Y)?).await?);
+    let xs = edges(&coordinates.values(source, ds, &path(Axis::X)?).await?);
+    let ys = edges(&coordinates.values(source, ds, &path(Axis::Y)?).await?);
     let (Some(&x0), Some(&x1), Some(&y0), Some(&y1)) =
         (xs.first(), xs.last(), ys.first(), ys.last())
     else {
@@ -950,6 +986,8 @@ pub async fn boundary(source: &dyn Source, ds: &Dataset) -> Result<Vec<(f64, f64
     ring.extend(ys.iter().skip(1).map(|&y| (x1, y)));
     ring.extend(xs.iter().rev().skip(1).map(|&x| (x, y1)));
     ring.extend(ys.iter().rev().skip(1).map(|&y| (x0, y)));
+    // WKT and GeoJSON rings are closed: the first point again.
+    ring.push((x0, y0));
     Ok(ring)
 }
 
@@ -995,5 +1033,109 @@ pub fn boundary_document(ring: &[(f64, f64)], format: BoundaryFormat) -> (String
                 "application/xml",
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use bytes::Bytes;
+    use cdm::model::{Dimension, Format, Group, Storage, VarDim};
+
+    use super::*;
+
+    /// A dataset of one float64 `lon(lon)` of three values, counting its reads.
+    #[derive(Debug)]
+    struct Counting {
+        ds: Arc<Dataset>,
+        reads: AtomicUsize,
+    }
+
+    impl Source for Counting {
+        fn dataset(&self) -> &Arc<Dataset> {
+            &self.ds
+        }
+        fn read(&self, _path: &str, slab: &Hyperslab) -> cdm::ByteStream {
+            self.reads.fetch_add(1, Ordering::Relaxed);
+            let bytes: Vec<u8> = slab
+                .ranges()
+                .first()
+                .map(|r| r.indices().collect::<Vec<_>>())
+                .unwrap_or_default()
+                .into_iter()
+                .flat_map(|i| (350.0 + 10.0 * i as f64).to_le_bytes())
+                .collect();
+            Box::pin(futures::stream::once(async move { Ok(Bytes::from(bytes)) }))
+        }
+    }
+
+    fn source() -> Counting {
+        let lon = Dimension {
+            name: "lon".into(),
+            path: "/lon".into(),
+            len: 3,
+            unlimited: false,
+        };
+        let var = Variable {
+            name: "lon".into(),
+            path: "/lon".into(),
+            dtype: DataType::Float64,
+            dims: vec![VarDim::shared(&lon)],
+            attributes: vec![],
+            storage: Storage::default(),
+        };
+        Counting {
+            ds: Arc::new(Dataset {
+                name: "c.nc".into(),
+                format: Format::NetCdf4,
+                root: Group {
+                    name: String::new(),
+                    path: "/".into(),
+                    dimensions: vec![lon],
+                    variables: vec![var],
+                    ..Group::default()
+                },
+            }),
+            reads: AtomicUsize::new(0),
+        }
+    }
+
+    #[tokio::test]
+    async fn coordinates_are_read_once_per_cache() {
+        let src = source();
+        let ds = Arc::clone(&src.ds);
+        let cache = Coordinates::default();
+        for _ in 0..3 {
+            let v = cache.values(&src, &ds, "/lon").await.expect("values");
+            assert_eq!(*v, vec![350.0, 360.0, 370.0]);
+        }
+        assert_eq!(src.reads.load(Ordering::Relaxed), 1);
+        // Another file version has its own cache.
+        let other = Coordinates::default();
+        other.values(&src, &ds, "/lon").await.expect("values");
+        assert_eq!(src.reads.load(Ordering::Relaxed), 2);
+        assert!(cache.values(&src, &ds, "/nosuch").await.is_err());
+    }
+
+    #[test]
+    fn cell_edges_and_boundary_formats() {
+        assert_eq!(edges(&[0.0, 10.0, 20.0]), vec![-5.0, 5.0, 15.0, 25.0]);
+        assert_eq!(edges(&[60.0, 40.0]), vec![70.0, 50.0, 30.0]);
+        let ring = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)];
+        let (wkt, _) = boundary_document(&ring, BoundaryFormat::Wkt);
+        assert_eq!(
+            wkt,
+            "POLYGON((0.000 0.000, 1.000 0.000, 1.000 1.000, 0.000 1.000))"
+        );
+        assert_eq!(
+            BoundaryFormat::choose(Some("json"), None).expect("json"),
+            BoundaryFormat::GeoJson
+        );
+        assert_eq!(
+            BoundaryFormat::choose(Some("json"), Some("accept=wkt")).expect("wkt"),
+            BoundaryFormat::Wkt
+        );
+        assert!(BoundaryFormat::choose(None, Some("accept=kml")).is_err());
     }
 }

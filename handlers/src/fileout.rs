@@ -124,10 +124,13 @@ pub(crate) async fn ncss(
         other => HandlerError::from(other),
     })?;
     let url_path = format!("/{}", parts.join("/"));
+    // Coordinate values are read once per file version.
+    let coordinates = entry.extension(fileout::ncss::Coordinates::default);
     if let Some(ext) = boundaries {
         let format =
             fileout::ncss::BoundaryFormat::choose(Some(ext).filter(|e| !e.is_empty()), query)?;
-        let ring = fileout::ncss::boundary(entry.source().as_ref(), entry.dataset()).await?;
+        let ring =
+            fileout::ncss::boundary(entry.source().as_ref(), entry.dataset(), &coordinates).await?;
         let (text, mime) = fileout::ncss::boundary_document(&ring, format);
         return Response::builder()
             .header(header::CONTENT_TYPE, mime)
@@ -137,8 +140,13 @@ pub(crate) async fn ncss(
     }
     if metadata {
         let location = format!("/ncss/grid{url_path}");
-        let xml =
-            fileout::ncss::dataset_xml(entry.source().as_ref(), entry.dataset(), &location).await?;
+        let xml = fileout::ncss::dataset_xml(
+            entry.source().as_ref(),
+            entry.dataset(),
+            &coordinates,
+            &location,
+        )
+        .await?;
         return Response::builder()
             .header(header::CONTENT_TYPE, "application/xml")
             .header(header::CONTENT_LENGTH, xml.len())
@@ -146,7 +154,8 @@ pub(crate) async fn ncss(
             .map_err(|e| HandlerError::Internal(e.to_string()));
     }
     let q = fileout::ncss::NcssQuery::parse(query)?;
-    let subset = fileout::ncss::subset(entry.source().as_ref(), entry.dataset(), &q).await?;
+    let subset =
+        fileout::ncss::subset(entry.source().as_ref(), entry.dataset(), &coordinates, &q).await?;
     if matches!(
         q.accept,
         fileout::ncss::Accept::Csv | fileout::ncss::Accept::Xml
