@@ -609,6 +609,10 @@ pub fn routes() -> Vec<Route> {
                 "range",
                 "LO,HI: the values at the palette's ends (default: the slice's finite min, max)",
             ));
+            params.push(Param::query(
+                "colorbar",
+                "true: a colour bar with the range drawn under the picture",
+            ));
         }
         if data {
             statuses.push((413, "the response would be larger than the server's limit"));
@@ -638,8 +642,13 @@ pub fn routes() -> Vec<Route> {
             Param::query("south", "the box's southern edge, degrees"),
             Param::query("east", "the box's eastern edge, degrees"),
             Param::query("west", "the box's western edge, degrees"),
+            Param::query("latitude", "a point's latitude: the nearest cell"),
+            Param::query("longitude", "a point's longitude: the nearest cell"),
             Param::query("horizStride", "every n-th x and y index"),
-            Param::query("time", "the nearest time (ISO 8601)"),
+            Param::query(
+                "time",
+                "the nearest time (ISO 8601); without any time parameter, the latest",
+            ),
             Param::query("time_start", "the first time (ISO 8601)"),
             Param::query("time_end", "the last time (ISO 8601)"),
             Param::query("temporal", "all: every time"),
@@ -648,10 +657,15 @@ pub fn routes() -> Vec<Route> {
             Param::query("addLatLon", "accepted; coordinates always come along"),
             Param::query(
                 "accept",
-                "netcdf (default), netcdf3, netcdf4 or netcdf4-classic",
+                "netcdf (default), netcdf3, netcdf4 or netcdf4-classic; csv or xml for a point",
             ),
         ],
-        media_types: vec!["application/x-netcdf", "application/x-netcdf4"],
+        media_types: vec![
+            "application/x-netcdf",
+            "application/x-netcdf4",
+            "text/plain",
+            "application/xml",
+        ],
         statuses: vec![(413, "the response would be larger than the server's limit")],
         error_media_type: plain,
     });
@@ -662,6 +676,18 @@ pub fn routes() -> Vec<Route> {
         tag: "NCSS",
         params: vec![dataset()],
         media_types: vec!["application/xml"],
+        statuses: vec![],
+        error_media_type: plain,
+    });
+    r.push(Route {
+        path: "/ncss/grid/{dataset}/datasetBoundaries".into(),
+        summary: "NetCDF Subset Service (grid): the outline of the grid's cells".into(),
+        tag: "NCSS",
+        params: vec![
+            dataset(),
+            Param::query("accept", "wkt (default), json (GeoJSON) or xml"),
+        ],
+        media_types: vec!["text/plain", "application/geo+json", "application/xml"],
         statuses: vec![],
         error_media_type: plain,
     });
