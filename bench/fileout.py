@@ -5,8 +5,11 @@ Cases (median of `--runs` curl downloads after one warming download, peak RSS of
 sampled every 20 ms):
 - `x_wind.nc.nc`: the 187 MB variable as netCDF-3, streamed, vs `x_wind.nc.dods`;
 - `x_wind.nc.nc4?x_wind[0:1:3]…`: a 20.8 MB subset as netCDF-4 (time; the file's size);
-- `/ncss/grid/coads_like.nc?var=SST&north…`: an NCSS box vs the same cells by indices
-  (`coads_like.nc.nc?SST[…]`).
+- `/ncss/grid/coads_like.nc?var=SST&north…&temporal=all`: an NCSS box vs the same cells by
+  indices (`coads_like.nc.nc?SST[…]`);
+- an NCSS box across the longitude axis' seam (two runs joined), and a point as CSV.
+
+`--only TEXT` runs the cases whose label holds TEXT.
 
 Run: `python3 bench/fileout.py` (after `cargo build --release`); writes bench/out/fileout.txt.
 """
@@ -26,6 +29,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--only", default="")
     args = ap.parse_args()
     data = bench.DATA
     if not (data / bench.XWIND).exists():
@@ -45,11 +49,18 @@ def main():
         ("x_wind .nc4 subset (20.8 MB of values)", f"/{bench.XWIND}.nc4?x_wind[0:1:3]"),
         ("coads SST box by indices (.nc)", f"/{bench.COADS}.nc?{by_index}"),
         ("coads SST box by NCSS (netcdf)",
-         f"/ncss/grid/{bench.COADS}?var=SST&north={north}&south={south}&east={east}&west={west}"),
+         f"/ncss/grid/{bench.COADS}?var=SST&north={north}&south={south}&east={east}&west={west}"
+         "&temporal=all"),
         ("coads SST box by NCSS (netcdf4)",
          f"/ncss/grid/{bench.COADS}?var=SST&north={north}&south={south}&east={east}&west={west}"
-         "&accept=netcdf4"),
+         "&temporal=all&accept=netcdf4"),
+        ("coads SST seam box by NCSS (netcdf)",
+         f"/ncss/grid/{bench.COADS}?var=SST&north={north}&south={south}&east=60&west=300"
+         "&temporal=all"),
+        ("coads SST point by NCSS (csv)",
+         f"/ncss/grid/{bench.COADS}?var=SST&latitude=10&longitude=200&temporal=all&accept=csv"),
     ]
+    cases = [c for c in cases if args.only in c[0]]
     fathom = bench.start_fathom(256)
     lines = []
     try:

@@ -12,7 +12,10 @@
 //! - a 1-D coordinate variable of a selected dimension is added (when not selected itself) with
 //!   that dimension's part, so a subset keeps its coordinates;
 //! - attributes are kept, `_FillValue` / `missing_value` in the variable's type ([`crate::fill`]);
-//! - variables come out in the dataset's declaration order.
+//! - variables come out in the dataset's declaration order;
+//! - a dimension can be read in several runs written one after another ([`Join`]): a
+//!   longitude box across the axis' seam reads its east end, then its west start, and the file
+//!   holds one longitude axis running west to east.
 
 use std::collections::HashMap;
 
@@ -57,21 +60,123 @@ pub struct PlanVariable {
     pub dims: Vec<usize>,
     /// Its attributes.
     pub attributes: Vec<Attribute>,
-    /// What to read of the source variable.
+    /// What to read of the source variable (with [`PlanVariable::joined`], the range of the
+    /// joined dimension here is its first run).
     pub slab: Hyperslab,
+    /// A dimension read in several runs, written one after another.
+    pub joined: Option<JoinedDim>,
+    /// Values written instead of reading the source (canonical encoding, the file's shape):
+    /// a coordinate variable whose values the subset changes (longitudes across the seam).
+    pub values: Option<Vec<u8>>,
+}
+
+/// A dimension of a [`PlanVariable`] read in several runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JoinedDim {
+    /// Which of the variable's dimensions.
+    pub dim: usize,
+    /// The runs of source indices, in the order they are written.
+    pub runs: Vec<Range>,
+}
+
+/// A dimension to read in several runs (see [`plan_joined`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Join {
+    /// The dimension's fully qualified path.
+    pub dimension: String,
+    /// The runs of its indices, in the order they are written (each within the dimension).
+    pub runs: Vec<Range>,
+}
+
+/// One read of a [`PlanVariable`]: the part of the source and where it goes in the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlannedRead {
+    /// The part of the source variable.
+    pub slab: Hyperslab,
+    /// Its first index in the written variable, per dimension.
+    pub start: Vec<usize>,
 }
 
 impl PlanVariable {
+    /// The written variable's shape.
+    #[must_use]
+    pub fn counts(&self) -> Vec<usize> {
+        let mut counts = self.slab.counts();
+        if let Some(j) = &self.joined
+            && let Some(c) = counts.get_mut(j.dim)
+        {
+            *c = j.runs.iter().map(|r| r.count).sum();
+        }
+        counts
+    }
+
     /// Number of values written.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.slab.len()
+        self.counts().iter().product()
     }
 
     /// Whether no value is written.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.slab.is_empty()
+        self.len() == 0
+    }
+
+    /// The reads that fill the variable, each of at most `max_elements` values (or one row of
+    /// the joined dimension when a row is larger), in the written file's C order: their values
+    /// one after another are the variable's values.
+    #[must_use]
+    pub fn reads(&self, max_elements: usize) -> Vec<PlannedRead> {
+        let split = |whole: &Hyperslab, origin: &[usize], out: &mut Vec<PlannedRead>| {
+            for piece in whole.split(max_elements) {
+                let start = piece
+                    .ranges()
+                    .iter()
+                    .zip(whole.ranges())
+                    .zip(origin)
+                    .map(|((p, w), o)| o + (p.start - w.start) / w.stride.max(1))
+                    .collect();
+                out.push(PlannedRead { slab: piece, start });
+            }
+        };
+        let mut out = Vec::new();
+        let Some(j) = &self.joined else {
+            split(&self.slab, &vec![0; self.slab.rank()], &mut out);
+            return out;
+        };
+        let ranges = self.slab.ranges();
+        let outer = &ranges[..j.dim];
+        let outer_total: usize = outer.iter().map(|r| r.count).product();
+        let mut idx = vec![0usize; j.dim];
+        for _ in 0..outer_total {
+            let mut offset = 0;
+            for run in &j.runs {
+                let mut piece: Vec<Range> = outer
+                    .iter()
+                    .zip(&idx)
+                    .map(|(r, &i)| Range {
+                        start: r.start + i * r.stride,
+                        count: 1,
+                        stride: 1,
+                    })
+                    .collect();
+                piece.push(*run);
+                piece.extend_from_slice(&ranges[j.dim + 1..]);
+                let mut origin = idx.clone();
+                origin.push(offset);
+                origin.extend(std::iter::repeat_n(0, ranges.len() - j.dim - 1));
+                split(&Hyperslab::from_ranges_unchecked(piece), &origin, &mut out);
+                offset += run.count;
+            }
+            for k in (0..j.dim).rev() {
+                idx[k] += 1;
+                if idx[k] < outer[k].count {
+                    break;
+                }
+                idx[k] = 0;
+            }
+        }
+        out
     }
 }
 
@@ -132,6 +237,15 @@ fn parent_of(path: &str) -> &str {
 /// [`Error::NoSuchVariable`] for an unknown path, [`Error::Hyperslab`] for a part that does
 /// not fit its variable.
 pub fn plan(ds: &Dataset, selections: &[Selection]) -> Result<SubsetPlan> {
+    plan_joined(ds, selections, &[])
+}
+
+/// Plans the file holding `selections` of `ds`, with each dimension of `joins` read in its runs
+/// one after another (whatever the selections say of that dimension).
+///
+/// # Errors
+/// As [`plan`], and [`Error::Hyperslab`] for a run outside its dimension.
+pub fn plan_joined(ds: &Dataset, selections: &[Selection], joins: &[Join]) -> Result<SubsetPlan> {
     let mut chosen: HashMap<&str, Hyperslab> = HashMap::new();
     for s in selections {
         let var = ds
@@ -180,8 +294,43 @@ pub fn plan(ds: &Dataset, selections: &[Selection]) -> Result<SubsetPlan> {
         };
         let group = parent_of(&var.path).to_owned();
         let mut dims = Vec::with_capacity(var.dims.len());
+        let mut joined = None;
+        let mut slab = slab.clone();
+        for (i, dim) in var.dims.iter().enumerate() {
+            let Some(join) = joins
+                .iter()
+                .find(|j| dim.path.as_deref() == Some(j.dimension.as_str()))
+            else {
+                continue;
+            };
+            for run in &join.runs {
+                Range::new(run.start, run.count, run.stride, dim.len)?;
+            }
+            if let Some(first) = join.runs.first() {
+                let mut ranges = slab.ranges().to_vec();
+                ranges[i] = *first;
+                slab = Hyperslab::new(ranges, &var.shape())?;
+                joined = Some(JoinedDim {
+                    dim: i,
+                    runs: join.runs.clone(),
+                });
+            }
+        }
         for (i, (dim, range)) in var.dims.iter().zip(slab.ranges()).enumerate() {
+            // A joined dimension is as long as all its runs (one join per dimension path).
+            let joined_here = joined.as_ref().filter(|j| j.dim == i);
+            let range = &match joined_here {
+                Some(j) => Range {
+                    start: 0,
+                    count: j.runs.iter().map(|r| r.count).sum(),
+                    stride: 1,
+                },
+                None => *range,
+            };
             let (key, dim_group, base) = match (&dim.path, &dim.name) {
+                (Some(p), Some(n)) if joined_here.is_some() => {
+                    (format!("{p}#joined"), parent_of(p).to_owned(), n.clone())
+                }
                 (Some(p), Some(n)) => (p.clone(), parent_of(p).to_owned(), n.clone()),
                 _ => (
                     format!("{}#{i}", var.path),
@@ -222,7 +371,9 @@ pub fn plan(ds: &Dataset, selections: &[Selection]) -> Result<SubsetPlan> {
             dtype: var.dtype.clone(),
             dims,
             attributes: crate::fill::conformed_attributes(var).into_owned(),
-            slab: slab.clone(),
+            slab,
+            joined,
+            values: None,
         });
     }
     // Every group on the way to one that is used, parents first.
@@ -249,4 +400,102 @@ pub fn plan(ds: &Dataset, selections: &[Selection]) -> Result<SubsetPlan> {
         plan.groups.push(PlanGroup { path, attributes });
     }
     Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Dimension, Format, Group, Storage, VarDim, Variable};
+
+    fn grid() -> Dataset {
+        let y = Dimension {
+            name: "y".into(),
+            path: "/y".into(),
+            len: 2,
+            unlimited: false,
+        };
+        let x = Dimension {
+            name: "x".into(),
+            path: "/x".into(),
+            len: 6,
+            unlimited: false,
+        };
+        let var = |name: &str, dims: &[&Dimension]| Variable {
+            name: name.into(),
+            path: format!("/{name}"),
+            dtype: DataType::Float32,
+            dims: dims.iter().map(|d| VarDim::shared(d)).collect(),
+            attributes: vec![],
+            storage: Storage::default(),
+        };
+        Dataset {
+            name: "g.nc".into(),
+            format: Format::NetCdf4,
+            root: Group {
+                name: String::new(),
+                path: "/".into(),
+                dimensions: vec![y.clone(), x.clone()],
+                variables: vec![var("x", &[&x]), var("v", &[&y, &x])],
+                ..Group::default()
+            },
+        }
+    }
+
+    fn r(start: usize, count: usize) -> Range {
+        Range {
+            start,
+            count,
+            stride: 1,
+        }
+    }
+
+    #[test]
+    fn a_joined_dimension_is_read_run_after_run_row_by_row() {
+        let ds = grid();
+        let sel = Selection {
+            path: "/v".into(),
+            slab: Hyperslab::full(&[2, 6]),
+        };
+        let join = Join {
+            dimension: "/x".into(),
+            runs: vec![r(4, 2), r(0, 1)],
+        };
+        let plan = plan_joined(&ds, &[sel], &[join]).expect("plan");
+        let x_dim = plan.dimensions.iter().find(|d| d.name == "x").expect("x");
+        assert_eq!(x_dim.len, 3);
+        let v = plan.variables.iter().find(|v| v.path == "/v").expect("v");
+        assert_eq!(v.counts(), vec![2, 3]);
+        assert_eq!(v.len(), 6);
+        let reads: Vec<(Vec<Range>, Vec<usize>)> = v
+            .reads(100)
+            .into_iter()
+            .map(|p| (p.slab.ranges().to_vec(), p.start))
+            .collect();
+        assert_eq!(
+            reads,
+            vec![
+                (vec![r(0, 1), r(4, 2)], vec![0, 0]),
+                (vec![r(0, 1), r(0, 1)], vec![0, 2]),
+                (vec![r(1, 1), r(4, 2)], vec![1, 0]),
+                (vec![r(1, 1), r(0, 1)], vec![1, 2]),
+            ]
+        );
+        // The coordinate variable comes along, joined the same way.
+        let x = plan.variables.iter().find(|v| v.path == "/x").expect("x");
+        assert_eq!(x.counts(), vec![3]);
+        assert_eq!(x.dims, v.dims[1..]);
+    }
+
+    #[test]
+    fn a_run_outside_its_dimension_is_refused() {
+        let sel = Selection {
+            path: "/v".into(),
+            slab: Hyperslab::full(&[2, 6]),
+        };
+        let join = Join {
+            dimension: "/x".into(),
+            runs: vec![r(5, 2)],
+        };
+        assert!(plan_joined(&grid(), &[sel], &[join]).is_err());
+    }
 }

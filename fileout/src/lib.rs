@@ -9,8 +9,9 @@
 //!   needs it), pure: its header and exact length are known before any value is read, and
 //!   [`nc3::Netcdf3::into_stream`] streams the values from the source in file order with
 //!   bounded memory.
-//! - [`ncss`]: the NetCDF Subset Service's grid queries (coordinates → selections) and its
-//!   `dataset.xml`.
+//! - [`ncss`]: the NetCDF Subset Service's grid queries (coordinates → selections, a box
+//!   across the longitude seam as a joined dimension — [`cdm::subset::Join`]), its point
+//!   answers as CSV / XML, its `dataset.xml` and `datasetBoundaries`.
 //! - [`netcdf4`]: the netCDF-4 file, written through netCDF-C to a path the caller owns (a
 //!   temporary file), with groups, unlimited dimensions and strings.
 //!
@@ -26,6 +27,7 @@
 //! | variable `/g/h/v` in a group | `g_h_v` (dimensions likewise); group attributes become root attributes `g_h_NAME` |
 //! | `string` attribute | `char` attribute (several values joined with `, `) |
 //! | unlimited dimension | a fixed one of the selected length (a file of one block per variable); an empty dimension is written as the record dimension |
+//! | a joined dimension (NCSS box across the seam) | one dimension as long as its runs; each variable on it is read run after run, row by row ([`cdm::subset::PlanVariable::reads`]), and a joined longitude coordinate is written with the values the plan gives (rising past the seam) |
 
 pub mod nc3;
 pub mod ncss;

@@ -135,11 +135,17 @@ impl Header {
     }
 }
 
+/// Values per read of the source while streaming.
+const READ_ELEMENTS: usize = 1 << 20;
+
 /// One variable's block of values.
 #[derive(Clone, Debug)]
 struct Block {
     path: String,
-    slab: Hyperslab,
+    /// The reads, in file order (see [`cdm::subset::PlanVariable::reads`]).
+    reads: Vec<Hyperslab>,
+    /// Values given by the plan instead of reads (canonical encoding).
+    values: Option<Bytes>,
     elem: usize,
     bytes: u64,
     padded: u64,
@@ -255,7 +261,12 @@ netCDF-3; ask for .nc4",
             if !record {
                 blocks.push(Block {
                     path: v.path.clone(),
-                    slab: v.slab.clone(),
+                    reads: if v.values.is_some() {
+                        Vec::new()
+                    } else {
+                        v.reads(READ_ELEMENTS).into_iter().map(|r| r.slab).collect()
+                    },
+                    values: v.values.clone().map(Bytes::from),
                     elem,
                     bytes,
                     padded: vsize,
@@ -372,8 +383,14 @@ netCDF-3; ask for .nc4",
             let elem = block.elem;
             let read = if block.bytes == 0 {
                 futures::stream::empty().boxed()
+            } else if let Some(values) = block.values {
+                futures::stream::once(futures::future::ready(Ok(values))).boxed()
             } else {
-                source.read(&block.path, &block.slab).boxed()
+                let source = Arc::clone(&source);
+                let path = block.path.clone();
+                futures::stream::iter(block.reads)
+                    .flat_map(move |slab| source.read(&path, &slab))
+                    .boxed()
             };
             let values = read.map(move |item| {
                 let mut buf = item?.to_vec();
@@ -431,6 +448,8 @@ mod tests {
                 dims: vec![0],
                 attributes: vec![],
                 slab: Hyperslab::full(&[len]),
+                joined: None,
+                values: None,
             }],
         }
     }

@@ -103,6 +103,16 @@ pub(crate) async fn ncss(
         Some(p) => (p, true),
         None => (rest, false),
     };
+    // `PATH/datasetBoundaries[.xml|.wkt|.json]`: the lat/lon outline.
+    let boundaries = ["", ".xml", ".wkt", ".json"].iter().find_map(|ext| {
+        dataset_path
+            .strip_suffix(&format!("/datasetBoundaries{ext}"))
+            .map(|p| (p, ext.trim_start_matches('.')))
+    });
+    let (dataset_path, boundaries) = match boundaries {
+        Some((p, ext)) => (p, Some(ext)),
+        None => (dataset_path, None),
+    };
     let parts = crate::paths::components(&format!("/{dataset_path}"))
         .map_err(|e| HandlerError::BadRequest(e.to_string()))?;
     let file = crate::paths::resolve(&state.root, &parts)
@@ -114,10 +124,29 @@ pub(crate) async fn ncss(
         other => HandlerError::from(other),
     })?;
     let url_path = format!("/{}", parts.join("/"));
+    // Coordinate values are read once per file version.
+    let coordinates = entry.extension(fileout::ncss::Coordinates::default);
+    if let Some(ext) = boundaries {
+        let format =
+            fileout::ncss::BoundaryFormat::choose(Some(ext).filter(|e| !e.is_empty()), query)?;
+        let ring =
+            fileout::ncss::boundary(entry.source().as_ref(), entry.dataset(), &coordinates).await?;
+        let (text, mime) = fileout::ncss::boundary_document(&ring, format);
+        return Response::builder()
+            .header(header::CONTENT_TYPE, mime)
+            .header(header::CONTENT_LENGTH, text.len())
+            .body(crate::body::full(Bytes::from(text)))
+            .map_err(|e| HandlerError::Internal(e.to_string()));
+    }
     if metadata {
         let location = format!("/ncss/grid{url_path}");
-        let xml =
-            fileout::ncss::dataset_xml(entry.source().as_ref(), entry.dataset(), &location).await?;
+        let xml = fileout::ncss::dataset_xml(
+            entry.source().as_ref(),
+            entry.dataset(),
+            &coordinates,
+            &location,
+        )
+        .await?;
         return Response::builder()
             .header(header::CONTENT_TYPE, "application/xml")
             .header(header::CONTENT_LENGTH, xml.len())
@@ -125,8 +154,34 @@ pub(crate) async fn ncss(
             .map_err(|e| HandlerError::Internal(e.to_string()));
     }
     let q = fileout::ncss::NcssQuery::parse(query)?;
-    let selections =
-        fileout::ncss::selections(entry.source().as_ref(), entry.dataset(), &q).await?;
+    let subset =
+        fileout::ncss::subset(entry.source().as_ref(), entry.dataset(), &coordinates, &q).await?;
+    if matches!(
+        q.accept,
+        fileout::ncss::Accept::Csv | fileout::ncss::Accept::Xml
+    ) {
+        let location = format!("/ncss/grid{url_path}");
+        let text = fileout::ncss::point_table(
+            entry.source().as_ref(),
+            entry.dataset(),
+            &subset,
+            q.accept,
+            &location,
+        )
+        .await?;
+        // TDS answers csv as text/plain (what siphon parses as CSV) and xml as application/xml.
+        let mime = if q.accept == fileout::ncss::Accept::Csv {
+            "text/plain; charset=utf-8"
+        } else {
+            "application/xml"
+        };
+        return Response::builder()
+            .header(header::CONTENT_TYPE, mime)
+            .header(header::CONTENT_LENGTH, text.len())
+            .body(crate::body::full(Bytes::from(text)))
+            .map_err(|e| HandlerError::Internal(e.to_string()));
+    }
+    let plan = subset.plan(entry.dataset())?;
     let netcdf4 = q.accept == fileout::ncss::Accept::Netcdf4;
     let req = DatasetRequest {
         kind: if netcdf4 {
@@ -139,7 +194,7 @@ pub(crate) async fn ncss(
         url_path,
         max_response_bytes: state.config.max_response_bytes,
     };
-    respond_with(&req, &selections, netcdf4, state.config.nc4_max_bytes).await
+    respond_plan(&req, &plan, netcdf4, state.config.nc4_max_bytes).await
 }
 
 /// The file of `selections` of the request's dataset.
@@ -150,13 +205,23 @@ pub(crate) async fn respond_with(
     nc4_max_bytes: u64,
 ) -> Result<Response<Body>, HandlerError> {
     let plan = fileout::plan(req.entry.dataset(), selections)?;
+    respond_plan(req, &plan, netcdf4, nc4_max_bytes).await
+}
+
+/// The file of a planned subset of the request's dataset.
+pub(crate) async fn respond_plan(
+    req: &DatasetRequest,
+    plan: &fileout::SubsetPlan,
+    netcdf4: bool,
+    nc4_max_bytes: u64,
+) -> Result<Response<Body>, HandlerError> {
     let values = plan.value_bytes();
     if req.max_response_bytes > 0 && values > req.max_response_bytes {
         return Err(crate::too_large(req, values, req.max_response_bytes));
     }
     let source = Arc::clone(req.entry.source());
     if !netcdf4 {
-        let file = fileout::Netcdf3::prepare(&plan)?;
+        let file = fileout::Netcdf3::prepare(plan)?;
         let length = file.content_length();
         if req.max_response_bytes > 0 && length > req.max_response_bytes {
             return Err(crate::too_large(req, length, req.max_response_bytes));
@@ -187,7 +252,7 @@ limit of {nc4_max_bytes} bytes for netCDF-4 files; ask for less, or for .nc (str
         .tempfile()
         .map_err(|e| HandlerError::Internal(format!("cannot create a temporary file: {e}")))?;
     // On any error `temp` is dropped, which removes the file.
-    let length = fileout::netcdf4(source, &plan, temp.path(), nc4_max_bytes).await?;
+    let length = fileout::netcdf4(source, plan, temp.path(), nc4_max_bytes).await?;
     let reader = temp
         .reopen()
         .map_err(|e| HandlerError::Internal(format!("cannot reopen the written file: {e}")))?;

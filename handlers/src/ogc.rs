@@ -852,6 +852,10 @@ pub fn routes() -> Vec<Route> {
                 "range",
                 "LO,HI: the values at the palette's ends (default: the slice's finite min, max)",
             ));
+            params.push(Param::query(
+                "colorbar",
+                "true: a colour bar with the range drawn under the picture",
+            ));
         }
         let mut route = Route::new(
             format!("/{{dataset}}{suffix}"),
@@ -876,8 +880,13 @@ pub fn routes() -> Vec<Route> {
         ("south", "the box's southern edge, degrees"),
         ("east", "the box's eastern edge, degrees"),
         ("west", "the box's western edge, degrees"),
+        ("latitude", "a point's latitude: the nearest cell"),
+        ("longitude", "a point's longitude: the nearest cell"),
         ("horizStride", "every n-th x and y index"),
-        ("time", "the nearest time (ISO 8601)"),
+        (
+            "time",
+            "the nearest time (ISO 8601); without any time parameter, the latest",
+        ),
         ("time_start", "the first time (ISO 8601)"),
         ("time_end", "the last time (ISO 8601)"),
         ("temporal", "all: every time"),
@@ -886,7 +895,7 @@ pub fn routes() -> Vec<Route> {
         ("addLatLon", "accepted; coordinates always come along"),
         (
             "accept",
-            "netcdf (default), netcdf3, netcdf4 or netcdf4-classic",
+            "netcdf (default), netcdf3, netcdf4 or netcdf4-classic; csv or xml for a point",
         ),
     ] {
         ncss.push(Param::query(name, description));
@@ -897,7 +906,12 @@ pub fn routes() -> Vec<Route> {
             "NetCDF Subset Service (grid): a subset by coordinates as a netCDF file",
             "NCSS",
             ncss,
-            vec!["application/x-netcdf", "application/x-netcdf4"],
+            vec![
+                "application/x-netcdf",
+                "application/x-netcdf4",
+                "text/plain",
+                "application/xml",
+            ],
             plain,
         )
         .with_status(413, too_large),
@@ -908,6 +922,17 @@ pub fn routes() -> Vec<Route> {
         "NCSS",
         vec![dataset()],
         vec!["application/xml"],
+        plain,
+    ));
+    r.push(Route::new(
+        "/ncss/grid/{dataset}/datasetBoundaries",
+        "NetCDF Subset Service (grid): the outline of the grid's cells",
+        "NCSS",
+        vec![
+            dataset(),
+            Param::query("accept", "wkt (default), json (GeoJSON) or xml"),
+        ],
+        vec!["text/plain", "application/geo+json", "application/xml"],
         plain,
     ));
     r.push(

@@ -318,7 +318,7 @@ included), for example <code>{file}.ascii?temp[0:1:9][2]</code>. DAP4 responses 
 <p><code>{file}.png?var[…]</code> draws the slice the DAP2 constraint selects: at most two dimensions with more than one \
 index (columns are the last one; rows the other, north up when it is the latitude). Fill values and NaN are transparent. \
 <code>range=LO,HI</code> sets the values at the palette's ends (default: the slice's minimum and maximum); the range \
-drawn is in the PNG's <code>range</code> text chunk. Palettes (<code>palette=</code>):</p>\n<ul>{palette_list}</ul>\n\
+drawn is in the PNG's <code>range</code> text chunk, and <code>colorbar=true</code> draws it under the picture as a colour bar with the two numbers. Palettes (<code>palette=</code>):</p>\n<ul>{palette_list}</ul>\n\
 <h2>Clients</h2>\n<ul><li><code>ncdump -h http://…/{file}</code></li>\
 <li><code>xarray.open_dataset(\"http://…/{file}\", engine=\"pydap\")</code></li>\
 <li>Panoply / netCDF-Java ToolsUI: open the URL, or browse <a href=\"catalog.xml\">catalog.xml</a></li>\

@@ -21,10 +21,11 @@
 //! | columns (x) | the last dimension with more than one index; one pixel per value |
 //! | rows (y) | the other one; a slice with one such dimension is a picture one pixel high |
 //! | north up | when the row dimension is the CF latitude (`cdm::cf::axes_of`, axis Y) and its selected values ascend, the rows are flipped so that the northernmost row is on top; descending latitudes are already north-up |
-//! | values | `_FillValue` and `missing_value` (in the variable's own type, as [`cdm::fill`] keeps them) and NaN are missing; then `scale_factor` and `add_offset` are applied: the packed-decoded values xarray shows |
+//! | values | `_FillValue` and `missing_value` (in the variable's own type, as [`cdm::fill`] keeps them), NaN, and stored values outside `valid_range` (or below `valid_min` / above `valid_max`) are missing — transparent, as netCDF4-python masks them; then `scale_factor` and `add_offset` are applied: the packed-decoded values xarray shows |
 //! | range | `range=LO,HI`, or the slice's finite minimum and maximum; values outside are clamped to the ends |
 //! | colours | an 8-bit indexed PNG: index 0 is transparent (`tRNS`) for missing values, indices 1…255 are the palette sampled at 255 evenly spaced points from LO to HI: value `v` gets index `1 + round(254 · (v − LO) / (HI − LO))` |
 //! | palettes | [`PALETTES`]: `viridis` (default), `magma`, `inferno`, `plasma`, `cividis`, `turbo`, `rdbu` (diverging), `greys` — from the `colorous` crate (d3-scale-chromatic's tables: matplotlib's colours for the first five) |
+//! | colour bar | `colorbar=true`: [`BAR_HEIGHT`] more rows under the picture — a 2-row gap, a 6-row strip of the palette from LO (left) to HI (right) across the width, a 1-row gap and LO / HI written under its ends in a built-in 3 × 5 digit font (four significant digits, [`bar_label`]) in the palette's darker end colour; a picture narrower than the two numbers is widened with transparent columns |
 //! | range in the file | `tEXt` chunks `Title` (the variable), `Description` (range, units, palette), and machine-readable `range` (`LO,HI`) and `palette` |
 
 use cdm::{AttrValue, Range, Variable};
@@ -172,6 +173,8 @@ pub struct Options {
     pub palette: Palette,
     /// The values at the two ends of the palette; `None`: the slice's finite min and max.
     pub range: Option<(f64, f64)>,
+    /// `colorbar=true`: a colour bar drawn under the picture ([`BAR_HEIGHT`] rows).
+    pub colorbar: bool,
 }
 
 impl Options {
@@ -185,7 +188,7 @@ impl Options {
     pub fn split_query(raw: &str) -> Result<(String, Self), Error> {
         let mut ce: Vec<&str> = Vec::new();
         let mut options = Self::default();
-        let (mut palette_seen, mut range_seen) = (false, false);
+        let (mut palette_seen, mut range_seen, mut bar_seen) = (false, false, false);
         for part in raw.split('&') {
             let decoded = percent_encoding::percent_decode_str(part).decode_utf8_lossy();
             let (key, value) = decoded.split_once('=').unwrap_or((&decoded, ""));
@@ -201,6 +204,20 @@ impl Options {
                         return Err(Error::BadParameter("range is given twice".into()));
                     }
                     options.range = Some(parse_range(value)?);
+                }
+                "colorbar" => {
+                    if std::mem::replace(&mut bar_seen, true) {
+                        return Err(Error::BadParameter("colorbar is given twice".into()));
+                    }
+                    options.colorbar = match value.trim() {
+                        "" | "true" | "1" | "yes" => true,
+                        "false" | "0" | "no" => false,
+                        other => {
+                            return Err(Error::BadParameter(format!(
+                                "colorbar={other:?}: true or false is valid"
+                            )));
+                        }
+                    };
                 }
                 _ => ce.push(part),
             }
@@ -365,14 +382,146 @@ pub fn unpack(var: &Variable, bytes: &[u8]) -> Result<Vec<f64>, Error> {
         .collect();
     let scale = cdm::cf::number_attr(var, "scale_factor").unwrap_or(1.0);
     let offset = cdm::cf::number_attr(var, "add_offset").unwrap_or(0.0);
+    let (valid_min, valid_max) = valid_limits(var);
     for v in &mut values {
-        *v = if v.is_nan() || missing.contains(v) {
+        *v = if v.is_nan()
+            || missing.contains(v)
+            || valid_min.is_some_and(|lo| *v < lo)
+            || valid_max.is_some_and(|hi| *v > hi)
+        {
             f64::NAN
         } else {
             *v * scale + offset
         };
     }
     Ok(values)
+}
+
+/// The CF valid limits of `var`'s stored (packed) values: `valid_range`, else `valid_min` /
+/// `valid_max`; values outside are missing, as netCDF4-python masks them.
+fn valid_limits(var: &Variable) -> (Option<f64>, Option<f64>) {
+    let numbers = |name: &str| {
+        var.attribute(name).and_then(|a| match &a.value {
+            AttrValue::Char(_) | AttrValue::String(_) => None,
+            v => v.as_f64s(),
+        })
+    };
+    if let Some(r) = numbers("valid_range")
+        && let [lo, hi] = r.as_slice()
+    {
+        return (Some(*lo), Some(*hi));
+    }
+    let first = |name: &str| numbers(name).and_then(|v| v.first().copied());
+    (first("valid_min"), first("valid_max"))
+}
+
+/// Rows a colour bar adds under the picture: a gap, the palette strip, a gap, the numbers.
+pub const BAR_HEIGHT: usize = GAP + STRIP + 1 + GLYPH_ROWS;
+const GAP: usize = 2;
+const STRIP: usize = 6;
+const GLYPH_ROWS: usize = 5;
+
+/// A 3 × 5 bitmap of each character a number is written with (bit 2 is the left column).
+fn glyph(c: char) -> Option<[u8; GLYPH_ROWS]> {
+    Some(match c {
+        '0' => [7, 5, 5, 5, 7],
+        '1' => [2, 6, 2, 2, 7],
+        '2' => [7, 1, 7, 4, 7],
+        '3' => [7, 1, 7, 1, 7],
+        '4' => [5, 5, 7, 1, 1],
+        '5' => [7, 4, 7, 1, 7],
+        '6' => [7, 4, 7, 5, 7],
+        '7' => [7, 1, 1, 1, 1],
+        '8' => [7, 5, 7, 5, 7],
+        '9' => [7, 5, 7, 1, 7],
+        '.' => [0, 0, 0, 0, 2],
+        '-' => [0, 0, 7, 0, 0],
+        '+' => [0, 2, 7, 2, 0],
+        'e' => [0, 7, 7, 4, 7],
+        _ => return None,
+    })
+}
+
+/// A number in at most four significant digits, as the colour bar writes it.
+#[must_use]
+pub fn bar_label(v: f64) -> String {
+    let a = v.abs();
+    if a != 0.0 && !(1e-3..1e5).contains(&a) {
+        return format!("{v:.2e}");
+    }
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let int_digits = if a < 1.0 {
+        1
+    } else {
+        a.log10().floor() as usize + 1
+    };
+    let decimals = 4usize.saturating_sub(int_digits);
+    let text = format!("{v:.decimals$}");
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        text
+    };
+    if text == "-0" { "0".to_owned() } else { text }
+}
+
+/// `pixels` (`rows × cols`) with a colour bar under them: the palette from LO (left) to HI
+/// (right) across the width, and the two numbers under its ends in the palette's darker end
+/// colour. A picture narrower than the two numbers is widened with transparent pixels.
+fn with_colorbar(
+    pixels: Vec<u8>,
+    rows: usize,
+    cols: usize,
+    (lo, hi): (f64, f64),
+    palette: Palette,
+) -> (Vec<u8>, usize, usize) {
+    let (left, right) = (bar_label(lo), bar_label(hi));
+    let text_width = |t: &str| t.chars().count() * 4;
+    let width = cols.max(text_width(&left) + text_width(&right) + 4).max(2);
+    let height = rows + BAR_HEIGHT;
+    let mut out = vec![0u8; width * height];
+    for r in 0..rows {
+        out[r * width..r * width + cols].copy_from_slice(&pixels[r * cols..(r + 1) * cols]);
+    }
+    for r in rows + GAP..rows + GAP + STRIP {
+        for c in 0..width {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let k = ((c * (COLOURS - 1)) as f64 / (width - 1) as f64).round() as u8;
+            out[r * width + c] = k + 1;
+        }
+    }
+    // The ink: whichever end of the palette is darker.
+    let table = palette.table();
+    let luma = |i: usize| {
+        u32::from(table[3 * i]) * 299
+            + u32::from(table[3 * i + 1]) * 587
+            + u32::from(table[3 * i + 2]) * 114
+    };
+    #[allow(clippy::cast_possible_truncation)]
+    let ink = if luma(1) <= luma(COLOURS) {
+        1u8
+    } else {
+        COLOURS as u8
+    };
+    let top = rows + GAP + STRIP + 1;
+    let mut draw = |text: &str, x0: usize| {
+        for (k, ch) in text.chars().enumerate() {
+            let Some(g) = glyph(ch) else { continue };
+            for (dy, bits) in g.iter().enumerate() {
+                for dx in 0..3 {
+                    if bits & (4 >> dx) != 0 {
+                        let x = x0 + 4 * k + dx;
+                        if x < width {
+                            out[(top + dy) * width + x] = ink;
+                        }
+                    }
+                }
+            }
+        }
+    };
+    draw(&left, 0);
+    draw(&right, width.saturating_sub(text_width(&right) - 1));
+    (out, height, width)
 }
 
 /// A rendered picture.
@@ -453,6 +602,10 @@ pub fn render(
                 .iter()
                 .map(|&v| index_of(v, range)),
         );
+    }
+    let (mut rows, mut cols) = (rows, cols);
+    if options.colorbar {
+        (pixels, rows, cols) = with_colorbar(pixels, rows, cols, range, options.palette);
     }
     let too_big = |_| Error::Encode(format!("{rows} × {cols} is too large for a PNG"));
     let width = u32::try_from(cols).map_err(too_big)?;
@@ -662,5 +815,45 @@ mod tests {
             proptest::prop_assert_eq!(reader.info().width as usize, cols);
             proptest::prop_assert_eq!(reader.info().height as usize, rows);
         }
+    }
+}
+
+#[cfg(test)]
+mod bar_tests {
+    use super::*;
+
+    #[test]
+    fn labels_keep_four_significant_digits() {
+        assert_eq!(bar_label(271.234_5), "271.2");
+        assert_eq!(bar_label(-3.5), "-3.5");
+        assert_eq!(bar_label(0.0), "0");
+        assert_eq!(bar_label(12_345.0), "12345");
+        assert_eq!(bar_label(0.012_34), "0.012");
+        assert_eq!(bar_label(1.5e7), "1.50e7");
+        assert!(bar_label(-2.5e-5).chars().all(|c| glyph(c).is_some()));
+    }
+
+    #[test]
+    fn the_bar_spans_the_palette_under_the_picture() {
+        let opts = Options {
+            colorbar: true,
+            ..Options::default()
+        };
+        let values: Vec<f64> = (0..40).map(f64::from).collect();
+        let p = render(&values, 2, 20, false, &opts, &Caption::default()).expect("png");
+        let decoder = png::Decoder::new(std::io::Cursor::new(p.png));
+        let mut reader = decoder.read_info().expect("info");
+        let mut buf = vec![0; reader.output_buffer_size().expect("size")];
+        let info = reader.next_frame(&mut buf).expect("frame");
+        assert_eq!((info.width, info.height), (20, 2 + BAR_HEIGHT as u32));
+        let row = |r: usize| &buf[r * 20..(r + 1) * 20];
+        assert!(row(2).iter().all(|&i| i == 0), "a transparent gap");
+        assert_eq!((row(4)[0], row(4)[19]), (1, 255), "the strip runs LO to HI");
+        // "0" under the left end, "39" under the right, in viridis' dark end (index 1).
+        let text: Vec<&[u8]> = (2 + GAP + STRIP + 1..2 + BAR_HEIGHT).map(row).collect();
+        assert_eq!(text[0][..3], [1, 1, 1]);
+        assert_eq!(text[1][..3], [1, 0, 1]);
+        assert!(text.iter().all(|r| r[19] == 1 || r[19] == 0));
+        assert!(text.iter().any(|r| r[19] == 1));
     }
 }

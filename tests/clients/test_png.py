@@ -69,6 +69,14 @@ def write_grid(path, descending):
         raw = np.round((field(0) - 280.0) / 0.01).astype(np.int16)
         raw[4, 4] = -32767
         packed[:] = raw[::-1, :] if descending else raw
+        # Valid limits: stored values outside are missing (transparent), as netCDF4 masks them.
+        for name, limits in (("ranged", {"valid_range": np.float32([275, 290])}),
+                             ("capped", {"valid_max": np.float32(285)}),
+                             ("floored", {"valid_min": np.float32(280)})):
+            v = nc.createVariable(name, "f4", ("lat", "lon"))
+            v.setncatts(limits)
+            v[:] = field(0)[::-1, :] if descending else field(0)
+        nc.set_auto_maskandscale(False)
         # A variable without coordinates: rows stay in index order.
         nc.createDimension("y", 4)
         nc.createDimension("x", 5)
@@ -204,6 +212,44 @@ def test_packed_values_are_drawn_as_xarray_decodes_them(server, grids):
     expect_colours(img, values, "viridis", np.nanmin(values), np.nanmax(values))
     lo, hi = (float(x) for x in img.info["range"].split(","))
     assert lo == pytest.approx(np.nanmin(values), abs=1e-3)
+
+
+@pytest.mark.parametrize("var", ["ranged", "capped", "floored"])
+def test_values_outside_the_valid_limits_are_transparent(server, grids, var):
+    img = get_png(server, "desc.nc", var)
+    values = local(grids / "desc.nc", var, np.s_[:, :])  # netCDF4 masks outside the limits
+    assert 5 < np.isnan(values).sum() < values.size - 5
+    expect_colours(img, values, "viridis", np.nanmin(values), np.nanmax(values))
+    lo, hi = (float(x) for x in img.info["range"].split(","))
+    assert (lo, hi) == pytest.approx((np.nanmin(values), np.nanmax(values)), rel=1e-6)
+
+
+def test_colorbar_draws_the_palette_and_the_range_under_the_picture(server, grids):
+    plain = rgba(get_png(server, "asc.nc", "sst[1][0:1:8][0:1:15]"))
+    img = get_png(server, "asc.nc", "sst[1][0:1:8][0:1:15]&range=270,300&colorbar=true")
+    px = rgba(img)
+    bar = 14  # 2 gap + 6 strip + 1 gap + 5 text rows
+    assert px.shape[0] == NLAT + bar
+    width = px.shape[1]
+    assert width >= NLON  # widened when the numbers need it
+    # The picture itself is the one drawn without the bar.
+    given = rgba(get_png(server, "asc.nc", "sst[1][0:1:8][0:1:15]&range=270,300"))
+    np.testing.assert_array_equal(px[:NLAT, :NLON], given)
+    assert plain.shape == given.shape
+    assert (px[NLAT:NLAT + 2, :, 3] == 0).all()
+    # The strip: viridis from 0 (left) to 1 (right), as matplotlib colours it.
+    strip = px[NLAT + 4, :, :3].astype(float)
+    want = np.asarray(matplotlib.colormaps["viridis"](np.linspace(0, 1, width)))[:, :3] * 255
+    assert np.abs(strip - want).max() <= 6
+    # The numbers: "270" at the left, "300" at the right, in viridis' dark end.
+    text = px[NLAT + 9:, :, 3] > 0
+    assert text[:, :11].any() and text[:, -11:].any()
+    ink = px[NLAT + 9:, :, :3][text]
+    np.testing.assert_allclose(ink, np.tile(want[0].round(), (len(ink), 1)), atol=6)
+    # "3" of "300": top row full, second row only the right column.
+    right = text[:, width - 11:width - 8]
+    assert right[0].tolist() == [True, True, True] and right[1].tolist() == [False, False, True]
+    assert img.info["range"] == "270,300"
 
 
 def test_without_latitude_rows_stay_in_index_order(server, grids):

@@ -212,7 +212,7 @@ fn define(ncid: i32, plan: &SubsetPlan) -> Result<Placed> {
             )
         })?;
         if !dims.is_empty() {
-            let chunks = chunk_sizes(&v.slab.counts());
+            let chunks = chunk_sizes(&v.counts());
             // SAFETY: one chunk size per dimension.
             check(unsafe { nc::nc_def_var_chunking(gid, varid, nc::NC_CHUNKED, chunks.as_ptr()) })?;
             if v.dtype.is_numeric() {
@@ -335,20 +335,35 @@ pub async fn write_netcdf4(
     for (v, place) in plan.variables.iter().zip(placed) {
         let Some(place) = place else { continue };
         let elem = v.dtype.fixed_size().unwrap_or(64).max(1);
-        let origin: Vec<usize> = v.slab.ranges().iter().map(|r| r.start).collect();
-        for piece in v.slab.split((PIECE_ELEMENTS / elem).max(1)) {
+        let reads = match &v.values {
+            Some(values) => vec![(
+                crate::subset::PlannedRead {
+                    slab: v.slab.clone(),
+                    start: vec![0; v.slab.rank()],
+                },
+                Some(values.clone()),
+            )],
+            None => v
+                .reads((PIECE_ELEMENTS / elem).max(1))
+                .into_iter()
+                .map(|r| (r, None))
+                .collect(),
+        };
+        for (read, given) in reads {
+            let piece = read.slab;
             if piece.is_empty() {
                 continue;
             }
-            let bytes = read_all(source.as_ref(), &v.path, &piece).await?;
-            let start: Vec<usize> = piece
-                .ranges()
-                .iter()
-                .zip(v.slab.ranges())
-                .zip(&origin)
-                .map(|((p, whole), o)| (p.start - o) / whole.stride.max(1))
-                .collect();
-            let count = piece.counts();
+            let bytes = match given {
+                Some(b) => b,
+                None => read_all(source.as_ref(), &v.path, &piece).await?,
+            };
+            let start = read.start;
+            let count = if v.values.is_some() {
+                v.counts()
+            } else {
+                piece.counts()
+            };
             let dtype = v.dtype.clone();
             tokio::task::spawn_blocking(move || put_piece(place, &dtype, &start, &count, bytes))
                 .await
