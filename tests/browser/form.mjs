@@ -6,10 +6,7 @@
 // usage: node form.mjs BASE_URL DATASET VARIABLE RANGE... [--screenshot FILE]
 //   e.g. node form.mjs http://127.0.0.1:8080 classic.nc temperature 1:2 0:2:4 3
 
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { fillForm, withPage } from './browser.mjs';
 
 const args = process.argv.slice(2);
 let screenshot = null;
@@ -24,39 +21,13 @@ if (!base || !dataset || !variable) {
   process.exit(2);
 }
 
-// This machine has no outside network: without these flags Chromium waits on connections it
-// tries to make at start (updates, sync, QUIC probes).
-const profile = mkdtempSync(join(tmpdir(), 'fathom-chromium-'));
-// A fresh profile each run (playwright passes it as --user-data-dir).
-const browser = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  timeout: 60_000,
-  viewport: { width: 1100, height: 900 },
-  args: [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  ],
-});
-try {
-  const page = await browser.newPage();
-  page.setDefaultTimeout(30_000);
-
+await withPage(async (page) => {
   // The root listing, then the dataset's "form" link.
   await page.goto(base + '/');
   await page.click(`a[href="${dataset}.html"]`);
   await page.waitForURL(`**/${dataset}.html`);
 
-  const fieldset = page.locator(`fieldset.var[data-name="${variable}"]`);
-  await fieldset.locator('input.pick').check();
-  const boxes = fieldset.locator('input.dim');
-  const count = await boxes.count();
-  if (count !== ranges.length) {
-    throw new Error(`${variable} has ${count} dimensions, ${ranges.length} ranges were given`);
-  }
-  for (let i = 0; i < count; i++) {
-    await boxes.nth(i).fill(ranges[i]);
-  }
+  const fieldset = await fillForm(page, variable, ranges);
   const dataUrl = await page.inputValue('#data-url');
   if (screenshot) {
     await fieldset.scrollIntoViewIfNeeded();
@@ -67,7 +38,4 @@ try {
   await Promise.all([page.waitForURL('**/*.ascii*'), page.click('#get-ascii')]);
   const text = await page.evaluate(() => document.body.innerText);
   console.log(JSON.stringify({ dataUrl, asciiUrl: page.url(), text }));
-} finally {
-  await browser.close();
-  rmSync(profile, { recursive: true, force: true });
-}
+});

@@ -6,10 +6,7 @@
 // usage: node preview.mjs BASE_URL DATASET VARIABLE PALETTE RANGE...
 //   e.g. node preview.mjs http://127.0.0.1:8080 classic.nc temperature magma 0 0:5 0:7
 
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { fillForm, withPage } from './browser.mjs';
 
 const [base, dataset, variable, palette, ...ranges] = process.argv.slice(2);
 if (!base || !dataset || !variable || !palette) {
@@ -17,32 +14,9 @@ if (!base || !dataset || !variable || !palette) {
   process.exit(2);
 }
 
-// No outside network here: keep Chromium from waiting on connections it tries at start.
-const profile = mkdtempSync(join(tmpdir(), 'fathom-chromium-'));
-const browser = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  timeout: 60_000,
-  viewport: { width: 1100, height: 900 },
-  args: [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  ],
-});
-try {
-  const page = await browser.newPage();
-  page.setDefaultTimeout(30_000);
+await withPage(async (page) => {
   await page.goto(`${base}/${dataset}.html`);
-  const fieldset = page.locator(`fieldset.var[data-name="${variable}"]`);
-  await fieldset.locator('input.pick').check();
-  const boxes = fieldset.locator('input.dim');
-  const count = await boxes.count();
-  if (count !== ranges.length) {
-    throw new Error(`${variable} has ${count} dimensions, ${ranges.length} ranges were given`);
-  }
-  for (let i = 0; i < count; i++) {
-    await boxes.nth(i).fill(ranges[i]);
-  }
+  await fillForm(page, variable, ranges);
   await page.selectOption('#palette', palette);
   await page.click('#preview-button');
   // Either the picture loads or the form shows the server's error.
@@ -62,7 +36,4 @@ try {
     };
   });
   console.log(JSON.stringify(result));
-} finally {
-  await browser.close();
-  rmSync(profile, { recursive: true, force: true });
-}
+});

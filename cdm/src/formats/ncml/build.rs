@@ -414,24 +414,19 @@ fn checked_scan(ctx: &Context<'_>, scan: &super::parse::ScanElem) -> Result<Scan
             scan.location
         )));
     }
-    let reg_exp = scan
-        .reg_exp
-        .as_deref()
-        .map(regex::Regex::new)
-        .transpose()
-        .map_err(|e| ctx.err(format!("scan regExp: {e}")))?;
-    let older_than = scan
-        .older_than
-        .as_deref()
-        .map(super::scan::duration)
-        .transpose()
-        .map_err(|e| ctx.err(format!("scan olderThan: {e}")))?;
-    let date_format_mark = scan
-        .date_format_mark
-        .as_deref()
-        .map(DateFormatMark::parse)
-        .transpose()
-        .map_err(|e| ctx.err(e))?;
+    let reg_exp = scan_attr(ctx, scan.reg_exp.as_deref(), "regExp", regex::Regex::new)?;
+    let older_than = scan_attr(
+        ctx,
+        scan.older_than.as_deref(),
+        "olderThan",
+        super::scan::duration,
+    )?;
+    let date_format_mark = scan_attr(
+        ctx,
+        scan.date_format_mark.as_deref(),
+        "dateFormatMark",
+        DateFormatMark::parse,
+    )?;
     Ok(Scan {
         dir,
         suffix: scan.suffix.clone(),
@@ -440,6 +435,19 @@ fn checked_scan(ctx: &Context<'_>, scan: &super::parse::ScanElem) -> Result<Scan
         older_than,
         date_format_mark,
     })
+}
+
+/// A `<scan>` attribute parsed by `parse` when present; its error names the attribute.
+fn scan_attr<T, E: std::fmt::Display>(
+    ctx: &Context<'_>,
+    value: Option<&str>,
+    what: &str,
+    parse: impl FnOnce(&str) -> std::result::Result<T, E>,
+) -> Result<Option<T>> {
+    value
+        .map(parse)
+        .transpose()
+        .map_err(|e| ctx.err(format!("scan {what}: {e}")))
 }
 
 /// One member as the aggregation lists it: its `<netcdf>` element, or a file a scan found (with
