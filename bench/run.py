@@ -496,6 +496,69 @@ def fmt(v, spec):
     return "–" if v is None else format(v, spec)
 
 
+def cpu_ms_per_mb(r: dict) -> float | None:
+    """Server CPU time per MB sent (downloads): the figure that does not depend on how much of
+    the two cores the load generator took."""
+    mb = (r.get("bytes") or 0) * (r.get("requests") or 0) / 1e6
+    return r["cpu"] / mb * 1e3 if mb and r.get("cpu") is not None else None
+
+
+def targets_report(results) -> list[str]:
+    """Issue 18's targets, each with the figures of this run it is judged on."""
+
+    def get(case, server):
+        r = results.get(case, {}).get(server)
+        return None if r is None or "failed" in r or r.get("errors") else r
+
+    def ratio(a, b):
+        return a / b if a and b else None
+
+    lines = ["\nAgainst issue 18's targets (this run):\n",
+             "| target | fathom | peer | ratio | met |", "|---|---:|---:|---:|---|"]
+
+    def row(label, f, p, r, ok):
+        met = "–" if ok is None else ("yes" if ok else "**no**")
+        lines.append(f"| {label} | {f} | {p} | {r} | {met} |")
+
+    for case in (".das", ".dds", ".dmr"):
+        f, d = get(case, "fathom"), get(case, "dars")
+        if not f:
+            continue
+        if not d:
+            row(f"`{case}` ≥ 1.2 × dars req/s, or ≤ 0.8 × its CPU/req", f"{f['rps']:.0f} req/s",
+                "dars: none" + (" (DAP2 only)" if case == ".dmr" else ""), "", None)
+            continue
+        tr = ratio(f["rps"], d["rps"])
+        cr = ratio(f["cpu_per_req_us"], d["cpu_per_req_us"])
+        row(f"`{case}` ≥ 1.2 × dars req/s, or ≤ 0.8 × its CPU/req",
+            f"{f['rps']:.0f} req/s, {fmt(f['cpu_per_req_us'], '.1f')} µs CPU",
+            f"{d['rps']:.0f} req/s, {fmt(d['cpu_per_req_us'], '.1f')} µs CPU",
+            f"{fmt(tr, '.2f')}× req/s, {fmt(cr, '.2f')}× CPU",
+            (tr is not None and tr >= 1.2) or (cr is not None and cr <= 0.8))
+    for case in ("whole x_wind .dods, cold", "whole x_wind .dap, cold"):
+        f, d = get(case, "fathom"), get("whole x_wind .dods, cold", "dars")
+        if not f:
+            continue
+        tr = ratio(f.get("mbps"), d.get("mbps")) if d else None
+        fc, dc = cpu_ms_per_mb(f), cpu_ms_per_mb(d) if d else None
+        ok = (f.get("mbps") or 0) >= 1000 and (tr is None or tr >= 2)
+        row(f"{case}: ≥ 2 × dars (`.dods`) and ≥ 1 GB/s",
+            f"{fmt(f.get('mbps'), '.0f')} MB/s, {fmt(fc, '.2f')} ms CPU/MB",
+            f"dars {fmt(d.get('mbps'), '.0f')} MB/s, {fmt(dc, '.2f')} ms CPU/MB" if d else "dars: none",
+            f"{fmt(tr, '.2f')}×", ok)
+    for case, want in (("40 kB subset of x_wind (warm)", 0.8), (".dods?SST (coads, 777 kB)", 1.0)):
+        f, n = get(case, "fathom"), get(case, "nginx")
+        if not f or not n:
+            continue
+        tr = ratio(f["rps"], n["rps"])
+        cr = ratio(f["cpu_per_req_us"], n["cpu_per_req_us"])
+        row(f"{case} ≥ {want} × nginx req/s (same bytes)",
+            f"{f['rps']:.0f} req/s, {fmt(f['cpu_per_req_us'], '.1f')} µs CPU",
+            f"nginx {n['rps']:.0f} req/s, {fmt(n['cpu_per_req_us'], '.1f')} µs CPU",
+            f"{fmt(tr, '.2f')}× req/s, {fmt(cr, '.2f')}× CPU", tr is not None and tr >= want)
+    return lines
+
+
 def write_report(results, names, out: Path):
     lines = []
     machine = subprocess.run(["uname", "-srm"], capture_output=True, text=True).stdout.strip()
@@ -535,6 +598,7 @@ def write_report(results, names, out: Path):
             tr = (f.get(key) or 0) / p[key] if p.get(key) else None
             cr = (f["cpu_per_req_us"] / p["cpu_per_req_us"]) if p.get("cpu_per_req_us") and f.get("cpu_per_req_us") else None
             lines.append(f"| {case} | {name} | {fmt(tr, '.2f')}× | {fmt(cr, '.2f')}× |")
+    lines.extend(targets_report(results))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

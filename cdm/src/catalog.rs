@@ -263,7 +263,9 @@ impl CatalogEntry {
 /// The cache of open datasets, shared by every request.
 #[derive(Clone)]
 pub struct Catalog {
-    cache: moka::sync::Cache<PathBuf, Arc<CatalogEntry>>,
+    /// Keyed by path, hashed with foldhash (seeded per process): SipHash over the path was a
+    /// tenth of a metadata request's instructions.
+    cache: moka::sync::Cache<PathBuf, Arc<CatalogEntry>, foldhash::fast::RandomState>,
     chunks: ChunkCache,
     /// Lookups answered by an open entry (hits) or that opened the file (misses), for metrics.
     stats: Arc<CacheStats>,
@@ -290,7 +292,9 @@ impl Catalog {
     #[must_use]
     pub fn new(capacity: u64, chunk_cache_bytes: u64) -> Self {
         Self {
-            cache: moka::sync::Cache::new(capacity),
+            cache: moka::sync::Cache::builder()
+                .max_capacity(capacity)
+                .build_with_hasher(foldhash::fast::RandomState::default()),
             chunks: ChunkCache::new(chunk_cache_bytes),
             stats: Arc::new(CacheStats::default()),
             root: None,
@@ -366,8 +370,8 @@ impl Catalog {
         if ncml::is_ncml(path) {
             return self.open_ncml(path, &[]).await;
         }
-        let key = path.to_path_buf();
-        let cached = self.cache.get(&key);
+        // Looked up by `&Path`: a hit allocates no key.
+        let cached = self.cache.get(path);
         let now = now_nanos();
         let window = u64::try_from(VALIDATION_WINDOW.as_nanos()).unwrap_or(u64::MAX);
         if let Some(entry) = &cached
@@ -394,12 +398,13 @@ impl Catalog {
                 self.stats.hits.fetch_add(1, Ordering::Relaxed);
                 return Ok(entry);
             }
-            self.cache.invalidate(&key);
+            self.cache.invalidate(path);
             // moka may keep the removed value in its pending work until housekeeping runs,
             // and the open of the new version waits for the old one to be released.
             self.cache.run_pending_tasks();
         }
         self.stats.misses.fetch_add(1, Ordering::Relaxed);
+        let key = path.to_path_buf();
         let cache = self.cache.clone();
         let chunks = self.chunks.clone();
         let readers = self.readers.clone();

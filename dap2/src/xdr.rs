@@ -111,21 +111,71 @@ pub fn numbers_to_xdr(kind: NumKind, data: &[u8], out: &mut Vec<u8>) -> Result<(
             }
         }
         NumKind::I32 | NumKind::U32 | NumKind::F32 => {
-            for (o, c) in dst.chunks_exact_mut(4).zip(data.chunks_exact(4)) {
+            #[cfg(target_arch = "x86_64")]
+            let done = swap_sse2::<4>(data, dst);
+            #[cfg(not(target_arch = "x86_64"))]
+            let done = 0;
+            for (o, c) in dst[done..]
+                .chunks_exact_mut(4)
+                .zip(data[done..].chunks_exact(4))
+            {
                 put(o, [c[3], c[2], c[1], c[0]]);
             }
         }
         NumKind::F64 => {
-            for (o, c) in dst.chunks_exact_mut(8).zip(data.chunks_exact(8)) {
+            #[cfg(target_arch = "x86_64")]
+            let done = swap_sse2::<8>(data, dst);
+            #[cfg(not(target_arch = "x86_64"))]
+            let done = 0;
+            for (o, c) in dst[done..]
+                .chunks_exact_mut(8)
+                .zip(data[done..].chunks_exact(8))
+            {
                 put(o, [c[7], c[6], c[5], c[4], c[3], c[2], c[1], c[0]]);
             }
         }
     }
-    // SAFETY: `dst` is the first `len` bytes of the spare capacity, and the loop above wrote
-    // all of them: it zips `len / width` output groups of `width` bytes with exactly as many
-    // input numbers (`data.len() / size == n`), and `put` writes every byte of a group.
+    // SAFETY: `dst` is the first `len` bytes of the spare capacity, and the code above wrote
+    // all of them: for 4- and 8-byte numbers (where `len == data.len()`) the SIMD swap wrote
+    // the first `done` bytes, a multiple of the width, and the loop the rest; every loop zips
+    // its output groups of `width` bytes with exactly as many input numbers
+    // (`data.len() / size == n`), and `put` writes every byte of a group.
     unsafe { out.set_len(start + len) };
     Ok(())
+}
+
+/// Byte-reverses every `W`-byte number (`W` 4 or 8) of `data` into `dst`, 16 bytes at a time;
+/// returns how many bytes it wrote (a multiple of 16, at most `data.len()`). SSE2 has no byte
+/// shuffle: the bytes of each 16-bit word are swapped with two shifts, then the words of each
+/// number are reversed with the word shuffles: 7 instructions per 16 bytes (the compiler does
+/// not vectorise the number-at-a-time loop for SSE2).
+#[cfg(target_arch = "x86_64")]
+fn swap_sse2<const W: usize>(data: &[u8], dst: &mut [std::mem::MaybeUninit<u8>]) -> usize {
+    use std::arch::x86_64::{
+        __m128i, _mm_loadu_si128, _mm_or_si128, _mm_shufflehi_epi16, _mm_shufflelo_epi16,
+        _mm_slli_epi16, _mm_srli_epi16, _mm_storeu_si128,
+    };
+    let mut done = 0;
+    for (o, c) in dst.chunks_exact_mut(16).zip(data.chunks_exact(16)) {
+        // SAFETY: SSE2 is part of the x86_64 baseline. The load reads the 16 bytes of a
+        // 16-byte input chunk and the store writes the 16 bytes of a 16-byte output chunk
+        // (MaybeUninit<u8> has the size and alignment of u8); the unaligned forms need no
+        // alignment.
+        unsafe {
+            let x = _mm_loadu_si128(c.as_ptr().cast::<__m128i>());
+            let x = _mm_or_si128(_mm_slli_epi16::<8>(x), _mm_srli_epi16::<8>(x));
+            // Word order within each number: 0xB1 swaps the two words of a 4-byte number,
+            // 0x1B reverses the four of an 8-byte one.
+            let x = if W == 8 {
+                _mm_shufflehi_epi16::<0x1B>(_mm_shufflelo_epi16::<0x1B>(x))
+            } else {
+                _mm_shufflehi_epi16::<0xB1>(_mm_shufflelo_epi16::<0xB1>(x))
+            };
+            _mm_storeu_si128(o.as_mut_ptr().cast::<__m128i>(), x);
+        }
+        done += 16;
+    }
+    done
 }
 
 /// Writes one number's XDR bytes into its (uninitialised) place.
@@ -769,7 +819,7 @@ mod tests {
 
     #[test]
     fn bulk_numbers_match_one_by_one() {
-        let data: Vec<u8> = (0..64u8).map(|b| b.wrapping_mul(37)).collect();
+        let data: Vec<u8> = (0..72u8).map(|b| b.wrapping_mul(37)).collect();
         for kind in [
             NumKind::I8,
             NumKind::U8,
@@ -780,14 +830,18 @@ mod tests {
             NumKind::F32,
             NumKind::F64,
         ] {
-            // Appended after what the buffer already holds (the count words), as in a response.
-            let mut bulk = vec![9, 8, 7];
-            numbers_to_xdr(kind, &data, &mut bulk).expect("whole numbers");
-            let mut single = vec![9, 8, 7];
-            for c in data.chunks_exact(kind.size()) {
-                put_number(kind, c, true, &mut single);
+            // Every length up to 72 bytes: whole 16-byte blocks (the SIMD path) and the rest.
+            for len in (0..=data.len()).step_by(kind.size()) {
+                // Appended after what the buffer already holds (the count words), as in a
+                // response.
+                let mut bulk = vec![9, 8, 7];
+                numbers_to_xdr(kind, &data[..len], &mut bulk).expect("whole numbers");
+                let mut single = vec![9, 8, 7];
+                for c in data[..len].chunks_exact(kind.size()) {
+                    put_number(kind, c, true, &mut single);
+                }
+                assert_eq!(bulk, single, "{kind:?} of {len} bytes");
             }
-            assert_eq!(bulk, single, "{kind:?}");
             let mut empty = vec![1];
             numbers_to_xdr(kind, &[], &mut empty).expect("no numbers");
             assert_eq!(empty, [1], "{kind:?}");

@@ -81,7 +81,8 @@ pub struct AppState {
     metrics: Metrics,
     /// URL path → what it names, so repeated requests skip `canonicalize` (one syscall per
     /// path component) and the suffix search.
-    targets: moka::sync::Cache<Box<str>, Arc<Target>>,
+    /// Hashed with foldhash (seeded per process) rather than moka's default SipHash.
+    targets: moka::sync::Cache<Box<str>, Arc<Target>, foldhash::fast::RandomState>,
     /// One permit per request being answered (`max_concurrent_requests`).
     slots: Arc<tokio::sync::Semaphore>,
     /// The CORS policy.
@@ -124,7 +125,7 @@ impl AppState {
             targets: moka::sync::Cache::builder()
                 .max_capacity(16_384)
                 .time_to_live(PATH_CACHE_TTL)
-                .build(),
+                .build_with_hasher(foldhash::fast::RandomState::default()),
             slots: Arc::new(tokio::sync::Semaphore::new(
                 config
                     .max_concurrent_requests

@@ -34,7 +34,9 @@ pub struct CacheStats {
 /// The shared cache of decoded chunks.
 #[derive(Clone)]
 pub struct ChunkCache {
-    inner: moka::future::Cache<ChunkKey, Bytes>,
+    /// Hashed with foldhash, like the catalog: SipHash was a few thousand instructions of a
+    /// request that touches a dozen chunks.
+    inner: moka::future::Cache<ChunkKey, Bytes, foldhash::fast::RandomState>,
     stats: Arc<CacheStats>,
 }
 
@@ -58,7 +60,7 @@ impl ChunkCache {
         let inner = moka::future::Cache::builder()
             .max_capacity(max_bytes)
             .weigher(|_k: &ChunkKey, v: &Bytes| u32::try_from(v.len()).unwrap_or(u32::MAX))
-            .build();
+            .build_with_hasher(foldhash::fast::RandomState::default());
         Self {
             inner,
             stats: Arc::new(CacheStats::default()),

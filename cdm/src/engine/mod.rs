@@ -382,6 +382,13 @@ async fn assemble(file: Arc<EngineFile>, var: Arc<EngineVar>, piece: Vec<Range>)
     }
 
     let copy = move |layout: &ChunkLayout| {
+        // The common small read lies in one chunk: its rows are appended in order, with no
+        // zero-filled buffer to overwrite.
+        if let [Some(chunk)] = chunks.as_slice()
+            && let Some(out) = rows_of_one_chunk(layout, &grids[0], chunk, &piece, out_len)
+        {
+            return Bytes::from(out);
+        }
         let mut out = vec![0u8; out_len];
         for (g, chunk) in grids.iter().zip(&chunks) {
             copy_from_chunk(layout, g, chunk.as_deref(), &piece, &mut out);
@@ -505,6 +512,131 @@ async fn chunk_bytes(
         .map_err(|e| Error::unshare(&e))
 }
 
+/// The bytes of `piece` (C order, `out_len` bytes) when every element of it lies in the decoded
+/// chunk at `g`, built by appending its rows in order; `None` when some element lies outside
+/// the chunk (or the piece is a scalar), for the general copy.
+fn rows_of_one_chunk(
+    layout: &ChunkLayout,
+    g: &[usize],
+    chunk: &[u8],
+    piece: &[Range],
+    out_len: usize,
+) -> Option<Vec<u8>> {
+    let rows = ChunkRows::of(layout, g, piece)?;
+    // Rows are visited in C order; they tile the output only when the chunk holds all of it.
+    if rows.j0.iter().any(|&j| j != 0) || rows.n.iter().zip(piece).any(|(&n, r)| n != r.count) {
+        return None;
+    }
+    let elem = layout.elem_size;
+    let step = piece[piece.len() - 1].stride;
+    let mut out = Vec::with_capacity(out_len);
+    rows.for_each(layout, g, piece, |_, c_off, count| {
+        if rows.contiguous_inner {
+            out.extend_from_slice(&chunk[c_off * elem..(c_off + count) * elem]);
+        } else {
+            for k in 0..count {
+                let src = (c_off + k * step) * elem;
+                out.extend_from_slice(&chunk[src..src + elem]);
+            }
+        }
+    });
+    (out.len() == out_len).then_some(out)
+}
+
+/// Where the elements of a piece that lie in one chunk are: per dimension, the piece-relative
+/// indices `j0[d]..j0[d] + n[d]` inside the chunk.
+struct ChunkRows {
+    j0: Vec<usize>,
+    n: Vec<usize>,
+    /// Whether each row is one run of adjacent elements in the chunk.
+    contiguous_inner: bool,
+}
+
+impl ChunkRows {
+    /// `None` when the piece has no element in the chunk at `g`, or is a scalar.
+    fn of(layout: &ChunkLayout, g: &[usize], piece: &[Range]) -> Option<Self> {
+        let rank = piece.len();
+        if rank == 0 {
+            return None;
+        }
+        let ext = layout.decoded_extent(g);
+        let mut j0 = vec![0usize; rank];
+        let mut n = vec![0usize; rank];
+        for d in 0..rank {
+            let r = &piece[d];
+            let origin = g[d] * layout.chunk[d];
+            let end = origin + ext[d]; // exclusive
+            let first = if origin <= r.start {
+                0
+            } else {
+                (origin - r.start).div_ceil(r.stride)
+            };
+            if first >= r.count || r.start + first * r.stride >= end {
+                return None;
+            }
+            let last_in = ((end - 1 - r.start) / r.stride).min(r.count - 1);
+            j0[d] = first;
+            n[d] = last_in - first + 1;
+        }
+        let last = rank - 1;
+        let contiguous_inner = piece[last].stride == 1 || n[last] == 1;
+        Some(Self {
+            j0,
+            n,
+            contiguous_inner,
+        })
+    }
+
+    /// Calls `row(o_off, c_off, count)` for each row, in C order: the element offsets of the
+    /// row's first element in the piece's buffer and in the chunk, and its length.
+    fn for_each(
+        &self,
+        layout: &ChunkLayout,
+        g: &[usize],
+        piece: &[Range],
+        mut row: impl FnMut(usize, usize, usize),
+    ) {
+        let rank = piece.len();
+        let ext = layout.decoded_extent(g);
+        let (j0, n) = (&self.j0, &self.n);
+        // Element strides of the chunk buffer and of the output.
+        let mut cs = vec![1usize; rank];
+        let mut os = vec![1usize; rank];
+        for d in (0..rank - 1).rev() {
+            cs[d] = cs[d + 1] * ext[d + 1];
+            os[d] = os[d + 1] * piece[d + 1].count;
+        }
+        let last = rank - 1;
+        let mut idx = vec![0usize; rank]; // offsets within n[], for dims 0..last
+        loop {
+            let mut c_off = 0usize;
+            let mut o_off = 0usize;
+            for d in 0..last {
+                let j = j0[d] + idx[d];
+                let pos = piece[d].start + j * piece[d].stride - g[d] * layout.chunk[d];
+                c_off += pos * cs[d];
+                o_off += j * os[d];
+            }
+            let j = j0[last];
+            let pos = piece[last].start + j * piece[last].stride - g[last] * layout.chunk[last];
+            row(o_off + j, c_off + pos, n[last]);
+            // Next row.
+            let mut d = last;
+            loop {
+                if d == 0 {
+                    return;
+                }
+                d -= 1;
+                idx[d] += 1;
+                if idx[d] < n[d] {
+                    break;
+                }
+                idx[d] = 0;
+            }
+        }
+    }
+}
+
 /// Copies the elements of `piece` that lie in the chunk at `g` into `out` (the piece's C-order
 /// buffer); fills them with the fill value when the chunk was never written.
 fn copy_from_chunk(
@@ -523,82 +655,120 @@ fn copy_from_chunk(
         }
         return;
     }
-    let ext = layout.decoded_extent(g);
-    // Per dimension: the piece-relative indices j0..=j1 inside the chunk, and where they are.
-    let mut j0 = vec![0usize; rank];
-    let mut n = vec![0usize; rank];
-    for d in 0..rank {
-        let r = &piece[d];
-        let origin = g[d] * layout.chunk[d];
-        let end = origin + ext[d]; // exclusive
-        let first = if origin <= r.start {
-            0
-        } else {
-            (origin - r.start).div_ceil(r.stride)
-        };
-        if first >= r.count || r.start + first * r.stride >= end {
-            return;
+    let Some(rows) = ChunkRows::of(layout, g, piece) else {
+        return;
+    };
+    let step = piece[rank - 1].stride;
+    rows.for_each(layout, g, piece, |o_off, c_off, count| match chunk {
+        Some(c) if rows.contiguous_inner => {
+            out[o_off * elem..(o_off + count) * elem]
+                .copy_from_slice(&c[c_off * elem..(c_off + count) * elem]);
         }
-        let last_in = ((end - 1 - r.start) / r.stride).min(r.count - 1);
-        j0[d] = first;
-        n[d] = last_in - first + 1;
+        Some(c) => {
+            for k in 0..count {
+                let src = (c_off + k * step) * elem;
+                let dst = (o_off + k) * elem;
+                out[dst..dst + elem].copy_from_slice(&c[src..src + elem]);
+            }
+        }
+        None => {
+            for k in 0..count {
+                let dst = (o_off + k) * elem;
+                out[dst..dst + elem].copy_from_slice(&layout.fill);
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::engine::filters::Pipeline;
+    use crate::engine::layout::Locator;
+
+    /// A 4 × 6 f32-sized variable in 2 × 3 chunks.
+    fn layout() -> ChunkLayout {
+        ChunkLayout {
+            shape: vec![4, 6],
+            chunk: vec![2, 3],
+            clipped: false,
+            elem_size: 4,
+            big_endian: false,
+            pipeline: Pipeline::default(),
+            locator: Locator::Indexed(HashMap::new()),
+            fill: vec![0xff; 4],
+        }
     }
-    // Element strides of the chunk buffer and of the output.
-    let mut cs = vec![1usize; rank];
-    let mut os = vec![1usize; rank];
-    for d in (0..rank - 1).rev() {
-        cs[d] = cs[d + 1] * ext[d + 1];
-        os[d] = os[d + 1] * piece[d + 1].count;
+
+    /// The decoded chunk at `g`: each element holds its index in the variable, `row * 6 + col`.
+    fn chunk(g: &[usize]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for r in 0..2 {
+            for c in 0..3 {
+                let v = u32::try_from((g[0] * 2 + r) * 6 + g[1] * 3 + c).expect("small");
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        out
     }
-    let last = rank - 1;
-    let contiguous_inner = piece[last].stride == 1 || n[last] == 1;
-    let mut idx = vec![0usize; rank]; // offsets within n[], for dims 0..last
-    loop {
-        let mut c_off = 0usize;
-        let mut o_off = 0usize;
-        for d in 0..last {
-            let j = j0[d] + idx[d];
-            let pos = piece[d].start + j * piece[d].stride - g[d] * layout.chunk[d];
-            c_off += pos * cs[d];
-            o_off += j * os[d];
+
+    fn r(start: usize, count: usize, stride: usize) -> Range {
+        Range {
+            start,
+            count,
+            stride,
         }
-        let j = j0[last];
-        let pos = piece[last].start + j * piece[last].stride - g[last] * layout.chunk[last];
-        c_off += pos;
-        o_off += j;
-        let count = n[last];
-        match chunk {
-            Some(c) if contiguous_inner => {
-                out[o_off * elem..(o_off + count) * elem]
-                    .copy_from_slice(&c[c_off * elem..(c_off + count) * elem]);
-            }
-            Some(c) => {
-                let step = piece[last].stride;
-                for k in 0..count {
-                    let src = (c_off + k * step) * elem;
-                    let dst = (o_off + k) * elem;
-                    out[dst..dst + elem].copy_from_slice(&c[src..src + elem]);
-                }
-            }
-            None => {
-                for k in 0..count {
-                    let dst = (o_off + k) * elem;
-                    out[dst..dst + elem].copy_from_slice(&layout.fill);
-                }
-            }
+    }
+
+    fn values(bytes: &[u8]) -> Vec<u32> {
+        bytes
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    }
+
+    #[test]
+    fn a_piece_inside_one_chunk_is_its_rows_in_order() {
+        let l = layout();
+        let g = [1, 1]; // rows 2..4, columns 3..6
+        let c = chunk(&g);
+        let cases: [(Vec<Range>, Vec<u32>); 4] = [
+            (vec![r(2, 2, 1), r(3, 3, 1)], vec![15, 16, 17, 21, 22, 23]),
+            (vec![r(2, 2, 1), r(3, 2, 2)], vec![15, 17, 21, 23]),
+            (vec![r(3, 1, 1), r(4, 2, 1)], vec![22, 23]),
+            (vec![r(2, 2, 1), r(5, 1, 1)], vec![17, 23]),
+        ];
+        for (piece, want) in cases {
+            let len = want.len() * 4;
+            let rows = rows_of_one_chunk(&l, &g, &c, &piece, len).expect("inside the chunk");
+            assert_eq!(values(&rows), want, "{piece:?}");
+            // The general copy (into a zero-filled buffer) agrees.
+            let mut out = vec![0u8; len];
+            copy_from_chunk(&l, &g, Some(&c), &piece, &mut out);
+            assert_eq!(values(&out), want, "{piece:?}");
         }
-        // Next row.
-        let mut d = last;
-        loop {
-            if d == 0 {
-                return;
-            }
-            d -= 1;
-            idx[d] += 1;
-            if idx[d] < n[d] {
-                break;
-            }
-            idx[d] = 0;
+    }
+
+    #[test]
+    fn a_piece_over_several_chunks_takes_the_general_copy() {
+        let l = layout();
+        // Rows 1..3 span chunk rows 0 and 1; columns 2..4 span chunk columns 0 and 1.
+        let piece = [r(1, 2, 1), r(2, 2, 1)];
+        assert!(rows_of_one_chunk(&l, &[0, 0], &chunk(&[0, 0]), &piece, 16).is_none());
+        assert!(rows_of_one_chunk(&l, &[1, 1], &chunk(&[1, 1]), &piece, 16).is_none());
+        let mut out = vec![0u8; 16];
+        for g in [[0, 0], [0, 1], [1, 0], [1, 1]] {
+            copy_from_chunk(&l, &g, Some(&chunk(&g)), &piece, &mut out);
         }
+        assert_eq!(values(&out), [8, 9, 14, 15]);
+        // A chunk never written gives the fill value for its part only.
+        let mut out = vec![0u8; 16];
+        for g in [[0, 0], [1, 0], [1, 1]] {
+            copy_from_chunk(&l, &g, Some(&chunk(&g)), &piece, &mut out);
+        }
+        copy_from_chunk(&l, &[0, 1], None, &piece, &mut out);
+        assert_eq!(values(&out), [8, u32::MAX, 14, 15]);
     }
 }
