@@ -107,6 +107,7 @@ class Nginx:
             servers = "".join(f"server {u} max_fails=0;" for u in upstreams)
             site = (f"upstream fathoms {{ {servers} }}\n"
                     f"server {{ listen 127.0.0.1:{self.port}; location / {{ proxy_pass http://fathoms;"
+                    " proxy_http_version 1.1; proxy_set_header Connection \"\";"
                     " proxy_next_upstream error timeout http_502 http_503 http_504 non_idempotent;"
                     " proxy_connect_timeout 2s; proxy_read_timeout 60s; proxy_buffering off; } }")
         else:
