@@ -190,6 +190,81 @@ def test_values_come_through_the_dmrpp_not_the_hdf5_library(tmp_path):
         s.stop()
 
 
+# String variables as Hyrax's build_dmrpp describes them: (file, variable, how).
+STRING_VARS = [
+    ("chunked_string_array.h5", "string_array", "chunked fixed-length, FixedLengthStringArray"),
+    ("Scalar_compact_str.h5", "var_str_sca", "compact fixed-length scalar"),
+    ("Scalar_compact_vlstr.h5", "vl_scalar", "compact variable-length scalar"),
+    ("Scalar_contiguous_vlstr.h5", "vl_scalar", "variable-length scalar given inline"),
+]
+
+
+def h5_strings(path, var):
+    with h5py.File(path) as f:
+        v = f[var][()]
+    vals = np.asarray(v, dtype=object).ravel().tolist()
+    return [x.decode() if isinstance(x, bytes) else x for x in vals]
+
+
+def test_string_variables_come_through_the_dmrpp(tmp_path):
+    """The strings read over DAP4 and DAP2 equal h5py's on the file, with the HDF5 superblock
+    destroyed so that nothing but the DMR++ can locate them."""
+    root = tmp_path / "root"
+    root.mkdir()
+    for name, _, _ in STRING_VARS:
+        data = bytearray((BES_DATA / name).read_bytes())
+        data[0:96] = b"\0" * 96
+        (root / name).write_bytes(bytes(data))
+        shutil.copy(BES_DATA / f"{name}.dmrpp", root / f"{name}.dmrpp")
+    s = Server(root)
+    try:
+        host = s.url[len("http://"):]
+        for name, var, how in STRING_VARS:
+            want = h5_strings(BES_DATA / name, var)
+            assert want and all(want), (name, want)
+            remote = netCDF4.Dataset(f"dap4://{host}/{name}")
+            got = np.asarray(remote[var][...], dtype=object).ravel().tolist()
+            remote.close()
+            assert got == want, how
+            remote = netCDF4.Dataset(f"{s.url}/{name}")
+            got = np.asarray(remote[var][...])
+            remote.close()
+            if got.dtype.kind == "S":
+                # netCDF-C reads DAP2 strings as characters, one row per string.
+                got = netCDF4.chartostring(got)
+            assert np.asarray(got, dtype=object).ravel().tolist() == want, f"{how} (DAP2)"
+        # A subset of the chunked array: every other string.
+        remote = netCDF4.Dataset(f"dap4://{host}/chunked_string_array.h5")
+        got = remote["string_array"][1::2].tolist()
+        remote.close()
+        assert got == h5_strings(BES_DATA / "chunked_string_array.h5", "string_array")[1::2]
+        # A variable-length string Hyrax locates by its global-heap reference is not read from
+        # the DMR++: with the file unreadable it is a clear error, not wrong data.
+        data = bytearray((BES_DATA / "chunked_scalar_string.h5").read_bytes())
+        data[0:96] = b"\0" * 96
+        (root / "heap.h5").write_bytes(bytes(data))
+        shutil.copy(BES_DATA / "chunked_scalar_string.h5.dmrpp", root / "heap.h5.dmrpp")
+        status, body = status_and_body(f"{s.url}/heap.h5.dap?dap4.ce=/scalar_big_string")
+        # DAP4: the error chunk after the DMR (the status is sent before the values are read).
+        assert b"<Error" in body and b"scalar_big_string" in body.split(b"</Dataset>")[-1], body
+        status, body = status_and_body(f"{s.url}/heap.h5.dods")
+        assert b"Error {" in body, (status, body[-300:])
+        status, _ = status_and_body(f"{s.url}/heap.h5.dmr")
+        assert status == 200
+    finally:
+        alive = s.alive()
+        s.stop()
+        assert alive
+
+
+def test_a_string_the_dmrpp_cannot_locate_reads_from_the_file_beside_it(bes_server):
+    remote = netCDF4.Dataset(f"dap4://{bes_server.url[len('http://'):]}/chunked_scalar_string.h5")
+    got = remote["scalar_big_string"][...]
+    remote.close()
+    want = h5_strings(BES_DATA / "chunked_scalar_string.h5", "scalar_big_string")
+    assert np.asarray(got, dtype=object).ravel().tolist() == want
+
+
 def test_a_dmrpp_alone_reads_its_href_only_inside_the_root(tmp_path):
     root = tmp_path / "root"
     (root / "data").mkdir(parents=True)
@@ -308,6 +383,9 @@ def write_generated(folder):
         gv[:] = [0.5, 0.25, 0.125]
         s = nc.createVariable("label", str, ())
         s[0] = "hello index"
+        nc.createDimension("n_names", 4)
+        names = nc.createVariable("names", str, ("n_names",))
+        names[:] = np.array(["alpha", "a longer name", "", "z"], dtype=object)
         nc.createVariable("never_written", "i4", ("y",), fill_value=17)
         # Fewer records than the unlimited dimension: an HDF5 extent the index cannot describe
         # (the engine leaves it to the library); read from the file itself when asked for.
@@ -384,6 +462,8 @@ def test_fathom_index_writes_hyrax_shaped_dmrpp_with_relative_hrefs(indexed_root
     assert "<dmrpp:chunkDimensionSizes>2 16 16</dmrpp:chunkDimensionSizes>" in text
     assert 'chunkPositionInArray="[2,16,0]"' in text
     assert "<dmrpp:compact>" in (root / "h5py_layouts.h5.dmrpp").read_text()
+    # A string array is inlined as fixed-length strings as long as the longest.
+    assert '<dmrpp:FixedLengthStringArray string_length="13" pad="null_pad"/>' in text
 
 
 def test_fathom_index_skips_current_indexes_and_redoes_changed_ones(indexed_root, tmp_path):

@@ -19,21 +19,26 @@
 //! | `byteOrder="BE"` / `"LE"` | the layout's byte order (little-endian when absent) |
 //! | `dmrpp:chunkDimensionSizes` + `dmrpp:chunk offset nBytes chunkPositionInArray` | an indexed chunk layout |
 //! | `dmrpp:chunk` without chunk sizes (a contiguous variable) | a contiguous layout from that offset |
-//! | `dmrpp:compact` (base64) | the values themselves, kept in memory; strings as one value (scalars) or cut by `dmrpp:FixedLengthStringArray string_length`, padding stripped |
+//! | `dmrpp:compact` (base64) | the values themselves, kept in memory; strings as one value (scalars, fixed- or variable-length) or cut by `dmrpp:FixedLengthStringArray string_length`, padding stripped |
+//! | `dmrpp:chunks` (contiguous or chunked, any filters) + `dmrpp:FixedLengthStringArray string_length pad` on a `String` | a layout of `string_length`-byte elements; each read element is cut at its first NUL (and trailing spaces stripped for `space_pad`); chunks not listed read as empty strings |
 //! | `dmrpp:href` on the `Dataset` | ignored when the data object is given (a DMR++ beside `X` reads `X`, whatever absolute href it carries) |
 //! | `href` on a variable's chunks naming another object | that object, through the resolver given to [`open_with`]; refused by [`open`] |
 //!
 //! What is not read: Structures, Sequences and Opaques (left out of the model and listed in
-//! `_fathom_omitted`), chunked string variables and chunks of one variable spread over several
-//! objects, filters other than deflate, shuffle and fletcher32. Such a variable is in the
+//! `_fathom_omitted`), variable-length strings located by chunks (Hyrax points such a chunk at
+//! the string's global-heap reference and marks it `unsupported-variable-length-string`),
+//! strings in chunks without `dmrpp:FixedLengthStringArray` (the first DMR++ files), chunks of
+//! one variable spread over several objects, filters other than deflate, shuffle and fletcher32. Such a variable is in the
 //! model; when the DMR++ lies beside its data file ([`open_local`]), reading it opens that file
 //! with its library (once, lazily), otherwise a read of it is a clear error.
 //!
 //! # Writing
 //!
 //! [`write::weave`] takes a DMR (rendered by the DAP4 crate from the source's model) and each
-//! variable's [`write::VarIndex`] (chunk layout or compact values) and writes the DMR++, naming
-//! the data object relatively and recording the object's size and modification time in
+//! variable's [`write::VarIndex`] (chunk layout or compact values: a scalar string as its text,
+//! an array of strings as fixed-length strings as long as the longest, with
+//! `dmrpp:FixedLengthStringArray`; a compact variable's `fillValue` is the file's) and writes
+//! the DMR++, naming the data object relatively and recording the object's size and modification time in
 //! `fathom:` attributes on the `Dataset` element that Hyrax ignores, so that an index can be
 //! known current without opening anything ([`write::recorded_version`]), and so that a data
 //! file changed since its index was written is never read through stale offsets
@@ -92,6 +97,9 @@ enum VarData {
     Compact(ChunkLayout, Bytes),
     /// Strings given in the DMR++ itself, canonical (length-prefixed), one per element.
     Strings(Vec<Bytes>),
+    /// Fixed-length strings in chunks (`dmrpp:FixedLengthStringArray`): the chunks read as
+    /// elements of `string_length` bytes, then cut at padding.
+    FixedStrings(ChunkLayout, Option<String>, FixedString),
     /// The DMR++ gives no usable location: reading it is this error.
     Unreadable(String),
 }
@@ -314,7 +322,12 @@ fn var_data(v: &Variable, e: &VarElements, dataset_href: Option<&str>) -> Result
         return Ok(VarData::Compact(layout, Bytes::from(bytes)));
     }
 
-    let Some(elem) = v.dtype.fixed_size() else {
+    let fixed = if v.dtype == DataType::String {
+        e.fixed_strings.as_deref().and_then(fixed_string)
+    } else {
+        None
+    };
+    let Some(elem) = v.dtype.fixed_size().or(fixed.map(|f| f.len)) else {
         return unreadable(format!(
             "values of type {} stored in chunks are not read from a DMR++",
             v.dtype.cdl_name()
@@ -329,6 +342,7 @@ fn var_data(v: &Variable, e: &VarElements, dataset_href: Option<&str>) -> Result
         Err(why) => return unreadable(why),
     };
     let fill = get(chunks_attrs, "fillValue")
+        .filter(|_| fixed.is_none())
         .and_then(|t| fill_element(&v.dtype, t))
         .or_else(|| {
             v.fill_value()
@@ -402,7 +416,39 @@ fn var_data(v: &Variable, e: &VarElements, dataset_href: Option<&str>) -> Result
     layout
         .check()
         .map_err(|e| corrupt(format!("describes {}: {e}", v.path)))?;
-    Ok(VarData::Chunks(layout, href))
+    Ok(match fixed {
+        Some(f) => VarData::FixedStrings(layout, href, f),
+        None => VarData::Chunks(layout, href),
+    })
+}
+
+/// How fixed-length strings are stored: `string_length` bytes each, padded with NULs or spaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FixedString {
+    len: usize,
+    space_pad: bool,
+}
+
+/// The `dmrpp:FixedLengthStringArray` attributes, when they give a usable length.
+fn fixed_string(attrs: &[(String, String)]) -> Option<FixedString> {
+    let len: usize = get(attrs, "string_length")?.trim().parse().ok()?;
+    let space_pad = get(attrs, "pad").is_some_and(|p| p.to_ascii_lowercase().contains("space"));
+    (len > 0).then_some(FixedString { len, space_pad })
+}
+
+/// One fixed-length string, canonical (length-prefixed): cut at the first NUL, and trailing
+/// spaces stripped when the padding is spaces.
+fn canonical_string(s: &[u8], space_pad: bool) -> Vec<u8> {
+    let mut end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
+    if space_pad {
+        while end > 0 && s[end - 1] == b' ' {
+            end -= 1;
+        }
+    }
+    let mut out = Vec::with_capacity(end + 8);
+    out.extend_from_slice(&(end as u64).to_le_bytes());
+    out.extend_from_slice(&s[..end]);
+    out
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -494,26 +540,14 @@ fn compact_strings(
     count: usize,
     fixed: Option<&[(String, String)]>,
 ) -> Option<Vec<Bytes>> {
-    let canonical = |s: &[u8], space_pad: bool| {
-        let mut end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
-        if space_pad {
-            while end > 0 && s[end - 1] == b' ' {
-                end -= 1;
-            }
-        }
-        let mut out = Vec::with_capacity(end + 8);
-        out.extend_from_slice(&(end as u64).to_le_bytes());
-        out.extend_from_slice(&s[..end]);
-        Bytes::from(out)
-    };
+    let canonical = |s: &[u8], space_pad: bool| Bytes::from(canonical_string(s, space_pad));
     match fixed {
         Some(attrs) => {
-            let len: usize = get(attrs, "string_length")?.trim().parse().ok()?;
-            let space = get(attrs, "pad").is_some_and(|p| p.to_ascii_lowercase().contains("space"));
-            if len == 0 || bytes.len() != len * count {
+            let FixedString { len, space_pad } = fixed_string(attrs)?;
+            if bytes.len() != len * count {
                 return None;
             }
-            Some(bytes.chunks(len).map(|s| canonical(s, space)).collect())
+            Some(bytes.chunks(len).map(|s| canonical(s, space_pad)).collect())
         }
         None if count == 1 => Some(vec![canonical(bytes, false)]),
         None => None,
@@ -581,6 +615,8 @@ pub struct DmrppSource {
     /// values.
     engines: Vec<EngineReader>,
     strings: HashMap<String, Vec<Bytes>>,
+    /// Variables of fixed-length strings the engines read as raw elements.
+    fixed_strings: HashMap<String, FixedString>,
     unreadable: HashMap<String, String>,
     /// Reads what the DMR++ does not locate from the data file itself, when there is one.
     fallback: Option<Arc<Fallback>>,
@@ -644,6 +680,7 @@ impl DmrppSource {
         let mut compact: Vec<(String, ChunkLayout)> = Vec::new();
         let mut compact_bytes: Vec<u8> = Vec::new();
         let mut strings = HashMap::new();
+        let mut fixed_strings = HashMap::new();
         let mut unreadable = HashMap::new();
         let mut paths: Vec<String> = vars.keys().cloned().collect();
         paths.sort();
@@ -665,6 +702,10 @@ impl DmrppSource {
                 }
                 VarData::Strings(s) => {
                     strings.insert(path, s);
+                }
+                VarData::FixedStrings(layout, href, f) => {
+                    fixed_strings.insert(path.clone(), f);
+                    by_object.entry(href).or_default().push((path, layout));
                 }
                 VarData::Unreadable(why) => {
                     unreadable.insert(path, why);
@@ -696,6 +737,7 @@ impl DmrppSource {
             dataset: Arc::new(dataset),
             engines,
             strings,
+            fixed_strings,
             unreadable,
             fallback: None,
         }
@@ -750,6 +792,11 @@ impl Source for DmrppSource {
     }
 
     fn read(&self, path: &str, slab: &Hyperslab) -> ByteStream {
+        if let Some(&f) = self.fixed_strings.get(path)
+            && let Some(raw) = self.engines.iter().find_map(|e| e.read(path, slab))
+        {
+            return fixed_strings_stream(raw, f);
+        }
         for e in &self.engines {
             if let Some(stream) = e.read(path, slab) {
                 return stream;
@@ -791,6 +838,24 @@ impl Source for DmrppSource {
     fn stored_chunks(&self, path: &str) -> Option<engine::StoredChunks> {
         self.engines.iter().find_map(|e| e.stored_chunks(path))
     }
+}
+
+/// The canonical strings of a stream of fixed-length string elements (which may arrive cut
+/// anywhere).
+fn fixed_strings_stream(raw: ByteStream, f: FixedString) -> ByteStream {
+    use futures::StreamExt as _;
+    let mut pending: Vec<u8> = Vec::new();
+    Box::pin(raw.map(move |part| {
+        let part = part?;
+        pending.extend_from_slice(&part);
+        let whole = pending.len() - pending.len() % f.len;
+        let mut out = Vec::with_capacity(whole + whole / f.len * 8);
+        for s in pending[..whole].chunks(f.len) {
+            out.extend_from_slice(&canonical_string(s, f.space_pad));
+        }
+        pending.drain(..whole);
+        Ok(Bytes::from(out))
+    }))
 }
 
 /// The file extension of a DMR++ sidecar.

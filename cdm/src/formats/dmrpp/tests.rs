@@ -207,7 +207,11 @@ fn written_indexes_read_back_the_same_layouts() {
         ),
         (
             "/k".to_owned(),
-            write::VarIndex::Compact(7i64.to_le_bytes().to_vec(), DataType::Int64),
+            write::VarIndex::Compact(
+                7i64.to_le_bytes().to_vec(),
+                DataType::Int64,
+                Some((-99i64).to_le_bytes().to_vec()),
+            ),
         ),
         (
             "/s".to_owned(),
@@ -248,6 +252,8 @@ fn written_indexes_read_back_the_same_layouts() {
         );
     }
     assert!(matches!(index.vars.get("/k"), Some(VarData::Compact(..))));
+    // The file's own fill value, not HDF5's default.
+    assert!(xml.contains(r#"fillValue="-99""#), "{xml}");
     assert!(matches!(index.vars.get("/s"), Some(VarData::Strings(s)) if s.len() == 1));
     assert_eq!(
         index
@@ -285,4 +291,53 @@ fn hrefs_resolve_only_to_files_inside_the_root() {
         assert!(resolve_local_href(&dmrpp, &root, bad).is_err(), "{bad}");
     }
     std::fs::remove_dir_all(&base).ok();
+}
+
+#[tokio::test]
+async fn fixed_length_strings_in_chunks_read_as_strings() {
+    // As Hyrax's build_dmrpp writes a chunked `|S4` array of 5 (chunks of 2, the last chunk
+    // missing: it reads as empty strings) and a contiguous space-padded one.
+    let xml = r#"<?xml version="1.0" encoding="ISO-8859-1"?>
+<Dataset xmlns="http://xml.opendap.org/ns/DAP/4.0#" xmlns:dmrpp="http://xml.opendap.org/dap/dmrpp/1.0.0#" dapVersion="4.0" dmrVersion="1.0" name="s.h5">
+    <String name="a">
+        <Dim size="5"/>
+        <dmrpp:chunks fillValue="">
+            <dmrpp:chunkDimensionSizes>2</dmrpp:chunkDimensionSizes>
+            <dmrpp:chunk offset="0" nBytes="8" chunkPositionInArray="[0]"/>
+            <dmrpp:chunk offset="8" nBytes="8" chunkPositionInArray="[2]"/>
+        </dmrpp:chunks>
+        <dmrpp:FixedLengthStringArray string_length="4" pad="null_pad"/>
+    </String>
+    <String name="b">
+        <Dim size="2"/>
+        <dmrpp:chunks><dmrpp:chunk offset="16" nBytes="6"/></dmrpp:chunks>
+        <dmrpp:FixedLengthStringArray string_length="3" pad="space_pad"/>
+    </String>
+</Dataset>"#;
+    let object = b"abcdefgh\0\0\0\0wxyzab c  ".to_vec();
+    let data: Arc<dyn Storage> = Arc::new(MemoryStorage(Bytes::from(object)));
+    let src = open(xml.as_bytes(), data, "s.h5", None).expect("opens");
+    let strings = |b: Bytes| {
+        let mut out = Vec::new();
+        let mut rest = &b[..];
+        while rest.len() >= 8 {
+            let n = u64::from_le_bytes(rest[..8].try_into().expect("8")) as usize;
+            out.push(String::from_utf8(rest[8..8 + n].to_vec()).expect("utf-8"));
+            rest = &rest[8 + n..];
+        }
+        assert!(rest.is_empty());
+        out
+    };
+    let a = read_all(src.as_ref(), "/a", &Hyperslab::full(&[5]))
+        .await
+        .expect("a");
+    assert_eq!(strings(Bytes::from(a)), ["abcd", "efgh", "", "wxyz", ""]);
+    let range = crate::hyperslab::Range::new(1, 2, 2, 5).expect("range");
+    let slab = Hyperslab::new(vec![range], &[5]).expect("slab");
+    let a = read_all(src.as_ref(), "/a", &slab).await.expect("a[1:2:3]");
+    assert_eq!(strings(Bytes::from(a)), ["efgh", "wxyz"]);
+    let b = read_all(src.as_ref(), "/b", &Hyperslab::full(&[2]))
+        .await
+        .expect("b");
+    assert_eq!(strings(Bytes::from(b)), ["ab", "c"]);
 }

@@ -23,10 +23,14 @@ pub const DMRPP_NS: &str = "http://xml.opendap.org/dap/dmrpp/1.0.0#";
 pub enum VarIndex {
     /// Where its chunks are, and its type (for the fill value's text).
     Chunks(ChunkLayout, DataType),
-    /// Its values, given in the index itself (little-endian), and its type.
-    Compact(Vec<u8>, DataType),
+    /// Its values, given in the index itself (little-endian), its type, and its fill value
+    /// (one element, little-endian) when the file sets one (else zeros, as HDF5).
+    Compact(Vec<u8>, DataType, Option<Vec<u8>>),
     /// One string, given in the index itself.
     CompactString(Vec<u8>),
+    /// An array of strings, given in the index itself as fixed-length strings of `len` bytes,
+    /// NUL-padded (`dmrpp:FixedLengthStringArray`).
+    CompactStrings { bytes: Vec<u8>, len: usize },
 }
 
 /// The data object an index describes.
@@ -95,9 +99,11 @@ fn element_text(dtype: &DataType, b: &[u8]) -> Option<String> {
 fn chunk_events(index: &VarIndex) -> std::result::Result<Vec<Event<'static>>, String> {
     let mut out = Vec::new();
     match index {
-        VarIndex::Compact(bytes, dtype) => {
+        VarIndex::Compact(bytes, dtype, fill) => {
             let mut chunks = BytesStart::new("dmrpp:chunks");
-            if let Some(fill) = dtype.fixed_size().map(|n| vec![0u8; n])
+            if let Some(fill) = fill
+                .clone()
+                .or_else(|| dtype.fixed_size().map(|n| vec![0u8; n]))
                 && let Some(t) = element_text(dtype, &fill)
             {
                 chunks.push_attribute(("fillValue", t.as_str()));
@@ -107,6 +113,13 @@ fn chunk_events(index: &VarIndex) -> std::result::Result<Vec<Event<'static>>, St
             compact(&mut out, bytes);
         }
         VarIndex::CompactString(bytes) => compact(&mut out, bytes),
+        VarIndex::CompactStrings { bytes, len } => {
+            compact(&mut out, bytes);
+            let mut fixed = BytesStart::new("dmrpp:FixedLengthStringArray");
+            fixed.push_attribute(("string_length", len.to_string().as_str()));
+            fixed.push_attribute(("pad", "null_pad"));
+            out.push(Event::Empty(fixed));
+        }
         VarIndex::Chunks(layout, dtype) => chunked(&mut out, layout, dtype)?,
     }
     Ok(out)
@@ -395,7 +408,8 @@ pub const MAX_COMPACT_BYTES: usize = 64 * 1024;
 
 /// What the index of `source` says about each of its variables: the engine's chunk layouts,
 /// and the values of small variables it does not lay out (read through `source`). Variables
-/// that get neither are returned by path with the reason.
+/// that get neither are returned by path with the reason. String arrays are inlined as
+/// fixed-length strings as long as the longest.
 ///
 /// # Errors
 /// When reading a small variable's values fails.
@@ -417,12 +431,28 @@ pub async fn describe(
             let b = crate::source::read_all(source, &v.path, &slab).await?;
             let text = b.get(8..).unwrap_or_default().to_vec();
             out.insert(v.path.clone(), VarIndex::CompactString(text));
+        } else if v.dtype == DataType::String && count <= MAX_COMPACT_BYTES {
+            let b = crate::source::read_all(source, &v.path, &slab).await?;
+            match fixed_length(&b, count) {
+                Some((bytes, len)) if bytes.len() <= MAX_COMPACT_BYTES => {
+                    out.insert(v.path.clone(), VarIndex::CompactStrings { bytes, len });
+                }
+                _ => left_out.push((
+                    v.path.clone(),
+                    "its strings are too long to inline, or hold NUL bytes".to_owned(),
+                )),
+            }
         } else if let Some(elem) = v.dtype.fixed_size()
             && (v.dtype.is_numeric() || matches!(v.dtype, DataType::Char | DataType::Enum(_)))
             && count.saturating_mul(elem) <= MAX_COMPACT_BYTES
         {
             let b = crate::source::read_all(source, &v.path, &slab).await?;
-            out.insert(v.path.clone(), VarIndex::Compact(b, v.dtype.clone()));
+            // The file's own fill value, as the HDF5 reader shows it (`_FillValue` of the
+            // variable's type); HDF5's default is zeros.
+            let fill = v
+                .fill_value()
+                .and_then(|f| (f.dtype() == v.dtype).then(|| f.first_le_bytes()).flatten());
+            out.insert(v.path.clone(), VarIndex::Compact(b, v.dtype.clone(), fill));
         } else {
             left_out.push((
                 v.path.clone(),
@@ -434,4 +464,30 @@ pub async fn describe(
         }
     }
     Ok((out, left_out))
+}
+
+/// `count` canonical strings (each a little-endian `u64` length, then the bytes) as fixed-length
+/// strings as long as the longest (at least 1), NUL-padded, and that length; `None` when the
+/// buffer does not hold `count` strings or one holds a NUL (which NUL padding would cut).
+fn fixed_length(canonical: &[u8], count: usize) -> Option<(Vec<u8>, usize)> {
+    let mut strings = Vec::with_capacity(count);
+    let mut rest = canonical;
+    while !rest.is_empty() {
+        let n = usize::try_from(u64::from_le_bytes(rest.get(..8)?.try_into().ok()?)).ok()?;
+        let s = rest.get(8..8usize.checked_add(n)?)?;
+        if s.contains(&0) {
+            return None;
+        }
+        strings.push(s);
+        rest = &rest[8 + n..];
+    }
+    if strings.len() != count {
+        return None;
+    }
+    let len = strings.iter().map(|s| s.len()).max().unwrap_or(0).max(1);
+    let mut out = vec![0u8; len.checked_mul(count)?];
+    for (i, s) in strings.iter().enumerate() {
+        out[i * len..i * len + s.len()].copy_from_slice(s);
+    }
+    Some((out, len))
 }
