@@ -170,6 +170,11 @@ def test_replacing_only_the_dmrpp_is_seen_on_the_next_check(objs):
         for name, v in lf.variables.items():
             np.testing.assert_array_equal(np.asarray(rf[name][...]), v[...])
     s3.upload_file(str(local / "chunked.nc.dmrpp"), BUCKET, key)
+    # The index back: later tests must see it (a Zarr reader meeting the switch between its
+    # metadata and chunk requests would see two layouts, as with any replaced dataset).
+    time.sleep(2.2)
+    s, _, dmr = get(f"{srv.url}/cloud/chunked.nc.dmr")
+    assert s == 200
 
 
 # --- 2. listings: sidecars hidden, DMR++ alone as its dataset ------------------------------

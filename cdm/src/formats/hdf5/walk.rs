@@ -56,10 +56,21 @@ pub(super) fn walk(file: &hdf5::File, name: String, netcdf4: bool) -> Walked {
     let mut visited = Vec::new();
     let mut root_group = w.group(root, String::new(), "/".into(), 0, &mut visited);
     fill_types(&mut root_group, &w.types);
+    // netCDF-C writes `_nc3_strict` on the root group of a classic-model file.
+    let format = if !netcdf4 {
+        Format::Hdf5
+    } else if root
+        .attr_names()
+        .is_ok_and(|n| n.iter().any(|n| n == "_nc3_strict"))
+    {
+        Format::NetCdf4Classic
+    } else {
+        Format::NetCdf4
+    };
     Walked {
         dataset: Dataset {
             name,
-            format: Format::Hdf5,
+            format,
             root: root_group,
         },
         vars: w.vars,
