@@ -34,6 +34,18 @@ def get(url, timeout=60):
         return e.code, e.headers, e.read()
 
 
+def object_counts(srv) -> tuple[int, int]:
+    """(ranged GETs, metadata requests) the server has sent to object stores so far."""
+    _, _, body = get(f"{srv.url}/metrics")
+    counts = {}
+    for line in body.decode().splitlines():
+        if line.startswith("fathom_object_requests_total"):
+            k, v = line.rsplit(" ", 1)
+            counts[k] = int(float(v))
+    return (counts['fathom_object_requests_total{kind="range"}'],
+            counts['fathom_object_requests_total{kind="metadata"}'])
+
+
 def wait_for(check, seconds=60, what="a server"):
     deadline = time.time() + seconds
     while time.time() < deadline:

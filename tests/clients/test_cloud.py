@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from cloud_servers import Nginx, Weed, fathom, get, wait_for
+from cloud_servers import Nginx, Weed, fathom, get, object_counts, wait_for
 from conftest import SAMPLES, fathom_bin, run
 
 BUCKET, PREFIX = "data", "samples"
@@ -437,18 +437,6 @@ def test_two_replicas_behind_nginx_lose_no_data_when_one_dies(cloud, tmp_path):
             r.stop()
 
 
-def _object_counts(srv) -> tuple[int, int]:
-    """(ranged GETs, metadata requests) the server has sent to object stores so far."""
-    _, _, body = get(f"{srv.url}/metrics")
-    counts = {}
-    for line in body.decode().splitlines():
-        if line.startswith("fathom_object_requests_total"):
-            k, v = line.rsplit(" ", 1)
-            counts[k] = int(float(v))
-    return (counts['fathom_object_requests_total{kind="range"}'],
-            counts['fathom_object_requests_total{kind="metadata"}'])
-
-
 @pytest.fixture(scope="module")
 def indexed(cloud):
     """`chunked.nc` and `hdf5_chunked.h5` under `indexed/` with the DMR++ `fathom index` writes
@@ -479,10 +467,10 @@ def test_an_object_with_its_dmrpp_opens_without_reading_the_object(cloud, indexe
     ranged read of `X`; its values, read by netCDF4-python over DAP4 and DAP2, are the local
     file's."""
     srv = cloud["plain"]
-    before = _object_counts(srv)
+    before = object_counts(srv)
     s, _, dmr = get(f"{srv.url}/cloud/indexed/{name}.dmr")
     assert s == 200, dmr
-    after = _object_counts(srv)
+    after = object_counts(srv)
     assert after[0] - before[0] == 0, "the object's bytes were read to open it"
     assert after[1] - before[1] == 2, after
     _, _, local_dmr = get(f"{srv.url}/{name}.dmr")
@@ -502,7 +490,7 @@ def test_an_object_with_its_dmrpp_opens_without_reading_the_object(cloud, indexe
                 assert same(lv[...], np.asarray(rf.variables[key][...])), (name, key, protocol)
                 checked += 1
             assert checked >= 1, (name, protocol)
-    assert after[0] < _object_counts(srv)[0], "values were not read from the object"
+    assert after[0] < object_counts(srv)[0], "values were not read from the object"
 
 
 def test_bad_dmrpp_beside_an_object(cloud, indexed):

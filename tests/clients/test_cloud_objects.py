@@ -21,7 +21,7 @@ import requests
 import xarray as xr
 
 from conftest import SAMPLES, fathom_bin
-from test_cloud import Nginx, Weed, fathom, get
+from cloud_servers import Nginx, Weed, fathom, get, object_counts
 
 BUCKET = "data"
 PREFIX = "objs"
@@ -31,18 +31,6 @@ def _bes_data():
     from test_dmrpp import BES_DATA as found
 
     return found
-
-
-def object_counts(srv) -> tuple[int, int]:
-    """(ranged GETs, metadata requests) the server has sent to object stores so far."""
-    _, _, body = get(f"{srv.url}/metrics")
-    counts = {}
-    for line in body.decode().splitlines():
-        if line.startswith("fathom_object_requests_total"):
-            k, v = line.rsplit(" ", 1)
-            counts[k] = int(float(v))
-    return (counts['fathom_object_requests_total{kind="range"}'],
-            counts['fathom_object_requests_total{kind="metadata"}'])
 
 
 def names(url) -> dict:
