@@ -126,6 +126,9 @@ fn open_hdf5(path: &Path, cache: Option<&ChunkCache>) -> Result<Arc<dyn Source>>
 
 /// One open dataset in the cache.
 pub struct CatalogEntry {
+    /// Unique within the process and never reused: a key for things kept per file version
+    /// outside the entry (a freed entry's address can be reused, its id cannot).
+    id: u64,
     source: Arc<dyn Source>,
     modified: SystemTime,
     size: u64,
@@ -150,6 +153,12 @@ fn clock_epoch() -> Instant {
     *EPOCH.get_or_init(Instant::now)
 }
 
+/// The next [`CatalogEntry::id`].
+fn next_entry_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
 fn now_nanos() -> u64 {
     u64::try_from(clock_epoch().elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
@@ -170,6 +179,7 @@ impl CatalogEntry {
     #[must_use]
     pub fn from_source(source: Arc<dyn Source>, modified: SystemTime, size: u64) -> Self {
         Self {
+            id: next_entry_id(),
             source,
             modified,
             size,
@@ -178,6 +188,12 @@ impl CatalogEntry {
             extensions: Mutex::new(HashMap::new()),
             checked: AtomicU64::new(now_nanos()),
         }
+    }
+
+    /// This file version's id: unique within the process, never reused.
+    #[must_use]
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// The open source.
@@ -437,6 +453,7 @@ impl Catalog {
                         (None, None) => open(&key, Some(&chunks))?,
                     };
                     Ok::<_, Error>(Arc::new(CatalogEntry {
+                        id: next_entry_id(),
                         source,
                         modified,
                         size,
@@ -482,6 +499,7 @@ impl Catalog {
             };
             let (source, deps) = ncml::open(self, &root, path, chain).await?;
             let entry = Arc::new(CatalogEntry {
+                id: next_entry_id(),
                 source,
                 modified: deps.modified(),
                 size: deps.size(),
