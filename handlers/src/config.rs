@@ -31,6 +31,9 @@ pub struct Config {
     pub chunk_cache_bytes: u64,
     /// How many open datasets (metadata, renderings) are kept.
     pub catalog_capacity: u64,
+    /// Bytes of whole responses to repeated constrained requests kept in memory (0: none); a
+    /// response over 1/16 of this is never kept.
+    pub response_cache_bytes: u64,
     /// Largest data response (`.dods`, `.dap`, `.ascii`) in bytes; 0 means no limit. Checked
     /// from the constraint before any data is sent.
     pub max_response_bytes: u64,
@@ -312,6 +315,7 @@ impl Default for Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             root: None,
             chunk_cache_bytes: cdm::engine::cache::DEFAULT_CACHE_BYTES,
+            response_cache_bytes: 64 << 20,
             catalog_capacity: 256,
             max_response_bytes: 0,
             nc4_max_bytes: 2 << 30,
@@ -370,6 +374,7 @@ pub const KEYS: &[&str] = &[
     "bind",
     "root",
     "chunk_cache_bytes",
+    "response_cache_bytes",
     "catalog_capacity",
     "max_response_bytes",
     "nc4_max_bytes",
@@ -471,6 +476,7 @@ impl Config {
             "bind" => self.bind = num(value).map_err(bad)?,
             "root" => self.root = (!value.is_empty()).then(|| PathBuf::from(value)),
             "chunk_cache_bytes" => self.chunk_cache_bytes = num(value).map_err(bad)?,
+            "response_cache_bytes" => self.response_cache_bytes = num(value).map_err(bad)?,
             "catalog_capacity" => self.catalog_capacity = num(value).map_err(bad)?,
             "max_response_bytes" => self.max_response_bytes = num(value).map_err(bad)?,
             "nc4_max_bytes" => self.nc4_max_bytes = num(value).map_err(bad)?,

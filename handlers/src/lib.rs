@@ -23,6 +23,7 @@ mod dap4;
 pub mod error;
 mod fileout;
 mod files;
+mod kept;
 mod listing;
 pub mod metrics;
 mod objects;
@@ -93,6 +94,8 @@ pub struct AppState {
     objects: objects::ObjectMounts,
     /// What each object version under those mounts holds, for OGC collections and STAC.
     object_probes: ogc::ObjectProbes,
+    /// Whole responses of repeated constrained requests.
+    kept: kept::KeptResponses,
 }
 
 impl AppState {
@@ -142,6 +145,7 @@ impl AppState {
             ),
             objects: objects::ObjectMounts::new(&config.mounts).map_err(std::io::Error::other)?,
             object_probes: ogc::ObjectProbes::default(),
+            kept: kept::KeptResponses::new(config.response_cache_bytes),
             config,
         })
     }
@@ -634,6 +638,16 @@ async fn entry_response<B>(
     {
         return Ok(prepared.response(req.headers()));
     }
+    let kept_slot = if whole_slot.is_none() {
+        state.kept.slot(&entry, kind, query)
+    } else {
+        None
+    };
+    if let Some(slot) = &kept_slot
+        && let Some(prepared) = slot.get()
+    {
+        return Ok(prepared.response(req.headers()));
+    }
     let validators = rendering_validators(&entry, kind, query);
     if validators.not_modified(req.headers()) {
         return Ok(validators.not_modified_response());
@@ -674,9 +688,9 @@ async fn entry_response<B>(
     if is_data {
         check_size(state.config.max_response_bytes, &response, &dreq)?;
     }
-    if (is_file_out || matches!(kind, ResponseKind::Dods | ResponseKind::Dap))
-        && !state.config.compress_data
-    {
+    let no_compression = (is_file_out || matches!(kind, ResponseKind::Dods | ResponseKind::Dap))
+        && !state.config.compress_data;
+    if no_compression {
         response.extensions_mut().insert(NoCompression);
     }
     validators.apply(response.headers_mut());
@@ -694,8 +708,33 @@ async fn entry_response<B>(
             validators,
             headers: parts.headers,
             body,
+            no_compression,
         });
         return Ok(prepared.response(req.headers()));
+    }
+    if let Some(slot) = kept_slot
+        && response.status() == StatusCode::OK
+        && content_length(&response).is_some_and(|n| state.kept.admits(n))
+    {
+        // Small enough to keep: made whole before it is sent (a failure while reading the data
+        // is then a clean error response rather than a cut connection).
+        let (parts, body) = response.into_parts();
+        let body = http_body_util::BodyExt::collect(body)
+            .await
+            .map_err(|e| match e.downcast::<::dap2::Error>() {
+                Ok(e) => HandlerError::from(*e),
+                Err(e) => HandlerError::Internal(e.to_string()),
+            })?
+            .to_bytes();
+        let prepared = Arc::new(Prepared {
+            validators,
+            headers: parts.headers,
+            body,
+            no_compression,
+        });
+        let response = prepared.response(req.headers());
+        slot.keep(prepared);
+        return Ok(response);
     }
     Ok(response)
 }
@@ -708,6 +747,8 @@ struct Prepared {
     validators: Validators,
     headers: HeaderMap,
     body: Bytes,
+    /// Sent as it is even to clients that accept compression (`compress_data = false`).
+    no_compression: bool,
 }
 
 impl Prepared {
@@ -718,6 +759,9 @@ impl Prepared {
         }
         let mut r = Response::new(body::full(self.body.clone()));
         *r.headers_mut() = self.headers.clone();
+        if self.no_compression {
+            r.extensions_mut().insert(NoCompression);
+        }
         r
     }
 }
@@ -802,18 +846,22 @@ fn check_size(
     if max == 0 {
         return Ok(());
     }
-    let Some(length) = response
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-    else {
+    let Some(length) = content_length(response) else {
         return Ok(());
     };
     if length <= max {
         return Ok(());
     }
     Err(too_large(req, length, max))
+}
+
+/// The response's `Content-Length`, if it has one.
+fn content_length<B>(response: &Response<B>) -> Option<u64> {
+    response
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
 }
 
 /// The 413 for a response of `length` bytes over the limit `max`, saying how to ask for less.
@@ -888,6 +936,16 @@ fn metrics_text(state: &AppState) -> String {
             load(&o.metadata_requests),
             load(&o.bytes),
             load(&o.max_in_flight),
+        ));
+    }
+    {
+        let (hits, stored) = state.kept.counts();
+        text.push_str(&format!(
+            "# HELP fathom_kept_responses_total Responses to repeated constrained requests: \
+             answered from a kept response (hit), or made and kept (stored).\n\
+             # TYPE fathom_kept_responses_total counter\n\
+             fathom_kept_responses_total{{result=\"hit\"}} {hits}\n\
+             fathom_kept_responses_total{{result=\"stored\"}} {stored}\n"
         ));
     }
     if let Some(readers) = state.catalog.readers() {
