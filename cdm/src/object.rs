@@ -1369,3 +1369,83 @@ impl Source for ObjectSource {
         self.inner.stored_chunks(path)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A folder as nginx 1.22's `autoindex` lists it (HTML, the default): a folder and names
+    /// with a space, `&`, `%`, a non-ASCII letter, and one too long for the link text.
+    const HTML: &str = r#"<html>
+<head><title>Index of /</title></head>
+<body>
+<h1>Index of /</h1><hr><pre><a href="../">../</a>
+<a href="sub%20dir/">sub dir/</a>                                           26-Nov-2026 12:37                   -
+<a href="a%20b.nc">a b.nc</a>                                             26-Nov-2026 12:37                   3
+<a href="a_very_long_file_name_that_nginx_truncates_in_the_html_listing.nc">a_very_long_file_name_that_nginx_truncates_in_t..&gt;</a> 26-Nov-2026 12:37               12345
+<a href="odd%26name%25.nc">odd&amp;name%.nc</a>                                       26-Nov-2026 12:37                   1
+<a href="%C3%A9.nc">é.nc</a>                                              26-Nov-2026 12:37                   1
+</pre><hr></body>
+</html>
+"#;
+
+    /// The same folder with `autoindex_format json`.
+    const JSON: &str = r#"[
+{ "name":"sub dir", "type":"directory", "mtime":"Thu, 26 Nov 2026 12:37:59 GMT" },
+{ "name":"a b.nc", "type":"file", "mtime":"Thu, 26 Nov 2026 12:37:59 GMT", "size":3 },
+{ "name":"a_very_long_file_name_that_nginx_truncates_in_the_html_listing.nc", "type":"file", "mtime":"Thu, 26 Nov 2026 12:37:59 GMT", "size":12345 },
+{ "name":"odd&name%.nc", "type":"file", "mtime":"Thu, 26 Nov 2026 12:37:59 GMT", "size":1 },
+{ "name":"é.nc", "type":"file", "mtime":"Thu, 26 Nov 2026 12:37:59 GMT", "size":1 }
+]
+"#;
+
+    fn summary(listed: &[Listed]) -> Vec<(String, bool, u64)> {
+        listed
+            .iter()
+            .map(|l| (l.name.clone(), l.folder, l.size))
+            .collect()
+    }
+
+    #[test]
+    fn both_autoindex_formats_list_the_same_entries() {
+        let want = vec![
+            ("sub dir".to_owned(), true, 0),
+            ("a b.nc".to_owned(), false, 3),
+            (
+                "a_very_long_file_name_that_nginx_truncates_in_the_html_listing.nc".to_owned(),
+                false,
+                12345,
+            ),
+            ("odd&name%.nc".to_owned(), false, 1),
+            ("é.nc".to_owned(), false, 1),
+        ];
+        let html = parse_autoindex(HTML).expect("an autoindex page");
+        let json = parse_autoindex(JSON).expect("an autoindex page");
+        assert_eq!(summary(&html), want);
+        assert_eq!(summary(&json), want);
+        // 2026-11-26 12:37 UTC: to the second in JSON, to the minute in HTML.
+        let minute = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_795_696_620);
+        for l in &html {
+            assert_eq!(l.modified, Some(minute), "{}", l.name);
+        }
+        for l in &json {
+            assert_eq!(
+                l.modified,
+                Some(minute + std::time::Duration::from_secs(59)),
+                "{}",
+                l.name
+            );
+        }
+    }
+
+    #[test]
+    fn pages_that_are_not_an_autoindex_are_not_listings() {
+        assert!(parse_autoindex("<html><body>Welcome to nginx!</body></html>").is_none());
+        assert!(parse_autoindex("[{\"name\": 1}]").is_none());
+        assert!(parse_autoindex("not json [").is_none());
+        // An empty folder is a listing with no entries.
+        let empty = "<html>\n<head><title>Index of /x/</title></head>\n<body>\n<h1>Index of /x/</h1><hr><pre><a href=\"../\">../</a>\n</pre><hr></body>\n</html>\n";
+        assert_eq!(parse_autoindex(empty).map(|l| l.len()), Some(0));
+        assert_eq!(parse_autoindex("[\n]\n").map(|l| l.len()), Some(0));
+    }
+}

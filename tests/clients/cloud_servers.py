@@ -112,7 +112,7 @@ class Nginx:
     """nginx serving `root` as plain files on a free port (ranges, ETags), or balancing
     `upstreams` with retries on the next upstream."""
 
-    def __init__(self, work: Path, root: Path | None = None, upstreams=()):
+    def __init__(self, work: Path, root: Path | None = None, upstreams=(), autoindex_format="html"):
         self.port = free_port()
         work.mkdir(parents=True, exist_ok=True)
         if upstreams:
@@ -123,7 +123,8 @@ class Nginx:
                     " proxy_next_upstream error timeout http_502 http_503 http_504 non_idempotent;"
                     " proxy_connect_timeout 2s; proxy_read_timeout 60s; proxy_buffering off; } }")
         else:
-            site = f"server {{ listen 127.0.0.1:{self.port}; root {root}; autoindex on; }}"
+            site = (f"server {{ listen 127.0.0.1:{self.port}; root {root}; autoindex on;"
+                    f" autoindex_format {autoindex_format}; }}")
         conf = work / "nginx.conf"
         conf.write_text(
             # As root, nginx's workers would otherwise run as nobody, who cannot read the

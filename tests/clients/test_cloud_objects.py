@@ -83,6 +83,7 @@ def objs(tmp_path_factory, sample_server):
     s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}/beside/d_int.h5.dmrpp", Body=text.encode())
     s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}/beside/readme.txt", Body=b"hello\n")
     nginx = Nginx(tmp / "nginx", root=local)
+    nginx_json = Nginx(tmp / "nginx-json", root=local, autoindex_format="json")
     config = f"""
 [[mounts]]
 path = "/cloud"
@@ -94,6 +95,11 @@ allow_http = true
 path = "/web"
 url = "{nginx.url}/"
 protocol = "files"
+
+[[mounts]]
+path = "/webjson"
+url = "{nginx_json.url}/"
+protocol = "files"
 """
     server = fathom([str(local), "--set", "isolate_readers=false"], config=config, tmp=tmp)
     yield {"tmp": tmp, "local": local, "weed": weed, "s3": s3, "nginx": nginx,
@@ -101,6 +107,7 @@ protocol = "files"
     alive = server.alive()
     server.stop()
     nginx.stop()
+    nginx_json.stop()
     weed.stop()
     assert alive, "the server died"
 
@@ -296,4 +303,27 @@ def test_an_http_folder_is_listed_from_its_autoindex_page(objs):
     assert get(f"{srv.url}/web/no-such-folder/")[0] == 404
     # Asking for a file as a folder reads no more than its first bytes, and is a 404.
     assert get(f"{srv.url}/web/classic.nc/")[0] == 404
+
+
+def test_an_http_folder_listed_as_autoindex_json_is_the_same_folder(objs):
+    """nginx's `autoindex_format json` gives the same listing as its HTML page, with sizes and
+    modification times to the second, and its datasets open alike."""
+    srv, local = objs["server"], objs["local"]
+    (local / "json dir").mkdir(exist_ok=True)
+    shutil.copy(local / "classic.nc", local / "json dir" / "odd&name%.nc")
+    time.sleep(2.2)  # no listing of the folder is fresh (LIST_TTL), in either mount
+    assert names(f"{srv.url}/webjson/?format=json") == names(f"{srv.url}/web/?format=json")
+    s, _, b = get(f"{srv.url}/webjson/?format=json")
+    assert s == 200, b
+    entries = {e["name"]: e for e in json.loads(b)["entries"]}
+    for f in ["chunked.nc", "classic.nc", "cf_grid.nc", "d_int.h5"]:
+        assert entries[f].get("size") == (local / f).stat().st_size, entries[f]
+    assert "chunked.nc.dmrpp" not in entries
+    inner = names(f"{srv.url}/webjson/json%20dir/?format=json")
+    assert inner == {"odd&name%.nc": "dataset"}, inner
+    with netCDF4.Dataset(f"{srv.url}/webjson/json%20dir/odd%26name%25.nc") as rf, \
+            netCDF4.Dataset(local / "classic.nc") as lf:
+        for name, v in lf.variables.items():
+            np.testing.assert_array_equal(np.asarray(rf[name][...]), v[...])
+    assert get(f"{srv.url}/webjson/no-such-folder/")[0] == 404
 
