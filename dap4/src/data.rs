@@ -172,6 +172,40 @@ pub async fn checksums(source: &Arc<dyn Source>, constraint: &Constraint) -> Res
     Ok(out)
 }
 
+/// The exact `.dap` data size for `constraint` (as [`size_at_least`] counts it) when every
+/// projected variable is of a fixed-size type; `None` when strings, opaques or vlens make it
+/// depend on the values.
+///
+/// # Errors
+/// When a projection does not fit its variable.
+pub fn size_exact(constraint: &Constraint, checksums: bool) -> Result<Option<u64>> {
+    for p in &constraint.projections {
+        let var = plan(p)?;
+        if var.string_length.is_some() || var.expected.is_none() {
+            return Ok(None);
+        }
+    }
+    size_at_least(constraint, checksums).map(Some)
+}
+
+/// Whether a whole `.dap` body is well framed and ends with a clean last chunk: no ERROR chunk
+/// (a failure after the DMR was sent), nothing after the END chunk, nothing cut short.
+#[must_use]
+pub fn ends_cleanly(body: &[u8]) -> bool {
+    let mut pos = 0usize;
+    while let Some(head) = body.get(pos..pos + 4) {
+        let len = usize::from(head[1]) << 16 | usize::from(head[2]) << 8 | usize::from(head[3]);
+        pos += 4 + len;
+        if head[0] & crate::chunk::flags::ERROR != 0 || pos > body.len() {
+            return false;
+        }
+        if head[0] & crate::chunk::flags::END != 0 {
+            return pos == body.len();
+        }
+    }
+    false
+}
+
 /// A lower bound of the `.dap` data size for `constraint`, DMR chunk excepted: exact for
 /// fixed-size types; strings, opaques and vlens count their 8-byte length prefixes only. Chunk
 /// headers and CRCs included. Computed from the constraint alone, before anything is read, so a
@@ -370,6 +404,34 @@ fn copy_selected(
 mod tests {
     use super::*;
     use cdm::{Field, StructureType};
+
+    #[test]
+    fn a_body_ends_cleanly_only_with_a_whole_end_chunk_and_no_error() {
+        use crate::chunk::{flags, header};
+        let chunk = |f: u8, data: &[u8]| {
+            let mut c = header(f, data.len()).to_vec();
+            c.extend_from_slice(data);
+            c
+        };
+        let dmr = chunk(flags::LITTLE_ENDIAN, b"<Dataset/>\r\n");
+        let data = chunk(flags::LITTLE_ENDIAN, &[1, 2, 3, 4]);
+        let end = chunk(flags::LITTLE_ENDIAN | flags::END, &[5, 6]);
+        let error = chunk(flags::ERROR | flags::END, b"<Error/>");
+        let whole = [dmr.clone(), data.clone(), end.clone()].concat();
+        assert!(ends_cleanly(&whole));
+        assert!(ends_cleanly(&[dmr.clone(), end.clone()].concat()));
+        assert!(!ends_cleanly(&[dmr.clone(), data.clone(), error].concat()));
+        assert!(
+            !ends_cleanly(&[dmr.clone(), data.clone()].concat()),
+            "no END"
+        );
+        assert!(!ends_cleanly(&whole[..whole.len() - 1]), "cut short");
+        assert!(
+            !ends_cleanly(&[whole.clone(), data].concat()),
+            "bytes after END"
+        );
+        assert!(!ends_cleanly(&[]));
+    }
 
     #[test]
     fn chars_become_strings_across_buffers() {

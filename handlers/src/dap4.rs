@@ -55,9 +55,40 @@ pub(crate) async fn respond(req: &DatasetRequest) -> Result<Response<Body>, Hand
             let body =
                 dap4::data::response(std::sync::Arc::clone(source), dmr, &constraint, checksums)
                     .map_err(to_handler_error)?;
-            with_headers(Response::builder(), dap4::media::DAP)
-                .body(streaming(body))
-                .map_err(|e| HandlerError::Internal(e.to_string()))
+            let exact = if req.keep_max > 0 {
+                dap4::data::size_exact(&constraint, checksums).map_err(to_handler_error)?
+            } else {
+                None
+            };
+            let Some(size) =
+                exact.filter(|n| n.saturating_add(dmr.len() as u64 + 8) <= req.keep_max)
+            else {
+                return with_headers(Response::builder(), dap4::media::DAP)
+                    .body(streaming(body))
+                    .map_err(|e| HandlerError::Internal(e.to_string()));
+            };
+            // Small, and its size known from the constraint: made whole so that it can be kept
+            // (and sent with a length). A failure while reading still ends it with an ERROR
+            // chunk, as a streamed one would; such a body is never kept.
+            let mut whole =
+                bytes::BytesMut::with_capacity(usize::try_from(size).unwrap_or(0) + dmr.len() + 8);
+            let mut body = std::pin::pin!(body);
+            while let Some(piece) = futures::StreamExt::next(&mut body).await {
+                match piece {
+                    Ok(b) => whole.extend_from_slice(&b),
+                    Err(never) => match never {},
+                }
+            }
+            let whole = whole.freeze();
+            let clean = dap4::data::ends_cleanly(&whole);
+            let mut response = with_headers(Response::builder(), dap4::media::DAP)
+                .header(header::CONTENT_LENGTH, whole.len())
+                .body(full(whole))
+                .map_err(|e| HandlerError::Internal(e.to_string()))?;
+            if !clean {
+                response.extensions_mut().insert(crate::kept::NotKept);
+            }
+            Ok(response)
         }
         ResponseKind::Dsr => {
             let href: Vec<String> = req

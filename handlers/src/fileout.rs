@@ -193,6 +193,7 @@ pub(crate) async fn ncss(
         query: query.map(str::to_owned),
         url_path,
         max_response_bytes: state.config.max_response_bytes,
+        keep_max: 0,
     };
     respond_plan(&req, &plan, netcdf4, state.config.nc4_max_bytes).await
 }

@@ -1,6 +1,7 @@
 //! Whole responses of repeated constrained requests (`x.dods?SST`, `x.dds?v[0:9]`, a DAP4
-//! `.dmr` with a constraint), kept per file version and bounded in bytes
-//! (`response_cache_bytes`).
+//! `.dmr` or `.dap` with a constraint), kept per file version and bounded in bytes
+//! (`response_cache_bytes`). A `.dap` is kept only when its size follows from the constraint
+//! (fixed-size types) and it ended without an ERROR chunk.
 //!
 //! The unconstrained metadata responses are kept with their catalog entry (see
 //! `PreparedResponses`); these are the rest: many clients and dashboards ask for the same
@@ -19,6 +20,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::Prepared;
 use crate::route::ResponseKind;
+
+/// Marks a response that must not be kept (a `.dap` whose data failed after its DMR).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct NotKept;
 
 /// One kept response's key.
 #[derive(Debug, Hash, PartialEq, Eq)]
@@ -58,6 +63,7 @@ fn kind_tag(kind: ResponseKind, query: Option<&str>) -> Option<u8> {
     if query.is_none_or(str::is_empty) {
         return match kind {
             ResponseKind::Dods => Some(0),
+            ResponseKind::Dap => Some(3),
             _ => None,
         };
     }
@@ -65,6 +71,7 @@ fn kind_tag(kind: ResponseKind, query: Option<&str>) -> Option<u8> {
         ResponseKind::Dods => Some(0),
         ResponseKind::Dds => Some(1),
         ResponseKind::Dmr => Some(2),
+        ResponseKind::Dap => Some(3),
         _ => None,
     }
 }
@@ -114,6 +121,11 @@ impl KeptResponses {
         len <= self.item_max
     }
 
+    /// The largest body kept.
+    pub(crate) fn item_max(&self) -> u64 {
+        self.item_max
+    }
+
     /// (requests answered from a kept response, responses kept).
     pub(crate) fn counts(&self) -> (u64, u64) {
         (
@@ -161,8 +173,9 @@ mod tests {
         assert_eq!(kind_tag(ResponseKind::Dds, None), None);
         assert_eq!(kind_tag(ResponseKind::Dds, Some("")), None);
         assert_eq!(kind_tag(ResponseKind::Das, Some("SST")), None);
-        // Streamed with no length, or made per request.
-        assert_eq!(kind_tag(ResponseKind::Dap, Some("dap4.ce=/SST")), None);
+        assert_eq!(kind_tag(ResponseKind::Dap, Some("dap4.ce=/SST")), Some(3));
+        assert_eq!(kind_tag(ResponseKind::Dap, None), Some(3));
+        // Made per request.
         assert_eq!(kind_tag(ResponseKind::Ascii, Some("SST")), None);
         assert_eq!(kind_tag(ResponseKind::Png, Some("SST")), None);
     }

@@ -192,6 +192,8 @@ pub(crate) struct DatasetRequest {
     pub(crate) url_path: String,
     /// The largest data response allowed, in bytes (0: no limit).
     pub(crate) max_response_bytes: u64,
+    /// The largest response that would be kept ([`kept`]); 0 when this one is not kept.
+    pub(crate) keep_max: u64,
 }
 
 /// Serves connections from `listener` until `shutdown` resolves, then waits (up to the
@@ -658,6 +660,11 @@ async fn entry_response<B>(
         query: query.map(str::to_owned),
         url_path: url_path.to_owned(),
         max_response_bytes: state.config.max_response_bytes,
+        keep_max: if kept_slot.is_some() {
+            state.kept.item_max()
+        } else {
+            0
+        },
     };
     let mut response = match kind {
         ResponseKind::Dds
@@ -715,6 +722,7 @@ async fn entry_response<B>(
     if let Some(slot) = kept_slot
         && response.status() == StatusCode::OK
         && content_length(&response).is_some_and(|n| state.kept.admits(n))
+        && response.extensions().get::<kept::NotKept>().is_none()
     {
         // Small enough to keep: made whole before it is sent (a failure while reading the data
         // is then a clean error response rather than a cut connection).

@@ -577,6 +577,7 @@ levels, or fewer parameters with parameter-name=name1,name2"
         query: None,
         url_path: g.url_path.clone(),
         max_response_bytes: max,
+        keep_max: 0,
     };
     crate::fileout::respond_with(&req, &selections, false, 0).await
 }

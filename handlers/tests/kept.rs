@@ -174,3 +174,51 @@ async fn responses_over_a_sixteenth_of_the_cache_are_not_kept_and_errors_never_a
     assert_eq!(r.status, 200);
     assert_eq!(kept_counts(server.addr).await, (1, 1));
 }
+
+#[tokio::test]
+async fn a_small_dap4_response_is_kept_and_sent_with_its_length() {
+    let dir = folder("dap4");
+    write(&dir.join("g.nc"), 7.0);
+    let keeping = serve_with(&dir, config(64 << 20)).await;
+    let plain = serve_with(&dir, config(0)).await;
+    for target in [
+        "/g.nc.dap?dap4.ce=/v%5B1:2%5D%5B0:3%5D",
+        "/g.nc.dap?dap4.ce=/v%5B0%5D%5B1%5D&dap4.checksum=true",
+        "/g.nc.dap?dap4.ce=/v;/w%5B0:9%5D",
+    ] {
+        let reference = get(plain.addr, target).await;
+        assert_eq!(reference.status, 200, "{target}: {}", reference.text());
+        for _ in 0..2 {
+            let r = get(keeping.addr, target).await;
+            assert_eq!(r.status, 200, "{target}");
+            assert_eq!(r.body, reference.body, "{target}");
+            assert_eq!(r.header("content-type"), reference.header("content-type"));
+            assert_eq!(
+                r.header("content-length"),
+                Some(r.body.len().to_string().as_str())
+            );
+        }
+    }
+    // v[1:2][0:3] as sent: the DMR chunk, then one data chunk of 8 little-endian f32.
+    let r = get(keeping.addr, "/g.nc.dap?dap4.ce=/v%5B1:2%5D%5B0:3%5D").await;
+    let dmr_len =
+        usize::from(r.body[1]) << 16 | usize::from(r.body[2]) << 8 | usize::from(r.body[3]);
+    let data = &r.body[4 + dmr_len + 4..4 + dmr_len + 4 + 32];
+    let values: Vec<f32> = data
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    assert_eq!(values, [17.0, 18.0, 19.0, 20.0, 27.0, 28.0, 29.0, 30.0]);
+    assert_eq!(kept_counts(keeping.addr).await, (4, 3));
+    // The 2.4 MB of w are over a 16 MiB cache's sixteenth: streamed as before, not kept.
+    let small = serve_with(&dir, config(16 << 20)).await;
+    let reference = get(plain.addr, "/g.nc.dap?dap4.ce=/w").await;
+    assert!(reference.body.len() > 2_400_000);
+    for _ in 0..2 {
+        let big = get(small.addr, "/g.nc.dap?dap4.ce=/w").await;
+        assert_eq!(big.status, 200);
+        assert_eq!(big.header("content-length"), None);
+        assert_eq!(big.body, reference.body);
+    }
+    assert_eq!(kept_counts(small.addr).await, (0, 0));
+}
