@@ -706,17 +706,8 @@ async fn entry_response<B>(
     {
         // The first answer of this file version is kept whole; its body is one buffer, so
         // collecting it is immediate.
-        let (parts, body) = response.into_parts();
-        let body = http_body_util::BodyExt::collect(body)
-            .await
-            .map_err(|e| HandlerError::Internal(e.to_string()))?
-            .to_bytes();
-        let prepared = slot.get_or_init(|| Prepared {
-            validators,
-            headers: parts.headers,
-            body,
-            no_compression,
-        });
+        let made = Prepared::made(validators, response, no_compression).await?;
+        let prepared = slot.get_or_init(|| made);
         return Ok(prepared.response(req.headers()));
     }
     if let Some(slot) = kept_slot
@@ -726,20 +717,7 @@ async fn entry_response<B>(
     {
         // Small enough to keep: made whole before it is sent (a failure while reading the data
         // is then a clean error response rather than a cut connection).
-        let (parts, body) = response.into_parts();
-        let body = http_body_util::BodyExt::collect(body)
-            .await
-            .map_err(|e| match e.downcast::<::dap2::Error>() {
-                Ok(e) => HandlerError::from(*e),
-                Err(e) => HandlerError::Internal(e.to_string()),
-            })?
-            .to_bytes();
-        let prepared = Arc::new(Prepared {
-            validators,
-            headers: parts.headers,
-            body,
-            no_compression,
-        });
+        let prepared = Arc::new(Prepared::made(validators, response, no_compression).await?);
         let response = prepared.response(req.headers());
         slot.keep(prepared);
         return Ok(response);
@@ -747,9 +725,10 @@ async fn entry_response<B>(
     Ok(response)
 }
 
-/// An unconstrained metadata response (`.das`, `.dds`, `.dmr`) of one file version, kept whole:
-/// these are the hottest requests (every client starts with them), and answering one is then
-/// a clone of its headers and a reference to its body.
+/// A response of one file version kept whole: an unconstrained metadata response (`.das`,
+/// `.dds`, `.dmr`: the hottest requests, every client starts with them) or a repeated
+/// constrained one ([`kept`]). Answering one is a clone of its headers and a reference to its
+/// body.
 #[derive(Debug)]
 struct Prepared {
     validators: Validators,
@@ -760,6 +739,28 @@ struct Prepared {
 }
 
 impl Prepared {
+    /// `response` made whole, to be kept with its validators.
+    async fn made(
+        validators: Validators,
+        response: Response<Body>,
+        no_compression: bool,
+    ) -> Result<Self, HandlerError> {
+        let (parts, body) = response.into_parts();
+        let body = http_body_util::BodyExt::collect(body)
+            .await
+            .map_err(|e| match e.downcast::<::dap2::Error>() {
+                Ok(e) => HandlerError::from(*e),
+                Err(e) => HandlerError::Internal(e.to_string()),
+            })?
+            .to_bytes();
+        Ok(Self {
+            validators,
+            headers: parts.headers,
+            body,
+            no_compression,
+        })
+    }
+
     /// The response to a request with `headers`: a 304 when the client holds this version.
     fn response(&self, headers: &HeaderMap) -> Response<Body> {
         if self.validators.not_modified(headers) {
