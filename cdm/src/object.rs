@@ -37,7 +37,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as ObjectPath;
-use object_store::{GetOptions, GetRange, ObjectStore};
+use object_store::{GetOptions, GetRange, ObjectMeta, ObjectStore};
 
 use crate::catalog::{Catalog, CatalogEntry};
 use crate::engine::storage::{Storage, coalesce_bounded};
@@ -859,53 +859,19 @@ impl ObjectRoot {
             SidecarState::Absent => None,
             _ => self.get_sidecar(&side).await?,
         };
-        let sidecar_version = sidecar.as_ref().map(|(_, v)| v.clone());
-        let storage = Arc::new(ObjectStorage {
-            store: Arc::clone(&self.store),
-            location: location.clone(),
-            etag: meta.e_tag.clone(),
-            size: meta.size,
-        });
-        let spool = self.spool_for(&location)?;
-        let name = location.filename().unwrap_or_default().to_owned();
-        let max_image = self.max_image_bytes;
-        let catalog = catalog.clone();
-        let opened = tokio::task::spawn_blocking(move || {
-            if let Some((xml, _)) = sidecar {
-                let index = crate::formats::dmrpp::parse(&xml)?;
-                if let Some(source) = open_indexed(
-                    index,
-                    &catalog,
-                    Arc::clone(&storage),
-                    &spool,
-                    max_image,
-                    &name,
-                )? {
-                    return Ok(source);
-                }
+        let (index, sidecar_version) = match sidecar {
+            Some((xml, version)) => {
+                let index = tokio::task::spawn_blocking(move || crate::formats::dmrpp::parse(&xml))
+                    .await
+                    .map_err(|_| Error::Interrupted)??;
+                (Some(index), Some(version))
             }
-            let result = open_object(&catalog, storage, &spool, max_image);
-            if result.is_err() {
-                drop(SpoolFile(spool));
-            }
-            result
-        })
-        .await
-        .map_err(|_| Error::Interrupted)??;
-        let entry = Arc::new(CatalogEntry::from_source(opened, modified, meta.size));
-        self.opened.insert(
-            key,
-            Arc::new(Opened {
-                entry: Arc::clone(&entry),
-                data: location,
-                etag: meta.e_tag,
-                size: meta.size,
-                modified,
-                sidecar: sidecar_version,
-                checked: std::sync::Mutex::new(Instant::now()),
-            }),
-        );
-        Ok(entry)
+            None => (None, None),
+        };
+        let opened = self
+            .open_data(&location, &location, &meta, index, true, catalog)
+            .await?;
+        Ok(self.remember(key, opened, location, meta, sidecar_version))
     }
 
     /// The dataset `X` of a DMR++ `X.dmrpp` with no object `X` beside it: its values are read
@@ -957,49 +923,88 @@ impl ObjectRoot {
             )),
             other => other,
         })?;
-        let modified = SystemTime::from(meta.last_modified);
+        let opened = self
+            .open_data(location, &data, &meta, Some(index), false, catalog)
+            .await?;
+        Ok(self.remember(location.to_string(), opened, data, meta, Some(version)))
+    }
+
+    /// Opens the object `data` (at `meta`'s version) as the dataset named by `location`: through
+    /// `index` (its DMR++) when that fits the object, else — when `fallback` — by ranges or a
+    /// local copy. Off the async threads: the libraries block.
+    async fn open_data(
+        &self,
+        location: &ObjectPath,
+        data: &ObjectPath,
+        meta: &ObjectMeta,
+        index: Option<crate::formats::dmrpp::Index>,
+        fallback: bool,
+        catalog: &Catalog,
+    ) -> Result<Arc<dyn Source>> {
         let storage = Arc::new(ObjectStorage {
             store: Arc::clone(&self.store),
             location: data.clone(),
             etag: meta.e_tag.clone(),
             size: meta.size,
         });
-        let spool = self.spool_for(&data)?;
+        let spool = self.spool_for(data)?;
         let name = location.filename().unwrap_or_default().to_owned();
         let max_image = self.max_image_bytes;
         let catalog = catalog.clone();
-        let opened = tokio::task::spawn_blocking(move || {
-            match open_indexed(
-                index,
-                &catalog,
-                Arc::clone(&storage),
-                &spool,
-                max_image,
-                &name,
-            )? {
-                Some(source) => Ok(source),
-                None => Err(Error::Corrupt(format!(
+        tokio::task::spawn_blocking(move || {
+            if let Some(index) = index
+                && let Some(source) = open_indexed(
+                    index,
+                    &catalog,
+                    Arc::clone(&storage),
+                    &spool,
+                    max_image,
+                    &name,
+                )?
+            {
+                return Ok(source);
+            }
+            if !fallback {
+                return Err(Error::Corrupt(format!(
                     "the DMR++ was written from a data object of another size than {}",
                     storage.location
-                ))),
+                )));
             }
+            let result = open_object(&catalog, storage, &spool, max_image);
+            if result.is_err() {
+                drop(SpoolFile(spool));
+            }
+            result
         })
         .await
-        .map_err(|_| Error::Interrupted)??;
+        .map_err(|_| Error::Interrupted)?
+    }
+
+    /// Keeps `opened` (read from `data` at `meta`'s version, through the DMR++ at `sidecar`'s
+    /// version if any) as the dataset at `key`, and returns its catalog entry.
+    fn remember(
+        &self,
+        key: String,
+        opened: Arc<dyn Source>,
+        data: ObjectPath,
+        meta: ObjectMeta,
+        sidecar: Option<String>,
+    ) -> Arc<CatalogEntry> {
+        let modified = SystemTime::from(meta.last_modified);
         let entry = Arc::new(CatalogEntry::from_source(opened, modified, meta.size));
         self.opened.insert(
-            location.to_string(),
+            key,
             Arc::new(Opened {
                 entry: Arc::clone(&entry),
                 data,
                 etag: meta.e_tag,
                 size: meta.size,
                 modified,
-                sidecar: Some(version),
+                sidecar,
                 checked: std::sync::Mutex::new(Instant::now()),
             }),
         );
-        Ok(entry)
+        entry
     }
 
     /// A fresh folder of the spool for a local copy named as the object (the dataset's name).
@@ -1067,7 +1072,7 @@ impl ObjectRoot {
     }
 
     /// One HEAD of the object at `location`.
-    async fn head(&self, location: &ObjectPath) -> Result<object_store::ObjectMeta> {
+    async fn head(&self, location: &ObjectPath) -> Result<ObjectMeta> {
         let store = Arc::clone(&self.store);
         let at = location.clone();
         io_runtime()
