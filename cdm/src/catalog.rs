@@ -178,12 +178,22 @@ impl CatalogEntry {
     /// `size` as a file would be.
     #[must_use]
     pub fn from_source(source: Arc<dyn Source>, modified: SystemTime, size: u64) -> Self {
+        Self::new(source, modified, size, None)
+    }
+
+    /// A fresh entry, checked now, with nothing rendered yet.
+    fn new(
+        source: Arc<dyn Source>,
+        modified: SystemTime,
+        size: u64,
+        dependencies: Option<Arc<Dependencies>>,
+    ) -> Self {
         Self {
             id: next_entry_id(),
             source,
             modified,
             size,
-            dependencies: None,
+            dependencies,
             rendered: Mutex::new(HashMap::new()),
             extensions: Mutex::new(HashMap::new()),
             checked: AtomicU64::new(now_nanos()),
@@ -452,16 +462,7 @@ impl Catalog {
                         }
                         (None, None) => open(&key, Some(&chunks))?,
                     };
-                    Ok::<_, Error>(Arc::new(CatalogEntry {
-                        id: next_entry_id(),
-                        source,
-                        modified,
-                        size,
-                        rendered: Mutex::new(HashMap::new()),
-                        extensions: Mutex::new(HashMap::new()),
-                        checked: AtomicU64::new(now_nanos()),
-                        dependencies: None,
-                    }))
+                    Ok::<_, Error>(Arc::new(CatalogEntry::from_source(source, modified, size)))
                 })
                 .map_err(|e: Arc<Error>| Error::unshare(&e))
         })
@@ -498,16 +499,12 @@ impl Catalog {
                 None => path.parent().unwrap_or(Path::new("/")).to_path_buf(),
             };
             let (source, deps) = ncml::open(self, &root, path, chain).await?;
-            let entry = Arc::new(CatalogEntry {
-                id: next_entry_id(),
+            let entry = Arc::new(CatalogEntry::new(
                 source,
-                modified: deps.modified(),
-                size: deps.size(),
-                rendered: Mutex::new(HashMap::new()),
-                extensions: Mutex::new(HashMap::new()),
-                checked: AtomicU64::new(now_nanos()),
-                dependencies: Some(Arc::new(deps)),
-            });
+                deps.modified(),
+                deps.size(),
+                Some(Arc::new(deps)),
+            ));
             self.cache.insert(key, Arc::clone(&entry));
             Ok(entry)
         })
