@@ -31,7 +31,7 @@ struct Key {
     /// [`cdm::CatalogEntry::id`].
     entry: u64,
     /// Which response.
-    kind: u8,
+    kind: ResponseKind,
     /// The raw query string.
     query: Box<str>,
 }
@@ -57,22 +57,15 @@ impl std::fmt::Debug for KeptResponses {
     }
 }
 
-/// The part of a response's key other than its entry, if responses of this kind are kept.
-fn kind_tag(kind: ResponseKind, query: Option<&str>) -> Option<u8> {
-    // Unconstrained metadata is kept with the entry already; only constrained requests here.
-    if query.is_none_or(str::is_empty) {
-        return match kind {
-            ResponseKind::Dods => Some(0),
-            ResponseKind::Dap => Some(3),
-            _ => None,
-        };
-    }
+/// Whether responses of `kind` to `query` are kept here. Unconstrained metadata is kept with
+/// its catalog entry already, so only constrained `.dds` and `.dmr` come here; data (`.dods`,
+/// `.dap`) with or without a constraint.
+fn is_kept(kind: ResponseKind, query: Option<&str>) -> bool {
+    let constrained = query.is_some_and(|q| !q.is_empty());
     match kind {
-        ResponseKind::Dods => Some(0),
-        ResponseKind::Dds => Some(1),
-        ResponseKind::Dmr => Some(2),
-        ResponseKind::Dap => Some(3),
-        _ => None,
+        ResponseKind::Dods | ResponseKind::Dap => true,
+        ResponseKind::Dds | ResponseKind::Dmr => constrained,
+        _ => false,
     }
 }
 
@@ -104,13 +97,15 @@ impl KeptResponses {
         query: Option<&str>,
     ) -> Option<KeptSlot<'_>> {
         let cache = self.cache.as_ref()?;
-        let tag = kind_tag(kind, query)?;
+        if !is_kept(kind, query) {
+            return None;
+        }
         Some(KeptSlot {
             cache,
             owner: self,
             key: Key {
                 entry: entry.id(),
-                kind: tag,
+                kind,
                 query: query.unwrap_or_default().into(),
             },
         })
@@ -165,19 +160,19 @@ mod tests {
 
     #[test]
     fn only_constrained_metadata_and_data_are_kept() {
-        assert_eq!(kind_tag(ResponseKind::Dods, None), Some(0));
-        assert_eq!(kind_tag(ResponseKind::Dods, Some("SST")), Some(0));
-        assert_eq!(kind_tag(ResponseKind::Dds, Some("SST")), Some(1));
-        assert_eq!(kind_tag(ResponseKind::Dmr, Some("dap4.ce=/SST")), Some(2));
+        assert!(is_kept(ResponseKind::Dods, None));
+        assert!(is_kept(ResponseKind::Dods, Some("SST")));
+        assert!(is_kept(ResponseKind::Dds, Some("SST")));
+        assert!(is_kept(ResponseKind::Dmr, Some("dap4.ce=/SST")));
         // Kept with the entry already.
-        assert_eq!(kind_tag(ResponseKind::Dds, None), None);
-        assert_eq!(kind_tag(ResponseKind::Dds, Some("")), None);
-        assert_eq!(kind_tag(ResponseKind::Das, Some("SST")), None);
-        assert_eq!(kind_tag(ResponseKind::Dap, Some("dap4.ce=/SST")), Some(3));
-        assert_eq!(kind_tag(ResponseKind::Dap, None), Some(3));
+        assert!(!is_kept(ResponseKind::Dds, None));
+        assert!(!is_kept(ResponseKind::Dds, Some("")));
+        assert!(!is_kept(ResponseKind::Das, Some("SST")));
+        assert!(is_kept(ResponseKind::Dap, Some("dap4.ce=/SST")));
+        assert!(is_kept(ResponseKind::Dap, None));
         // Made per request.
-        assert_eq!(kind_tag(ResponseKind::Ascii, Some("SST")), None);
-        assert_eq!(kind_tag(ResponseKind::Png, Some("SST")), None);
+        assert!(!is_kept(ResponseKind::Ascii, Some("SST")));
+        assert!(!is_kept(ResponseKind::Png, Some("SST")));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! What a request asks for: a folder, a file, or a DAP response of a dataset.
 
 /// The responses a dataset URL can ask for, named by the suffix after the dataset's path.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ResponseKind {
     /// DAP2 `.dds`.
     Dds,
