@@ -60,26 +60,18 @@ pub(crate) async fn respond(req: &DatasetRequest) -> Result<Response<Body>, Hand
             } else {
                 None
             };
-            let Some(size) =
-                exact.filter(|n| n.saturating_add(dmr.len() as u64 + 8) <= req.keep_max)
-            else {
+            if exact.is_none_or(|n| n.saturating_add(dmr.len() as u64 + 8) > req.keep_max) {
                 return with_headers(Response::builder(), dap4::media::DAP)
                     .body(streaming(body))
                     .map_err(|e| HandlerError::Internal(e.to_string()));
-            };
+            }
             // Small, and its size known from the constraint: made whole so that it can be kept
             // (and sent with a length). A failure while reading still ends it with an ERROR
             // chunk, as a streamed one would; such a body is never kept.
-            let mut whole =
-                bytes::BytesMut::with_capacity(usize::try_from(size).unwrap_or(0) + dmr.len() + 8);
-            let mut body = std::pin::pin!(body);
-            while let Some(piece) = futures::StreamExt::next(&mut body).await {
-                match piece {
-                    Ok(b) => whole.extend_from_slice(&b),
-                    Err(never) => match never {},
-                }
-            }
-            let whole = whole.freeze();
+            let whole = http_body_util::BodyExt::collect(streaming(body))
+                .await
+                .map_err(|e| HandlerError::Internal(e.to_string()))?
+                .to_bytes();
             let clean = dap4::data::ends_cleanly(&whole);
             let mut response = with_headers(Response::builder(), dap4::media::DAP)
                 .header(header::CONTENT_LENGTH, whole.len())
