@@ -414,6 +414,18 @@ pub(crate) struct RemoteVar2 {
     pub(crate) sequence: bool,
 }
 
+impl RemoteVar2 {
+    /// A Structure (or, with `sequence`, a Sequence) called `name` with these members.
+    fn compound(name: &str, members: Vec<Decl>, sequence: bool) -> Self {
+        Self {
+            name: name.to_owned(),
+            base: BaseType::Byte,
+            members: Some(std::sync::Arc::new(members)),
+            sequence,
+        }
+    }
+}
+
 /// The CDM fields of a DAP2 Structure's members, or `None` when one of them has no CDM form
 /// (a Grid or Sequence inside a Structure).
 fn fields_of(members: &[Decl]) -> Option<Vec<Field>> {
@@ -586,15 +598,7 @@ pub(crate) fn to_dataset(
     }
     for (name, members, fields, dims) in structures {
         let path = Group::child_path("/", &name);
-        remote.insert(
-            path.clone(),
-            RemoteVar2 {
-                name: name.clone(),
-                base: BaseType::Byte,
-                members: Some(std::sync::Arc::new(members)),
-                sequence: false,
-            },
-        );
+        remote.insert(path.clone(), RemoteVar2::compound(&name, members, false));
         root.variables.push(Variable {
             attributes: das_for(das, &name),
             dtype: DataType::Structure(std::sync::Arc::new(StructureType {
@@ -613,15 +617,7 @@ pub(crate) fn to_dataset(
     }
     for (name, members, fields) in sequences {
         let path = Group::child_path("/", &name);
-        remote.insert(
-            path.clone(),
-            RemoteVar2 {
-                name: name.clone(),
-                base: BaseType::Byte,
-                members: Some(std::sync::Arc::new(members)),
-                sequence: true,
-            },
-        );
+        remote.insert(path.clone(), RemoteVar2::compound(&name, members, true));
         let row = DataType::Structure(std::sync::Arc::new(StructureType {
             name: format!("{name}_row"),
             path: format!("{path}_row"),
