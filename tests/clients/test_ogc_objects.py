@@ -14,7 +14,7 @@ import pytest
 import requests
 import xarray as xr
 
-from cloud_servers import Weed, fathom, get
+from cloud_servers import Weed, fathom, get, object_counts
 from conftest import SAMPLES
 from test_ogc import DATACUBE_URI, as_array, check_coverage, open_cf_grid, stac_validator
 
@@ -49,16 +49,6 @@ allow_http = true
     server.stop()
     weed.stop()
     assert alive, "fathom died during the tests"
-
-
-def object_counts(url) -> dict:
-    _, _, body = get(f"{url}/metrics")
-    counts = {}
-    for line in body.decode().splitlines():
-        if line.startswith("fathom_object_requests_total"):
-            k, v = line.rsplit(" ", 1)
-            counts[k] = int(float(v))
-    return counts
 
 
 def collections(url) -> dict:
@@ -139,11 +129,11 @@ def test_a_second_walk_opens_no_object_and_a_replaced_object_is_seen(bucket):
     url = bucket["server"].url
     collections(url)
     requests.get(f"{url}/stac/cloud/grids/catalog.json", timeout=60)
-    before = object_counts(url)
+    before = object_counts(bucket["server"])
     for _ in range(3):
         assert "cloud:grids:cf_grid.nc" in collections(url)
         assert requests.get(f"{url}/stac/cloud/grids/catalog.json", timeout=60).status_code == 200
-    after = object_counts(url)
+    after = object_counts(bucket["server"])
     # No ranged read and no HEAD: every object version is remembered, listings are cached.
     assert after == before, (before, after)
     # A new version of an object (another grid under the same key) is a new collection extent.
